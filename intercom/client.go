@@ -1,0 +1,521 @@
+package intercom
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// Regional base URLs of the Intercom REST API. A workspace lives in one
+// region; use the base URL of that region.
+const (
+	USBaseURL = "https://api.intercom.io"
+	EUBaseURL = "https://api.eu.intercom.io"
+	AUBaseURL = "https://api.au.intercom.io"
+)
+
+// DefaultVersion is the Intercom API version the client pins in the
+// Intercom-Version header of every request, unless [WithVersion] says
+// otherwise. The request and response shapes in this package follow it.
+const DefaultVersion = "2.16"
+
+// DefaultTimeout bounds each attempt of a request made with the client's
+// own *http.Client.
+const DefaultTimeout = 30 * time.Second
+
+// maxBody bounds how much of an answer the client reads. A conversation
+// holds at most 500 parts, far below this.
+const maxBody = 16 << 20
+
+// userAgent identifies the library to Intercom.
+const userAgent = "smsrelay-intercom-go (+https://github.com/smsrelay/smsrelay)"
+
+// Client calls the Intercom REST API endpoints the relay needs. Create one
+// with [NewClient]. A Client is safe for concurrent use; its rate-limit
+// state is shared by all its calls, so use one Client (or one shared
+// [Limiter]) per workspace in a process.
+type Client struct {
+	token   string
+	base    *url.URL
+	http    *http.Client
+	version string
+	limiter Limiter
+	retry   RetryPolicy
+	log     *slog.Logger
+	gate    gate
+	now     func() time.Time
+}
+
+// RetryPolicy bounds the retries of transient failures (status 408, 429 and
+// 5xx, timeouts, connection errors). Zero fields take the defaults of
+// [DefaultRetryPolicy]; negative fields are invalid.
+type RetryPolicy struct {
+	// MaxAttempts is the total number of attempts per request, the first
+	// included. 1 disables retries.
+	MaxAttempts int
+	// MaxElapsed bounds the time spent on one request, waits included;
+	// no attempt starts after it.
+	MaxElapsed time.Duration
+	// InitialInterval is the first back-off delay; later delays grow
+	// exponentially, with jitter.
+	InitialInterval time.Duration
+	// MaxInterval caps a single back-off delay. A 429's reset time may
+	// hold the next attempt for longer.
+	MaxInterval time.Duration
+}
+
+// DefaultRetryPolicy returns the policy a client uses unless [WithRetry]
+// says otherwise: 5 attempts within one minute, delays from 500 ms up to
+// 15 s.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 5, MaxElapsed: time.Minute, InitialInterval: 500 * time.Millisecond, MaxInterval: 15 * time.Second}
+}
+
+// withDefaults fills zero fields from DefaultRetryPolicy.
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	d := DefaultRetryPolicy()
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = d.MaxAttempts
+	}
+	if p.MaxElapsed == 0 {
+		p.MaxElapsed = d.MaxElapsed
+	}
+	if p.InitialInterval == 0 {
+		p.InitialInterval = d.InitialInterval
+	}
+	if p.MaxInterval == 0 {
+		p.MaxInterval = d.MaxInterval
+	}
+	return p
+}
+
+// options collects what the Option values set.
+type options struct {
+	baseURL    string
+	httpClient *http.Client
+	version    string
+	limiter    Limiter
+	limiterSet bool
+	retry      RetryPolicy
+	logger     *slog.Logger
+}
+
+// Option configures a [Client]. An option given an invalid value makes
+// [NewClient] fail with an error saying which.
+type Option func(*options) error
+
+// WithBaseURL sets the API base URL: [USBaseURL] (the default), [EUBaseURL],
+// [AUBaseURL], or any http(s) URL, such as a test server's. A path prefix is
+// kept; a trailing slash is ignored.
+func WithBaseURL(u string) Option {
+	return func(o *options) error {
+		o.baseURL = u
+		return nil
+	}
+}
+
+// WithHTTPClient sets the *http.Client that sends requests. The default is
+// a client of the package's own with a [DefaultTimeout] per attempt;
+// http.DefaultClient is never used or changed.
+func WithHTTPClient(c *http.Client) Option {
+	return func(o *options) error {
+		if c == nil {
+			return errors.New("WithHTTPClient: nil *http.Client")
+		}
+		o.httpClient = c
+		return nil
+	}
+}
+
+// WithVersion sets the Intercom-Version header sent with every request.
+// The default is [DefaultVersion]; this package's types follow that version.
+func WithVersion(v string) Option {
+	return func(o *options) error {
+		if strings.TrimSpace(v) == "" || strings.ContainsAny(v, "\r\n") {
+			return fmt.Errorf("WithVersion: invalid version %q", v)
+		}
+		o.version = v
+		return nil
+	}
+}
+
+// WithLimiter sets the limiter every request waits on. The default is
+// NewWindowLimiter(DefaultLimit, DefaultWindow), private to the client; give
+// several clients of one workspace the same limiter so they share the
+// budget. nil disables client-side limiting (Intercom's rate-limit headers
+// and 429 answers are still obeyed).
+func WithLimiter(l Limiter) Option {
+	return func(o *options) error {
+		o.limiter = l
+		o.limiterSet = true
+		return nil
+	}
+}
+
+// WithRetry sets the retry policy for transient failures.
+func WithRetry(p RetryPolicy) Option {
+	return func(o *options) error {
+		if p.MaxAttempts < 0 || p.MaxElapsed < 0 || p.InitialInterval < 0 || p.MaxInterval < 0 {
+			return fmt.Errorf("WithRetry: negative field in %+v", p)
+		}
+		o.retry = p
+		return nil
+	}
+}
+
+// WithLogger sets the logger for request diagnostics (one debug record per
+// attempt, a warning per retry). The default discards everything; nil
+// also means discard. Logs never contain the access token or bodies.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		o.logger = l
+		return nil
+	}
+}
+
+// NewClient returns a client that authenticates with the given access
+// token (a workspace access token or an OAuth token; it is sent as
+// "Authorization: Bearer <token>" and never logged or put in errors).
+// It fails if the token is empty or any option is invalid.
+func NewClient(token string, opts ...Option) (*Client, error) {
+	if strings.TrimSpace(token) == "" {
+		return nil, errors.New("intercom: NewClient: empty access token")
+	}
+	if strings.ContainsAny(token, " \t\r\n") {
+		return nil, errors.New("intercom: NewClient: access token contains whitespace")
+	}
+	o := options{baseURL: USBaseURL, version: DefaultVersion}
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("intercom: NewClient: option %d is nil", i)
+		}
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("intercom: NewClient: %w", err)
+		}
+	}
+	base, err := parseBaseURL(o.baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("intercom: NewClient: %w", err)
+	}
+	c := &Client{
+		token:   token,
+		base:    base,
+		http:    o.httpClient,
+		version: o.version,
+		limiter: o.limiter,
+		retry:   o.retry.withDefaults(),
+		log:     o.logger,
+		now:     time.Now,
+	}
+	if c.http == nil {
+		c.http = &http.Client{Timeout: DefaultTimeout}
+	}
+	if !o.limiterSet {
+		c.limiter = NewWindowLimiter(DefaultLimit, DefaultWindow)
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+func parseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("WithBaseURL: %w", err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return nil, fmt.Errorf("WithBaseURL: %q: scheme must be http or https", s)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("WithBaseURL: %q: no host", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("WithBaseURL: %q: must not carry user info, query or fragment", s)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// Limiter returns the limiter the client waits on, nil if none. Calls whose
+// context carries [ContextWithAdmission] wait on that limiter instead.
+func (c *Client) Limiter() Limiter { return c.limiter }
+
+// call describes one API request.
+type call struct {
+	method string
+	path   string // escaped path below the base URL, e.g. /contacts/abc
+	query  url.Values
+	in     any // request body, JSON-encoded; nil for none
+	out    any // decoded from a 2xx answer; nil to discard
+}
+
+// do performs a request with pacing, rate-limit back-off and retries. It
+// returns the headers of the last answer (nil if none arrived). Errors are
+// wrapped as "intercom: METHOD PATH: ...".
+func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
+	var body []byte
+	if k.in != nil {
+		var err error
+		if body, err = json.Marshal(k.in); err != nil {
+			return nil, fmt.Errorf("intercom: %s %s: encoding request: %w", k.method, k.path, err)
+		}
+	}
+	u := *c.base
+	u.Path += k.path
+	if k.query != nil {
+		u.RawQuery = k.query.Encode()
+	}
+	target := u.String()
+
+	start := c.now()
+	deadline := start.Add(c.retry.MaxElapsed)
+	limiter, skipWait := c.budgetFor(ctx)
+	attempt := 0
+	var hdr http.Header
+	var lastErr error
+
+	op := func() error {
+		attempt++
+		// Hold while Intercom says the budget is spent, then take a slot
+		// of our own budget. The slot is taken after the hold so that
+		// the limiter sees the real send time; an admission made before
+		// a hold is stale, so a held first attempt waits anyway.
+		needSlot := attempt > 1 || !skipWait
+		for {
+			held, err := c.holdIfSpent(ctx, k, attempt, deadline, lastErr)
+			if err != nil {
+				return backoff.Permanent(err)
+			}
+			if held {
+				needSlot = true
+			}
+			if !needSlot || limiter == nil {
+				break
+			}
+			if err := limiter.Wait(ctx); err != nil {
+				if ctx.Err() != nil {
+					err = ctx.Err()
+				}
+				return backoff.Permanent(err)
+			}
+			needSlot = false
+			if !c.gate.heldUntil().After(c.now()) {
+				break // not held again while we waited for the slot
+			}
+		}
+		h, err := c.attempt(ctx, k, target, body, attempt)
+		if h != nil {
+			hdr = h
+		}
+		if err != nil {
+			lastErr = err
+			if !IsRetryable(err) {
+				return backoff.Permanent(err)
+			}
+		}
+		return err
+	}
+
+	eb := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(c.retry.InitialInterval),
+		backoff.WithMaxInterval(c.retry.MaxInterval),
+		backoff.WithMaxElapsedTime(c.retry.MaxElapsed),
+	)
+	b := backoff.WithContext(backoff.WithMaxRetries(eb, uint64(c.retry.MaxAttempts-1)), ctx)
+	notify := func(err error, next time.Duration) {
+		c.log.WarnContext(ctx, "intercom: retrying request",
+			"method", k.method, "path", k.path, "attempt", attempt, "next_in", next, "err", err)
+	}
+	err := backoff.RetryNotify(op, b, notify)
+	switch {
+	case err == nil:
+		return hdr, nil
+	case ctx.Err() != nil && isContextErr(err) && lastErr != nil && lastErr != ctx.Err():
+		return hdr, &stoppedError{method: k.method, path: k.path, ctxErr: ctx.Err(), last: lastErr}
+	case attempt > 1 && IsRetryable(err):
+		return hdr, fmt.Errorf("intercom: %s %s: giving up after %d attempts: %w", k.method, k.path, attempt, err)
+	default:
+		return hdr, fmt.Errorf("intercom: %s %s: %w", k.method, k.path, err)
+	}
+}
+
+// holdIfSpent sleeps while the client's rate-limit gate is closed and
+// reports whether it slept. It gives up (returning lastErr) on a retry
+// whose wait would end after the call's deadline.
+func (c *Client) holdIfSpent(ctx context.Context, k call, attempt int, deadline time.Time, lastErr error) (bool, error) {
+	until := c.gate.heldUntil()
+	if !until.After(c.now()) {
+		return false, nil
+	}
+	if attempt > 1 && lastErr != nil && until.After(deadline) {
+		return false, lastErr // the reset comes too late
+	}
+	c.log.DebugContext(ctx, "intercom: holding request until rate-limit reset",
+		"method", k.method, "path", k.path, "until", until)
+	if err := sleepUntil(ctx, c.now(), until); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// attempt sends one request and interprets the answer.
+func (c *Client) attempt(ctx context.Context, k call, target string, body []byte, n int) (http.Header, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, k.method, target, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Intercom-Version", c.version)
+	req.Header.Set("User-Agent", userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	began := c.now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c.log.DebugContext(ctx, "intercom: request failed",
+			"method", k.method, "path", k.path, "attempt", n, "err", err)
+		if transient(err) {
+			return nil, &transportError{err: err}
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	c.observe(resp)
+	if err != nil {
+		if ctx.Err() != nil {
+			return resp.Header, ctx.Err()
+		}
+		return resp.Header, &transportError{err: fmt.Errorf("reading answer: %w", err)}
+	}
+	if len(raw) > maxBody {
+		return resp.Header, fmt.Errorf("answer larger than %d bytes", maxBody)
+	}
+	c.log.DebugContext(ctx, "intercom: request",
+		"method", k.method, "path", k.path, "attempt", n, "status", resp.StatusCode,
+		"duration", c.now().Sub(began), "request_id", resp.Header.Get("X-Request-Id"))
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		apiErr := newError(resp.StatusCode, raw)
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests:
+			// The budget is spent: hold every request of this client.
+			apiErr.RetryAfter = c.retryAfter(resp.Header, true)
+			if apiErr.RetryAfter > 0 {
+				c.gate.hold(c.now(), c.now().Add(apiErr.RetryAfter))
+			}
+		case retryableStatus(resp.StatusCode):
+			// A failure of this request only: X-RateLimit-Reset says
+			// nothing about when to try it again, Retry-After may.
+			apiErr.RetryAfter = c.retryAfter(resp.Header, false)
+		}
+		return resp.Header, apiErr
+	}
+	if k.out != nil && len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, k.out); err != nil {
+			return resp.Header, fmt.Errorf("decoding answer: %w", err)
+		}
+	}
+	return resp.Header, nil
+}
+
+// observe applies the rate-limit headers of an answer: with
+// X-RateLimit-Remaining at 0, requests are held until X-RateLimit-Reset.
+func (c *Client) observe(resp *http.Response) {
+	rem := resp.Header.Get("X-RateLimit-Remaining")
+	if rem == "" {
+		return
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(rem))
+	if err != nil || n > 0 {
+		return
+	}
+	if reset, ok := parseReset(resp.Header); ok && reset.After(c.now()) {
+		c.gate.hold(c.now(), reset)
+	}
+}
+
+// retryAfter reads how long to wait before the next attempt: until
+// X-RateLimit-Reset when useReset is set (for 429 answers), else
+// Retry-After (seconds or an HTTP date). Zero if the answer does not say.
+func (c *Client) retryAfter(h http.Header, useReset bool) time.Duration {
+	now := c.now()
+	if reset, ok := parseReset(h); ok && useReset {
+		if d := reset.Sub(now); d > 0 {
+			return min(d, maxHold)
+		}
+	}
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if s, err := strconv.Atoi(v); err == nil && s > 0 {
+			return min(time.Duration(s)*time.Second, maxHold)
+		}
+		if t, err := http.ParseTime(v); err == nil && t.After(now) {
+			return min(t.Sub(now), maxHold)
+		}
+	}
+	return 0
+}
+
+// parseReset reads X-RateLimit-Reset, a UNIX time in seconds.
+func parseReset(h http.Header) (time.Time, bool) {
+	v := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
+	if v == "" {
+		return time.Time{}, false
+	}
+	s, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || s <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(s, 0), true
+}
+
+// pathID validates an id argument and escapes it for a URL path.
+func pathID(what, id string) (string, error) {
+	if strings.TrimSpace(id) == "" {
+		return "", fmt.Errorf("empty %s", what)
+	}
+	if strings.ContainsAny(id, "/?#\r\n") || id == "." || id == ".." {
+		return "", fmt.Errorf("invalid %s %q", what, id)
+	}
+	return url.PathEscape(id), nil
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// stoppedError reports a call abandoned because its context ended, with
+// the error of its last attempt. It is never retryable.
+type stoppedError struct {
+	method, path string
+	ctxErr, last error
+}
+
+func (e *stoppedError) Error() string {
+	return fmt.Sprintf("intercom: %s %s: %v; last attempt: %v", e.method, e.path, e.ctxErr, e.last)
+}
+
+func (e *stoppedError) Unwrap() []error { return []error{e.ctxErr, e.last} }

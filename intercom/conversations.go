@@ -1,0 +1,257 @@
+package intercom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxAttachmentURLs is Intercom's limit on attachment_urls per request.
+const maxAttachmentURLs = 10
+
+// ConversationCreate describes a conversation started by a contact.
+type ConversationCreate struct {
+	// FromType is the contact's kind: "lead", "user" or "contact"; empty
+	// means "contact".
+	FromType string
+	// FromID is the contact's Intercom id.
+	FromID string
+	// Body is the first message, plain text (Intercom does not accept
+	// HTML here).
+	Body string
+	// AttachmentURLs are up to 10 publicly fetchable image URLs.
+	AttachmentURLs []string
+}
+
+type createConversationRequest struct {
+	From struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+	} `json:"from"`
+	Body           string   `json:"body"`
+	AttachmentURLs []string `json:"attachment_urls,omitempty"`
+}
+
+// CreateConversation starts a conversation as a contact (POST
+// /conversations). Intercom answers with the first message, not the
+// conversation; its ConversationID is the new conversation's id. An answer
+// without a conversation id is an error.
+//
+// Like every call, it is retried on transient failures. A retry after a
+// timeout or a 5xx can create a second conversation if the first attempt
+// did reach Intercom; use WithRetry(RetryPolicy{MaxAttempts: 1}) on a
+// separate client if a duplicate is worse than a failure for you.
+func (c *Client) CreateConversation(ctx context.Context, cc ConversationCreate) (*ConversationMessage, error) {
+	from := cc.FromType
+	if from == "" {
+		from = "contact"
+	}
+	if from != "lead" && from != "user" && from != "contact" {
+		return nil, fmt.Errorf("intercom: CreateConversation: FromType must be \"lead\", \"user\" or \"contact\", got %q", cc.FromType)
+	}
+	if strings.TrimSpace(cc.FromID) == "" {
+		return nil, errors.New("intercom: CreateConversation: empty FromID")
+	}
+	if err := checkMessage(cc.Body, cc.AttachmentURLs); err != nil {
+		return nil, fmt.Errorf("intercom: CreateConversation: %w", err)
+	}
+	var req createConversationRequest
+	req.From.Type, req.From.ID = from, cc.FromID
+	req.Body, req.AttachmentURLs = cc.Body, cc.AttachmentURLs
+	var out wireMessage
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/conversations", in: req, out: &out}); err != nil {
+		return nil, err
+	}
+	m := &ConversationMessage{Type: out.Type, ID: string(out.ID), ConversationID: string(out.ConversationID), CreatedAt: out.CreatedAt.time()}
+	if out.Body != nil {
+		m.Body = *out.Body
+	}
+	if m.ConversationID == "" {
+		return nil, fmt.Errorf("intercom: POST /conversations: answer carries no conversation_id (message id %q)", m.ID)
+	}
+	return m, nil
+}
+
+// ContactReply is a reply written by a contact.
+type ContactReply struct {
+	// IntercomUserID is the replying contact's Intercom id.
+	IntercomUserID string
+	// Body is the reply; Intercom wraps plain text in HTML paragraphs.
+	Body string
+	// AttachmentURLs are up to 10 publicly fetchable image URLs.
+	AttachmentURLs []string
+}
+
+type contactReplyRequest struct {
+	MessageType    string   `json:"message_type"`
+	Type           string   `json:"type"`
+	IntercomUserID string   `json:"intercom_user_id"`
+	Body           string   `json:"body"`
+	AttachmentURLs []string `json:"attachment_urls,omitempty"`
+}
+
+type adminReplyRequest struct {
+	MessageType string `json:"message_type"`
+	Type        string `json:"type"`
+	AdminID     string `json:"admin_id"`
+	Body        string `json:"body"`
+}
+
+// ReplyAsContact adds a contact's reply to a conversation (POST
+// /conversations/{id}/reply) and returns the updated conversation. A reply
+// to a closed conversation reopens it.
+func (c *Client) ReplyAsContact(ctx context.Context, conversationID string, r ContactReply) (*Conversation, error) {
+	p, err := pathID("conversation id", conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("intercom: ReplyAsContact: %w", err)
+	}
+	if strings.TrimSpace(r.IntercomUserID) == "" {
+		return nil, errors.New("intercom: ReplyAsContact: empty IntercomUserID")
+	}
+	if err := checkMessage(r.Body, r.AttachmentURLs); err != nil {
+		return nil, fmt.Errorf("intercom: ReplyAsContact: %w", err)
+	}
+	req := contactReplyRequest{MessageType: "comment", Type: "user", IntercomUserID: r.IntercomUserID, Body: r.Body, AttachmentURLs: r.AttachmentURLs}
+	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/reply", req)
+}
+
+// AddNote adds an internal note, visible to teammates only, to a
+// conversation as the given admin (POST /conversations/{id}/reply with
+// message_type "note"). The body may use simple HTML.
+func (c *Client) AddNote(ctx context.Context, conversationID, adminID, body string) (*Conversation, error) {
+	p, err := pathID("conversation id", conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("intercom: AddNote: %w", err)
+	}
+	if strings.TrimSpace(adminID) == "" {
+		return nil, errors.New("intercom: AddNote: empty admin id")
+	}
+	if strings.TrimSpace(body) == "" {
+		return nil, errors.New("intercom: AddNote: empty body")
+	}
+	req := adminReplyRequest{MessageType: "note", Type: "admin", AdminID: adminID, Body: body}
+	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/reply", req)
+}
+
+// Assignment says who assigns a conversation to whom.
+type Assignment struct {
+	// AdminID is the admin performing the assignment.
+	AdminID string
+	// AssigneeID is the admin or team to assign to; "0" unassigns.
+	AssigneeID string
+	// AssigneeType is "admin" or "team": the kind of AssigneeID.
+	AssigneeType string
+}
+
+type assignRequest struct {
+	MessageType string `json:"message_type"`
+	Type        string `json:"type"`
+	AdminID     string `json:"admin_id"`
+	AssigneeID  string `json:"assignee_id"`
+}
+
+// Assign assigns a conversation to an admin or a team (POST
+// /conversations/{id}/parts with message_type "assignment"). A
+// conversation can have both an admin and a team assignee.
+func (c *Client) Assign(ctx context.Context, conversationID string, a Assignment) (*Conversation, error) {
+	p, err := pathID("conversation id", conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("intercom: Assign: %w", err)
+	}
+	if a.AssigneeType != "admin" && a.AssigneeType != "team" {
+		return nil, fmt.Errorf("intercom: Assign: AssigneeType must be \"admin\" or \"team\", got %q", a.AssigneeType)
+	}
+	if strings.TrimSpace(a.AdminID) == "" {
+		return nil, errors.New("intercom: Assign: empty AdminID")
+	}
+	if strings.TrimSpace(a.AssigneeID) == "" {
+		return nil, errors.New("intercom: Assign: empty AssigneeID (use \"0\" to unassign)")
+	}
+	req := assignRequest{MessageType: "assignment", Type: a.AssigneeType, AdminID: a.AdminID, AssigneeID: a.AssigneeID}
+	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/parts", req)
+}
+
+type openRequest struct {
+	MessageType string `json:"message_type"`
+	AdminID     string `json:"admin_id"`
+}
+
+// Open reopens a closed or snoozed conversation as the given admin (POST
+// /conversations/{id}/parts with message_type "open").
+func (c *Client) Open(ctx context.Context, conversationID, adminID string) (*Conversation, error) {
+	p, err := pathID("conversation id", conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("intercom: Open: %w", err)
+	}
+	if strings.TrimSpace(adminID) == "" {
+		return nil, errors.New("intercom: Open: empty admin id")
+	}
+	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/parts", openRequest{MessageType: "open", AdminID: adminID})
+}
+
+type tagRequest struct {
+	ID      string `json:"id"`
+	AdminID string `json:"admin_id"`
+}
+
+// TagConversation attaches an existing tag to a conversation as the given
+// admin (POST /conversations/{id}/tags).
+func (c *Client) TagConversation(ctx context.Context, conversationID, tagID, adminID string) error {
+	p, err := pathID("conversation id", conversationID)
+	if err != nil {
+		return fmt.Errorf("intercom: TagConversation: %w", err)
+	}
+	if strings.TrimSpace(tagID) == "" {
+		return errors.New("intercom: TagConversation: empty tag id")
+	}
+	if strings.TrimSpace(adminID) == "" {
+		return errors.New("intercom: TagConversation: empty admin id")
+	}
+	_, err = c.do(ctx, call{method: http.MethodPost, path: "/conversations/" + p + "/tags", in: tagRequest{ID: tagID, AdminID: adminID}})
+	return err
+}
+
+// Conversation fetches a conversation (GET /conversations/{id}) with its
+// state, source, contacts and up to 500 most recent parts. Bodies are
+// HTML. A conversation that no longer exists answers an error matching
+// [ErrNotFound].
+func (c *Client) Conversation(ctx context.Context, id string) (*Conversation, error) {
+	p, err := pathID("conversation id", id)
+	if err != nil {
+		return nil, fmt.Errorf("intercom: Conversation: %w", err)
+	}
+	return c.conversationCall(ctx, http.MethodGet, "/conversations/"+p, nil)
+}
+
+// conversationCall makes a call that answers with a conversation.
+func (c *Client) conversationCall(ctx context.Context, method, path string, in any) (*Conversation, error) {
+	var out wireConversation
+	if _, err := c.do(ctx, call{method: method, path: path, in: in, out: &out}); err != nil {
+		return nil, err
+	}
+	conv := out.conversation()
+	if conv.ID == "" {
+		return nil, fmt.Errorf("intercom: %s %s: answer carries no conversation id", method, path)
+	}
+	return conv, nil
+}
+
+// checkMessage validates a message body and its attachment URLs.
+func checkMessage(body string, urls []string) error {
+	if strings.TrimSpace(body) == "" && len(urls) == 0 {
+		return errors.New("empty body and no attachments")
+	}
+	if len(urls) > maxAttachmentURLs {
+		return fmt.Errorf("%d attachment URLs, Intercom accepts at most %d", len(urls), maxAttachmentURLs)
+	}
+	for _, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("attachment URL %q is not an absolute http(s) URL", s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+// Package intercom is a small client for the parts of the Intercom REST API
+// that an SMS channel needs, plus verification and parsing of Intercom
+// webhook notifications.
+//
+// # Overview
+//
+// [NewClient] takes an access token and options: the regional base URL
+// ([USBaseURL], [EUBaseURL], [AUBaseURL], or a test server), an
+// *http.Client, the pinned Intercom-Version ([DefaultVersion], "2.16"), a
+// [Limiter], a [RetryPolicy] and a *slog.Logger. Every request sends
+// "Authorization: Bearer", "Accept: application/json", the version header
+// and, with a body, "Content-Type: application/json".
+//
+// Contacts: [Client.SearchContactsByPhone], [Client.CreateContact] (which
+// turns a 409 "already exists with id=..." into the existing contact) and
+// [Client.Contact] (which follows a merged contact's 410 to the canonical
+// one). Conversations: [Client.CreateConversation] (answers with the first
+// message and its conversation id), [Client.ReplyAsContact],
+// [Client.AddNote], [Client.Assign], [Client.Open], [Client.TagConversation]
+// and [Client.Conversation]. Request and response shapes follow the
+// Intercom OpenAPI description of version 2.16; ids that Intercom sends as
+// JSON numbers or strings are both accepted and exposed as strings.
+//
+// # Budget
+//
+// Intercom limits requests per app and workspace in 10-second windows and
+// answers 429 beyond the limit. The client keeps inside it in two ways.
+//
+// First, every request (retries included) waits on a [Limiter]. The default
+// is NewWindowLimiter(83, 10*time.Second): a sliding window that admits at
+// most 83 requests in any 10 seconds, not merely on average. A process that
+// runs several clients against one workspace should give them one shared
+// limiter with [WithLimiter]. A caller that paces work itself waits on the
+// limiter and passes [ContextWithAdmission] so that the client does not
+// charge the same call twice.
+//
+// Second, the client obeys what Intercom says about the shared budget, so
+// that several processes using one workspace back off together: when an
+// answer carries X-RateLimit-Remaining: 0, further requests are held until
+// X-RateLimit-Reset; a 429 holds them until the reset (or Retry-After), and
+// the request is then retried.
+//
+// Transient failures (408, 429, 5xx, timeouts, connection errors) are
+// retried with exponential back-off (github.com/cenkalti/backoff/v4),
+// bounded by [RetryPolicy]; permanent ones (400, 401, 403, 404, 409, 422 and
+// other 4xx) are returned at once. Retrying a POST is not free of risk: if
+// an attempt reached Intercom but its answer was lost, a retried
+// CreateConversation or reply can post twice. CreateContact is safe: the
+// second attempt meets a conflict and returns the contact the first one
+// created. Every call stops when its context ends.
+//
+// # Errors
+//
+// An answer with a status outside 2xx is an [*Error] with the status,
+// Intercom's request id and error items, wrapped with the method and path.
+// Branch with errors.Is and the sentinels ([ErrNotFound], [ErrConflict],
+// [ErrRateLimited], [ErrUnauthorized], [ErrForbidden], [ErrGone]), or reach
+// the details with errors.As:
+//
+//	conv, err := client.Conversation(ctx, id)
+//	var apiErr *intercom.Error
+//	switch {
+//	case errors.Is(err, intercom.ErrNotFound):
+//		// the conversation was deleted: forget it
+//	case errors.As(err, &apiErr):
+//		log.Printf("intercom said %d (request %s)", apiErr.StatusCode, apiErr.RequestID)
+//	}
+//
+// [IsRetryable] tells transient failures from permanent ones. Neither errors
+// nor logs ever contain the access token.
+//
+// # Webhooks
+//
+// Intercom signs each notification with HMAC-SHA1 of the raw body, keyed by
+// the app's client secret, in the X-Hub-Signature header ("sha1=<hex>").
+// [VerifySignature] checks it in constant time and accepts several secrets
+// for rotation; [Sign] produces signatures for tests. [ParseNotification]
+// decodes the notification_event envelope: id, topic, app id, timestamps,
+// delivery attempts and, for conversation topics, the conversation with its
+// parts. Filter on each part's author and part type rather than on the
+// topic: bot replies can arrive as conversation.admin.replied, and a note
+// must never reach a customer.
+//
+// # Concurrency
+//
+// A [Client] and a [WindowLimiter] are safe for concurrent use by many
+// goroutines. A client's rate-limit hold is shared by all its calls.
+// [VerifySignature] and [ParseNotification] are pure functions.
+package intercom

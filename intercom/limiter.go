@@ -1,0 +1,241 @@
+package intercom
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Limiter paces requests. Wait blocks until one more request may be sent,
+// or returns an error (wrapping the context's error) when ctx ends first.
+// Implementations must be safe for concurrent use.
+//
+// [*WindowLimiter] is the implementation the client uses by default; a
+// *rate.Limiter from golang.org/x/time/rate satisfies the interface too, but
+// see [NewWindowLimiter] for why a token bucket is the wrong tool for
+// Intercom's budget.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Default budget: the client sends at most DefaultLimit requests in any
+// DefaultWindow.
+const (
+	DefaultLimit  = 83
+	DefaultWindow = 10 * time.Second
+)
+
+// WindowLimiter admits at most n requests in any time window of a given
+// length, however that window is placed: a sliding-window limiter. It keeps
+// the times of the last n admissions in a ring and admits a new request only
+// once the oldest of them lies more than a full window in the past.
+//
+// Proof sketch: call the admission times a₁ ≤ a₂ ≤ …. The ring makes
+// a_{k+n} − a_k > window for every k, so a closed interval of length window
+// that contains a_k cannot contain a_{k+n}; it holds at most n admissions.
+//
+// Intercom counts a request when it arrives, not when it leaves, and
+// requests take varying times on the way. So that jitter cannot squeeze
+// n+1 arrivals into one of Intercom's windows, the limiter spaces
+// admissions by the window plus a margin of a tenth of it (one second for
+// the default 10-second window).
+//
+// Waiters are not served in strict arrival order; each retries when the
+// oldest admission leaves the window. A WindowLimiter is safe for
+// concurrent use; share one among all clients of a process that draw on the
+// same Intercom workspace budget.
+type WindowLimiter struct {
+	n      int
+	window time.Duration
+	margin time.Duration // added to window for transit jitter
+	now    func() time.Time
+
+	mu    sync.Mutex
+	ring  []time.Time // admission times; ring[head] is the oldest when full
+	head  int
+	count int
+
+	onAdmit func(time.Time) // test hook, called under mu
+}
+
+// NewWindowLimiter returns a limiter that admits at most n requests in any
+// window of length window. Intercom counts its budget per 10-second
+// window; NewWindowLimiter(DefaultLimit, DefaultWindow) is the default of
+// [NewClient].
+//
+// A token bucket (rate.NewLimiter(rate.Limit(n/window), n)) does not give
+// this guarantee: a full bucket lets n requests through at once and then
+// refills at n per window, so one window can see nearly 2n requests.
+//
+// NewWindowLimiter panics if n or window is not positive, like
+// time.NewTicker does for a non-positive period.
+func NewWindowLimiter(n int, window time.Duration) *WindowLimiter {
+	if n <= 0 {
+		panic(fmt.Sprintf("intercom: NewWindowLimiter: n must be positive, got %d", n))
+	}
+	if window <= 0 {
+		panic(fmt.Sprintf("intercom: NewWindowLimiter: window must be positive, got %v", window))
+	}
+	return &WindowLimiter{n: n, window: window, margin: window / 10, now: time.Now, ring: make([]time.Time, n)}
+}
+
+// Limit returns the limiter's budget: at most n requests per window.
+func (l *WindowLimiter) Limit() (n int, window time.Duration) { return l.n, l.window }
+
+// Wait blocks until a request may be sent under the budget and records it
+// as sent. It returns an error wrapping ctx.Err() if ctx ends first, and
+// returns at once (without waiting) when ctx's deadline comes before the
+// earliest moment a request could be admitted. A Wait that returns an
+// error consumes no budget.
+func (l *WindowLimiter) Wait(ctx context.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("intercom: limiter: %w", err)
+		}
+		wake, ok := l.tryAdmit()
+		if ok {
+			return nil
+		}
+		if dl, has := ctx.Deadline(); has && dl.Before(wake) {
+			return fmt.Errorf("intercom: limiter: next slot at %s is after the deadline: %w",
+				wake.Format(time.RFC3339Nano), context.DeadlineExceeded)
+		}
+		d := wake.Sub(l.now())
+		if d <= 0 {
+			d = time.Millisecond // the slot is due; let the clock move on
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("intercom: limiter: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// tryAdmit admits a request now if the budget allows, or says when the
+// next slot frees up.
+func (l *WindowLimiter) tryAdmit() (wake time.Time, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.admitAt(l.now())
+}
+
+// admitAt is tryAdmit at a given time; l.mu must be held.
+func (l *WindowLimiter) admitAt(now time.Time) (wake time.Time, ok bool) {
+	if l.count < l.n {
+		l.ring[(l.head+l.count)%l.n] = now
+		l.count++
+	} else {
+		oldest := l.ring[l.head]
+		if span := l.window + l.margin; now.Sub(oldest) <= span {
+			return oldest.Add(span + 1), false
+		}
+		l.ring[l.head] = now
+		l.head = (l.head + 1) % l.n
+	}
+	if l.onAdmit != nil {
+		l.onAdmit(now)
+	}
+	return time.Time{}, true
+}
+
+// admissionKey is the context key of ContextWithAdmission.
+type admissionKey struct{}
+
+// admission is the budget a call is charged to, and whether its first slot
+// was already taken by the caller.
+type admission struct {
+	l     Limiter
+	fresh bool
+}
+
+// ContextWithAdmission charges calls made with ctx to the budget l instead of
+// the client's own limiter, and records that the caller has already waited
+// on l for the call it is about to make. A caller that owns the process
+// budget (the relay, say) waits on its limiter, then passes
+// ContextWithAdmission(ctx, lim) to a client method: the first attempt of
+// that call goes out at once, and everything else the call sends (retries,
+// the second request of a call that makes two, such as a conflict recovery
+// or a merged-contact lookup, and a first attempt that had to be held for
+// Intercom's rate-limit reset, whose admission is stale by then) waits on l
+// again. So one budget governs the call, whichever client or wrapper it
+// passes through.
+//
+// A nil l returns ctx unchanged.
+func ContextWithAdmission(ctx context.Context, l Limiter) context.Context {
+	if l == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, admissionKey{}, admission{l: l, fresh: true})
+}
+
+// budgetFor returns the limiter a call made with ctx is charged to, and
+// whether the caller already took its first slot.
+func (c *Client) budgetFor(ctx context.Context) (Limiter, bool) {
+	if a, ok := ctx.Value(admissionKey{}).(admission); ok {
+		return a.l, a.fresh
+	}
+	return c.limiter, false
+}
+
+// withoutAdmission marks the admission in ctx as used, for follow-up
+// requests: they stay on the same budget but wait for a slot of their own.
+func withoutAdmission(ctx context.Context) context.Context {
+	a, ok := ctx.Value(admissionKey{}).(admission)
+	if !ok || !a.fresh {
+		return ctx
+	}
+	return context.WithValue(ctx, admissionKey{}, admission{l: a.l})
+}
+
+// gate holds requests back while Intercom says the shared budget is spent:
+// after an answer with X-RateLimit-Remaining: 0, or a 429, until the reset
+// time. All requests of a client pass through its gate, so concurrent
+// calls (and, through Intercom's shared counters, other processes) back
+// off together.
+type gate struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// maxHold caps how long one answer can hold the client back, in case the
+// reset time is far off because of clock skew. Intercom's windows last 10 s.
+const maxHold = time.Minute
+
+// hold keeps requests back until t (capped at maxHold from now).
+func (g *gate) hold(now, t time.Time) {
+	if limit := now.Add(maxHold); t.After(limit) {
+		t = limit
+	}
+	g.mu.Lock()
+	if t.After(g.until) {
+		g.until = t
+	}
+	g.mu.Unlock()
+}
+
+// heldUntil returns the time requests are held until (zero if none).
+func (g *gate) heldUntil() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.until
+}
+
+// sleepUntil waits until t or until ctx ends.
+func sleepUntil(ctx context.Context, now, t time.Time) error {
+	d := t.Sub(now)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
