@@ -1,0 +1,472 @@
+package twiliotest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/smsrelay/smsrelay/twiliosms"
+)
+
+// Credentials the fake accepts unless [WithCredentials] says otherwise.
+// They are made up and only valid against the fake.
+const (
+	DefaultAccountSID = "AC0123456789abcdef0123456789abcdef"
+	DefaultAuthToken  = "fa4e0a07c1b6d2e3f4a5b6c7d8e9f0a1"
+)
+
+var (
+	messagesPath  = regexp.MustCompile(`^/2010-04-01/Accounts/([^/]+)/Messages\.json$`)
+	e164          = regexp.MustCompile(`^(whatsapp:)?\+[1-9][0-9]{6,14}$`)
+	accountSIDRef = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
+	tokenPattern  = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+)
+
+// Server is a fake of Twilio's Messages API (POST
+// /2010-04-01/Accounts/{AccountSid}/Messages.json) on an httptest server
+// bound to 127.0.0.1. It checks HTTP Basic auth and the message the way
+// Twilio does, answers with Twilio's JSON shapes, records what it accepted
+// and can inject Twilio errors and latency. Its methods are safe for
+// concurrent use.
+type Server struct {
+	// URL is the base URL to give twiliosms.WithBaseURL.
+	URL string
+	// AccountSID and AuthToken are the credentials the fake accepts.
+	AccountSID string
+	AuthToken  string
+
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	messages []SentMessage
+	attempts int
+	faults   []Fault          // for the next requests, in order
+	faultsTo map[string]Fault // per recipient
+	latency  time.Duration
+	now      func() time.Time
+}
+
+// SentMessage is a message the fake accepted.
+type SentMessage struct {
+	SID                 string
+	AccountSID          string
+	To                  string
+	From                string
+	MessagingServiceSID string
+	Body                string
+	MediaURLs           []string // every MediaUrl value, in order
+	StatusCallback      string
+	Status              string // "queued", or "accepted" with a Messaging Service
+	NumSegments         int
+	DateCreated         time.Time
+	// Form is the whole request body as sent.
+	Form url.Values
+}
+
+// Fault is an error the fake answers with instead of accepting a message.
+type Fault struct {
+	// Code is the Twilio error code, such as 21610 or 20429.
+	Code int
+	// Status is the HTTP status; 0 means 429 for code 20429, 503 for
+	// codes from 20500 to 20599, 400 otherwise.
+	Status int
+	// Message overrides the error message; "" uses a stock one.
+	Message string
+	// RawBody, when set, is sent as the body instead of Twilio's JSON
+	// error object, with Content-Type text/html, as a proxy or load
+	// balancer in front of Twilio would.
+	RawBody string
+	// Latency delays this answer.
+	Latency time.Duration
+}
+
+// Option configures a [Server].
+type Option func(*Server)
+
+// WithCredentials makes the fake accept accountSID ("AC" and 32 hex
+// digits) and authToken (letters and digits) instead of the defaults.
+// NewServer panics on malformed ones, as they could never work.
+func WithCredentials(accountSID, authToken string) Option {
+	return func(s *Server) {
+		if !accountSIDRef.MatchString(accountSID) {
+			panic(fmt.Sprintf("twiliotest: account SID %q must be \"AC\" and 32 hex digits", accountSID))
+		}
+		if !tokenPattern.MatchString(authToken) {
+			panic(fmt.Sprintf("twiliotest: auth token %q must be letters and digits", authToken))
+		}
+		s.AccountSID, s.AuthToken = accountSID, authToken
+	}
+}
+
+// WithLatency delays every answer by d (or until the request is
+// cancelled).
+func WithLatency(d time.Duration) Option {
+	return func(s *Server) { s.latency = d }
+}
+
+// WithClock makes the fake read the time (date_created) from now.
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) {
+		if now == nil {
+			panic("twiliotest: WithClock(nil)")
+		}
+		s.now = now
+	}
+}
+
+// NewServer starts a fake Twilio Messages API. Close it when done.
+func NewServer(opts ...Option) *Server {
+	s := &Server{
+		AccountSID: DefaultAccountSID,
+		AuthToken:  DefaultAuthToken,
+		faultsTo:   map[string]Fault{},
+		now:        time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close shuts the server down.
+func (s *Server) Close() { s.srv.Close() }
+
+// Client returns an HTTP client suited to the server.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Messages returns the messages accepted so far, oldest first.
+func (s *Server) Messages() []SentMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SentMessage, len(s.messages))
+	for i, m := range s.messages {
+		out[i] = m.clone()
+	}
+	return out
+}
+
+// Message returns the accepted message with the given SID.
+func (s *Server) Message(sid string) (SentMessage, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.messages {
+		if m.SID == sid {
+			return m.clone(), true
+		}
+	}
+	return SentMessage{}, false
+}
+
+// Attempts returns how many create-message requests reached the fake,
+// failed ones included.
+func (s *Server) Attempts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts
+}
+
+func (m SentMessage) clone() SentMessage {
+	m.MediaURLs = slices.Clone(m.MediaURLs)
+	f := url.Values{}
+	for k, v := range m.Form {
+		f[k] = slices.Clone(v)
+	}
+	m.Form = f
+	return m
+}
+
+// FailNext makes the next authenticated create-message request fail with
+// Twilio error code and HTTP status (0: see [Fault]). Calls queue up: call
+// it n times to fail the next n requests.
+func (s *Server) FailNext(code, status int) {
+	s.Fail(Fault{Code: code, Status: status})
+}
+
+// Fail queues f for the next authenticated create-message request; faults
+// are used in the order they were queued, one per request.
+func (s *Server) Fail(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, f)
+}
+
+// FailTo makes every message to the recipient to fail with f until
+// [Server.ClearFaults], for example FailTo("+14155550100",
+// Fault{Code: 21610}) for a recipient who replied STOP. A recipient fault
+// takes precedence over queued ones.
+func (s *Server) FailTo(to string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultsTo[to] = f
+}
+
+// ClearFaults removes every queued and per-recipient fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+	clear(s.faultsTo)
+}
+
+// SetLatency changes the delay of every answer.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// apiError is Twilio's JSON error object.
+type apiError struct {
+	Code     int    `json:"code"`
+	Message  string `json:"message"`
+	MoreInfo string `json:"more_info"`
+	Status   int    `json:"status"`
+}
+
+func writeError(w http.ResponseWriter, status, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(apiError{
+		Code: code, Message: msg, Status: status,
+		MoreInfo: "https://www.twilio.com/docs/errors/" + strconv.Itoa(code),
+	})
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	m := messagesPath.FindStringSubmatch(r.URL.Path)
+	if m == nil {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, 20004, "Method not allowed")
+		return
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.AccountSID)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(pass), []byte(s.AuthToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	if m[1] != s.AccountSID {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+		writeError(w, http.StatusBadRequest, 20001, "Content-Type must be application/x-www-form-urlencoded")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, 20001, "Invalid form body: "+err.Error())
+		return
+	}
+	form := r.PostForm
+	to := form.Get("To")
+
+	s.mu.Lock()
+	s.attempts++
+	latency := s.latency
+	fault, faulty := s.faultsTo[to]
+	if !faulty && len(s.faults) > 0 {
+		fault, faulty = s.faults[0], true
+		s.faults = s.faults[1:]
+	}
+	s.mu.Unlock()
+
+	if faulty {
+		latency += fault.Latency
+	}
+	if !sleep(r.Context(), latency) {
+		return
+	}
+	if faulty {
+		writeFault(w, fault)
+		return
+	}
+	if status, code, msg := check(form); code != 0 {
+		writeError(w, status, code, msg)
+		return
+	}
+	s.accept(w, form)
+}
+
+func writeFault(w http.ResponseWriter, f Fault) {
+	status := f.Status
+	if status == 0 {
+		switch {
+		case f.Code == 20429:
+			status = http.StatusTooManyRequests
+		case f.Code >= 20500 && f.Code < 20600:
+			status = http.StatusServiceUnavailable
+		default:
+			status = http.StatusBadRequest
+		}
+	}
+	if f.RawBody != "" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(f.RawBody))
+		return
+	}
+	msg := f.Message
+	if msg == "" {
+		msg = twiliosms.Describe(f.Code)
+		if msg == "" {
+			msg = "Injected error " + strconv.Itoa(f.Code)
+		}
+	}
+	writeError(w, status, f.Code, msg)
+}
+
+// check validates a create-message form as Twilio does and returns the
+// error to answer with, or code 0.
+func check(form url.Values) (status, code int, msg string) {
+	to := form.Get("To")
+	body := form.Get("Body")
+	media := form["MediaUrl"]
+	switch {
+	case to == "":
+		return 400, 21604, "A 'To' phone number is required."
+	case !e164.MatchString(to):
+		return 400, 21211, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to)
+	case form.Get("From") == "" && form.Get("MessagingServiceSid") == "":
+		return 400, 21603, "A 'From' phone number is required."
+	case body == "" && len(media) == 0:
+		return 400, 21602, "Message body is required."
+	case len(utf16.Encode([]rune(body))) > twiliosms.MaxBodyLength:
+		return 400, 21617, "The concatenated message body exceeds the 1600 character limit."
+	case len(media) > twiliosms.MaxMedia:
+		return 400, 21623, "Number of media files exceeds allowed limit."
+	}
+	for _, u := range media {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return 400, 21620, fmt.Sprintf("The media URL %s is invalid.", u)
+		}
+	}
+	return 0, 0, ""
+}
+
+// messageJSON is the Message resource as Twilio's API returns it.
+type messageJSON struct {
+	AccountSID          string            `json:"account_sid"`
+	APIVersion          string            `json:"api_version"`
+	Body                string            `json:"body"`
+	DateCreated         string            `json:"date_created"`
+	DateSent            *string           `json:"date_sent"`
+	DateUpdated         string            `json:"date_updated"`
+	Direction           string            `json:"direction"`
+	ErrorCode           *int              `json:"error_code"`
+	ErrorMessage        *string           `json:"error_message"`
+	From                *string           `json:"from"`
+	MessagingServiceSID *string           `json:"messaging_service_sid"`
+	NumMedia            string            `json:"num_media"`
+	NumSegments         string            `json:"num_segments"`
+	Price               *string           `json:"price"`
+	PriceUnit           string            `json:"price_unit"`
+	SID                 string            `json:"sid"`
+	Status              string            `json:"status"`
+	SubresourceURIs     map[string]string `json:"subresource_uris"`
+	To                  string            `json:"to"`
+	URI                 string            `json:"uri"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (s *Server) accept(w http.ResponseWriter, form url.Values) {
+	media := form["MediaUrl"]
+	prefix := "SM"
+	if len(media) > 0 {
+		prefix = "MM"
+	}
+	msg := SentMessage{
+		SID:                 prefix + randomHex(16),
+		AccountSID:          s.AccountSID,
+		To:                  form.Get("To"),
+		From:                form.Get("From"),
+		MessagingServiceSID: form.Get("MessagingServiceSid"),
+		Body:                form.Get("Body"),
+		MediaURLs:           slices.Clone(media),
+		StatusCallback:      form.Get("StatusCallback"),
+		Status:              twiliosms.StatusQueued,
+		DateCreated:         s.now().UTC().Truncate(time.Second),
+		Form:                form,
+	}
+	if msg.MessagingServiceSID != "" {
+		// Twilio picks the sender later, so the segment count is unknown.
+		msg.Status = twiliosms.StatusAccepted
+	} else {
+		msg.NumSegments = max(1, twiliosms.CountSegments(msg.Body).Segments)
+	}
+	s.mu.Lock()
+	s.messages = append(s.messages, msg)
+	s.mu.Unlock()
+
+	base := "/2010-04-01/Accounts/" + s.AccountSID + "/Messages/" + msg.SID
+	date := msg.DateCreated.Format(time.RFC1123Z)
+	out := messageJSON{
+		AccountSID:          msg.AccountSID,
+		APIVersion:          "2010-04-01",
+		Body:                msg.Body,
+		DateCreated:         date,
+		DateUpdated:         date,
+		Direction:           "outbound-api",
+		From:                optional(msg.From),
+		MessagingServiceSID: optional(msg.MessagingServiceSID),
+		NumMedia:            strconv.Itoa(len(media)),
+		NumSegments:         strconv.Itoa(msg.NumSegments),
+		PriceUnit:           "USD",
+		SID:                 msg.SID,
+		Status:              msg.Status,
+		SubresourceURIs:     map[string]string{"media": base + "/Media.json"},
+		To:                  msg.To,
+		URI:                 base + ".json",
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// randomHex returns 2n random lower-case hex digits.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
