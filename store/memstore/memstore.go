@@ -1,0 +1,380 @@
+package memstore
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/smsrelay/smsrelay/store"
+)
+
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Queue = (*Store)(nil)
+)
+
+// Store is an in-memory [store.Store] and [store.Queue]. Make one with
+// [New]; the zero value is not usable. It is safe for concurrent use.
+type Store struct {
+	now func() time.Time
+
+	mu       sync.Mutex
+	contacts map[string]string                // phone → contact id
+	threads  map[store.ThreadKey]store.Thread // thread key → thread
+	convs    map[string]store.ThreadKey       // conversation id → thread key
+	messages map[string]store.Message         // SID → message
+	parts    map[string]struct{}              // relayed part ids
+	optOuts  map[store.ThreadKey]struct{}     // opted-out (customer, sender) pairs
+	seen     map[string]time.Time             // seen key → expiry
+	expiries expiryHeap                       // seen keys by expiry, for sweeping
+	q        queue                            // the job queue
+}
+
+// Option configures a [Store].
+type Option func(*Store)
+
+// WithClock makes the store read the time from now instead of [time.Now].
+// Leases, retry delays and TTLs are measured with it; tests can pass a fake
+// clock to move time without sleeping. A nil now leaves [time.Now] in place.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// New returns an empty store.
+func New(opts ...Option) *Store {
+	s := &Store{
+		now:      time.Now,
+		contacts: make(map[string]string),
+		threads:  make(map[store.ThreadKey]store.Thread),
+		convs:    make(map[string]store.ThreadKey),
+		messages: make(map[string]store.Message),
+		parts:    make(map[string]struct{}),
+		optOuts:  make(map[store.ThreadKey]struct{}),
+		seen:     make(map[string]time.Time),
+	}
+	s.q.init()
+	for _, opt := range opts {
+		if opt != nil {
+			opt(s)
+		}
+	}
+	return s
+}
+
+// ctxErr returns the context's error, wrapped, if ctx is done.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	return nil
+}
+
+// invalid wraps a validation error with the method that refused it.
+func invalid(method string, err error) error {
+	return fmt.Errorf("memstore: %s: %w", method, err)
+}
+
+// Contact returns the Intercom contact id stored for phone, or
+// [store.ErrNotFound].
+func (s *Store) Contact(ctx context.Context, phone string) (string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return "", err
+	}
+	if phone == "" {
+		return "", errors.New("memstore: Contact: empty phone")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.contacts[phone]
+	if !ok {
+		return "", store.ErrNotFound
+	}
+	return id, nil
+}
+
+// SetContact stores (or replaces) the Intercom contact id for phone.
+func (s *Store) SetContact(ctx context.Context, phone, contactID string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	switch {
+	case phone == "":
+		return errors.New("memstore: SetContact: empty phone")
+	case contactID == "":
+		return errors.New("memstore: SetContact: empty contact id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.contacts[phone] = contactID
+	return nil
+}
+
+// DeleteContact forgets phone's contact; deleting a missing one is not an
+// error.
+func (s *Store) DeleteContact(ctx context.Context, phone string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if phone == "" {
+		return errors.New("memstore: DeleteContact: empty phone")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.contacts, phone)
+	return nil
+}
+
+// Thread returns the thread stored under key, or [store.ErrNotFound].
+func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, error) {
+	if err := ctxErr(ctx); err != nil {
+		return store.Thread{}, err
+	}
+	if err := key.Validate(); err != nil {
+		return store.Thread{}, invalid("Thread", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.threads[key]
+	if !ok {
+		return store.Thread{}, store.ErrNotFound
+	}
+	return t, nil
+}
+
+// PutThread stores t under t.Key and maps t.ConversationID to t.Key, keeping
+// the mappings of the key's earlier conversations.
+func (s *Store) PutThread(ctx context.Context, t store.Thread) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if err := t.Validate(); err != nil {
+		return invalid("PutThread", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.threads[t.Key] = t
+	s.convs[t.ConversationID] = t.Key
+	return nil
+}
+
+// DeleteThread forgets the thread stored under key; its conversation
+// mappings stay. Deleting a missing one is not an error.
+func (s *Store) DeleteThread(ctx context.Context, key store.ThreadKey) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if err := key.Validate(); err != nil {
+		return invalid("DeleteThread", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.threads, key)
+	return nil
+}
+
+// ThreadByConversation returns the key of the thread that conversationID
+// carries or carried, or [store.ErrNotFound].
+func (s *Store) ThreadByConversation(ctx context.Context, conversationID string) (store.ThreadKey, error) {
+	if err := ctxErr(ctx); err != nil {
+		return store.ThreadKey{}, err
+	}
+	if conversationID == "" {
+		return store.ThreadKey{}, errors.New("memstore: ThreadByConversation: empty conversation id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key, ok := s.convs[conversationID]
+	if !ok {
+		return store.ThreadKey{}, store.ErrNotFound
+	}
+	return key, nil
+}
+
+// PutMessage records m, replacing any record with the same SID.
+func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if err := m.Validate(); err != nil {
+		return invalid("PutMessage", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.messages[m.SID] = m
+	return nil
+}
+
+// Message returns the message recorded under sid, or [store.ErrNotFound].
+func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) {
+	if err := ctxErr(ctx); err != nil {
+		return store.Message{}, err
+	}
+	if sid == "" {
+		return store.Message{}, errors.New("memstore: Message: empty SID")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.messages[sid]
+	if !ok {
+		return store.Message{}, store.ErrNotFound
+	}
+	return m, nil
+}
+
+// AdvanceMessageStatus sets the status and error code of message sid if
+// status ranks above its current one ([store.StatusRank]). It returns the
+// message as stored afterwards and whether it changed, or
+// [store.ErrNotFound].
+func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, errorCode int) (store.Message, bool, error) {
+	if err := ctxErr(ctx); err != nil {
+		return store.Message{}, false, err
+	}
+	switch {
+	case sid == "":
+		return store.Message{}, false, errors.New("memstore: AdvanceMessageStatus: empty SID")
+	case status == "":
+		return store.Message{}, false, errors.New("memstore: AdvanceMessageStatus: empty status")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.messages[sid]
+	if !ok {
+		return store.Message{}, false, store.ErrNotFound
+	}
+	if store.StatusRank(status) <= store.StatusRank(m.Status) {
+		return m, false, nil
+	}
+	m.Status, m.ErrorCode = status, errorCode
+	s.messages[sid] = m
+	return m, true, nil
+}
+
+// PartRelayed reports whether the conversation part partID was relayed.
+func (s *Store) PartRelayed(ctx context.Context, partID string) (bool, error) {
+	if err := ctxErr(ctx); err != nil {
+		return false, err
+	}
+	if partID == "" {
+		return false, errors.New("memstore: PartRelayed: empty part id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.parts[partID]
+	return ok, nil
+}
+
+// MarkPartRelayed records that partID was relayed.
+func (s *Store) MarkPartRelayed(ctx context.Context, partID string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if partID == "" {
+		return errors.New("memstore: MarkPartRelayed: empty part id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.parts[partID] = struct{}{}
+	return nil
+}
+
+// SetOptedOut records whether key's customer opted out of messages from
+// key's sender.
+func (s *Store) SetOptedOut(ctx context.Context, key store.ThreadKey, optedOut bool) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if err := key.Validate(); err != nil {
+		return invalid("SetOptedOut", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if optedOut {
+		s.optOuts[key] = struct{}{}
+	} else {
+		delete(s.optOuts, key)
+	}
+	return nil
+}
+
+// OptedOut reports whether key's customer opted out of messages from key's
+// sender.
+func (s *Store) OptedOut(ctx context.Context, key store.ThreadKey) (bool, error) {
+	if err := ctxErr(ctx); err != nil {
+		return false, err
+	}
+	if err := key.Validate(); err != nil {
+		return false, invalid("OptedOut", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.optOuts[key]
+	return ok, nil
+}
+
+// MarkSeen records key for ttl and reports whether it was new. Recording a
+// key again before its ttl runs out returns false and leaves its expiry as
+// it was.
+func (s *Store) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := ctxErr(ctx); err != nil {
+		return false, err
+	}
+	switch {
+	case key == "":
+		return false, errors.New("memstore: MarkSeen: empty key")
+	case ttl <= 0:
+		return false, fmt.Errorf("memstore: MarkSeen: ttl %v is not positive", ttl)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.markSeen(s.now(), key, ttl), nil
+}
+
+// markSeen is MarkSeen with s.mu held. It first sweeps expired keys.
+func (s *Store) markSeen(now time.Time, key string, ttl time.Duration) bool {
+	s.sweepSeen(now)
+	if exp, ok := s.seen[key]; ok && exp.After(now) {
+		return false
+	}
+	exp := now.Add(ttl)
+	s.seen[key] = exp
+	heap.Push(&s.expiries, expiry{at: exp, key: key})
+	return true
+}
+
+// sweepSeen forgets the seen keys whose TTL ran out by now.
+func (s *Store) sweepSeen(now time.Time) {
+	for len(s.expiries) > 0 && !s.expiries[0].at.After(now) {
+		e := heap.Pop(&s.expiries).(expiry)
+		if exp, ok := s.seen[e.key]; ok && exp.Equal(e.at) {
+			delete(s.seen, e.key)
+		}
+	}
+}
+
+// expiry is when a seen key runs out.
+type expiry struct {
+	at  time.Time
+	key string
+}
+
+// expiryHeap is a min-heap of expiries; it implements [heap.Interface].
+type expiryHeap []expiry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = expiry{}
+	*h = old[:len(old)-1]
+	return e
+}
