@@ -1,0 +1,519 @@
+package intercomtest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// errContactConflict carries the id of the contact a new one collides with.
+type errContactConflict struct{ id string }
+
+func (e errContactConflict) Error() string {
+	return "A contact matching those details already exists with id=" + e.id
+}
+
+// AddContact stores a contact as if it had been created through the API and
+// returns it with its ID and CreatedAt filled in. Role defaults to "lead";
+// it must be "user" or "lead". A contact whose phone, email or external id
+// is already taken is refused, like POST /contacts answers 409.
+func (s *Server) AddContact(c Contact) (Contact, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.ID != "" && s.contacts[c.ID] != nil {
+		return Contact{}, fmt.Errorf("intercomtest: AddContact: id %q already exists", c.ID)
+	}
+	if c.Role == "" {
+		c.Role = "lead"
+	}
+	if c.MergedInto != "" {
+		return Contact{}, fmt.Errorf("intercomtest: AddContact: use MergeContact to merge contacts")
+	}
+	out, err := s.addContactLocked(c)
+	if err != nil {
+		return Contact{}, fmt.Errorf("intercomtest: AddContact: %w", err)
+	}
+	return *out, nil
+}
+
+func (s *Server) addContactLocked(c Contact) (*Contact, error) {
+	if c.Role != "user" && c.Role != "lead" {
+		return nil, fmt.Errorf("role must be user or lead, got %q", c.Role)
+	}
+	if id := s.conflictLocked(c); id != "" {
+		return nil, errContactConflict{id: id}
+	}
+	if c.ID == "" {
+		s.seq.contact++
+		c.ID = fmt.Sprintf("6762f0dd%016x", s.seq.contact)
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = time.Now()
+	}
+	s.contacts[c.ID] = &c
+	s.contactOrder = append(s.contactOrder, c.ID)
+	return &c, nil
+}
+
+// conflictLocked returns the id of a live contact sharing c's phone, email
+// or external id.
+func (s *Server) conflictLocked(c Contact) string {
+	for _, id := range s.contactOrder {
+		o := s.contacts[id]
+		if o.MergedInto != "" {
+			continue
+		}
+		switch {
+		case c.ExternalID != "" && o.ExternalID == c.ExternalID,
+			c.Email != "" && strings.EqualFold(o.Email, c.Email),
+			c.Phone != "" && (o.Phone == c.Phone || formatPhone(o.Phone) == formatPhone(c.Phone)):
+			return o.ID
+		}
+	}
+	return ""
+}
+
+// Contact returns the contact with the given id.
+func (s *Server) Contact(id string) (Contact, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.contacts[id]
+	if c == nil {
+		return Contact{}, false
+	}
+	return *c, true
+}
+
+// Contacts returns every contact, merged ones included, in creation order.
+func (s *Server) Contacts() []Contact {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Contact, 0, len(s.contactOrder))
+	for _, id := range s.contactOrder {
+		out = append(out, *s.contacts[id])
+	}
+	return out
+}
+
+// MergeContact merges contact from into contact into, as Intercom merges a
+// lead into a user: from's conversations move to into, GET /contacts/{from}
+// answers 410 contact_merged with a Link to into, and search no longer finds
+// from.
+func (s *Server) MergeContact(from, into string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, t := s.contacts[from], s.contacts[into]
+	switch {
+	case from == into:
+		return fmt.Errorf("intercomtest: MergeContact: cannot merge %q into itself", from)
+	case f == nil:
+		return fmt.Errorf("intercomtest: MergeContact: no contact %q", from)
+	case t == nil:
+		return fmt.Errorf("intercomtest: MergeContact: no contact %q", into)
+	case f.MergedInto != "":
+		return fmt.Errorf("intercomtest: MergeContact: %q is already merged into %q", from, f.MergedInto)
+	case t.MergedInto != "":
+		return fmt.Errorf("intercomtest: MergeContact: %q is merged into %q", into, t.MergedInto)
+	}
+	f.MergedInto = into
+	for _, c := range s.conversations {
+		for i, id := range c.ContactIDs {
+			if id == from {
+				c.ContactIDs[i] = into
+			}
+		}
+		c.ContactIDs = slices.Compact(c.ContactIDs)
+	}
+	return nil
+}
+
+// canonicalLocked follows merges to the live contact.
+func (s *Server) canonicalLocked(id string) *Contact {
+	c := s.contacts[id]
+	for i := 0; c != nil && c.MergedInto != "" && i < 100; i++ {
+		c = s.contacts[c.MergedInto]
+	}
+	return c
+}
+
+// formatPhone is the contact's formatted_phone: the number without spaces,
+// dashes, dots and parentheses, with a 00 prefix written as +.
+func formatPhone(p string) string {
+	if p == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, r := range p {
+		switch r {
+		case ' ', '-', '.', '(', ')', '\u00a0':
+			continue
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	if strings.HasPrefix(out, "00") {
+		out = "+" + out[2:]
+	}
+	return out
+}
+
+// decode reads the JSON request body into v, answering 400 on failure.
+func (c *call) decode(v any) bool {
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		c.fail(http.StatusBadRequest, "parameter_invalid", "request body is empty")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(c.body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		c.fail(http.StatusBadRequest, "parameter_invalid", "invalid JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// ---- POST /contacts ----
+
+type createContactRequest struct {
+	Role       *string `json:"role"`
+	ExternalID *string `json:"external_id"`
+	Email      *string `json:"email"`
+	Phone      *string `json:"phone"`
+	Name       *string `json:"name"`
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (s *Server) createContact(c *call) {
+	var req createContactRequest
+	if !c.decode(&req) {
+		return
+	}
+	if req.Role == nil && req.Email == nil && req.ExternalID == nil {
+		c.fail(http.StatusBadRequest, "parameter_invalid", "one of email, external_id or role is required")
+		return
+	}
+	ct := Contact{
+		Role:       deref(req.Role),
+		ExternalID: deref(req.ExternalID),
+		Email:      deref(req.Email),
+		Phone:      deref(req.Phone),
+		Name:       deref(req.Name),
+	}
+	if ct.Role == "" {
+		ct.Role = "user"
+	}
+	s.mu.Lock()
+	out, err := s.addContactLocked(ct)
+	var w wireContact
+	if err == nil {
+		w = s.wireContact(out)
+	}
+	s.mu.Unlock()
+	var conflict errContactConflict
+	switch {
+	case errors.As(err, &conflict):
+		c.fail(http.StatusConflict, "conflict", conflict.Error())
+	case err != nil:
+		c.fail(http.StatusBadRequest, "parameter_invalid", err.Error())
+	default:
+		c.ok(w)
+	}
+}
+
+// ---- GET /contacts/{id} ----
+
+func (s *Server) showContact(c *call, id string) {
+	s.mu.Lock()
+	ct := s.contacts[id]
+	var canon *Contact
+	var w wireContact
+	if ct != nil {
+		canon = s.canonicalLocked(id)
+		w = s.wireContact(ct)
+	}
+	s.mu.Unlock()
+	switch {
+	case ct == nil:
+		c.fail(http.StatusNotFound, "not_found", "User Not Found")
+	case ct.MergedInto != "" && canon != nil:
+		c.w.Header().Set("Link", fmt.Sprintf(`</contacts/%s>; rel="canonical"`, canon.ID))
+		c.fail(http.StatusGone, "contact_merged",
+			"This contact has been merged. See the 'Link' header for the canonical contact.")
+	default:
+		c.ok(w)
+	}
+}
+
+// ---- POST /contacts/search ----
+
+type searchRequest struct {
+	Query      json.RawMessage `json:"query"`
+	Pagination *struct {
+		PerPage       *int    `json:"per_page"`
+		StartingAfter *string `json:"starting_after"`
+	} `json:"pagination"`
+	Sort *struct {
+		Field string `json:"field"`
+		Order string `json:"order"`
+	} `json:"sort"`
+}
+
+// filter is a single filter or an AND/OR group of filters.
+type filter struct {
+	field    string
+	operator string
+	value    any // nil, string or []string
+	group    []*filter
+}
+
+type wirePages struct {
+	Type       string    `json:"type"`
+	Page       int       `json:"page"`
+	PerPage    int       `json:"per_page"`
+	TotalPages int       `json:"total_pages"`
+	Next       *wireNext `json:"next,omitempty"`
+}
+
+type wireNext struct {
+	PerPage       int    `json:"per_page"`
+	StartingAfter string `json:"starting_after"`
+}
+
+type wireContactList struct {
+	Type       string        `json:"type"`
+	Data       []wireContact `json:"data"`
+	TotalCount int           `json:"total_count"`
+	Pages      wirePages     `json:"pages"`
+}
+
+func (s *Server) searchContacts(c *call) {
+	var req searchRequest
+	if !c.decode(&req) {
+		return
+	}
+	if len(req.Query) == 0 || string(req.Query) == "null" {
+		c.fail(http.StatusBadRequest, "parameter_not_found", "query is required")
+		return
+	}
+	f, err := parseFilter(req.Query, 0)
+	if err != nil {
+		c.fail(http.StatusBadRequest, "parameter_invalid", err.Error())
+		return
+	}
+	if req.Sort != nil && req.Sort.Order != "" && req.Sort.Order != "ascending" && req.Sort.Order != "descending" {
+		c.fail(http.StatusBadRequest, "invalid_sort_order",
+			fmt.Sprintf("Invalid sort order '%s'. Must be one of: ascending, descending", req.Sort.Order))
+		return
+	}
+	perPage, offset := 50, 0
+	if p := req.Pagination; p != nil {
+		if p.PerPage != nil {
+			perPage = *p.PerPage
+			if perPage < 1 || perPage > 150 {
+				c.fail(http.StatusBadRequest, "parameter_invalid", "per_page must be between 1 and 150")
+				return
+			}
+		}
+		if p.StartingAfter != nil && *p.StartingAfter != "" {
+			if offset, err = decodeCursor(*p.StartingAfter); err != nil {
+				c.fail(http.StatusBadRequest, "parameter_invalid", "starting_after is not a valid cursor")
+				return
+			}
+		}
+	}
+
+	now := time.Now()
+	s.mu.Lock()
+	var hits []*Contact
+	for _, id := range s.contactOrder {
+		ct := s.contacts[id]
+		if ct.MergedInto != "" || now.Sub(ct.CreatedAt) < s.cfg.searchLag {
+			continue
+		}
+		if f.match(ct) {
+			hits = append(hits, ct)
+		}
+	}
+	if req.Sort != nil && req.Sort.Order == "descending" {
+		slices.Reverse(hits)
+	}
+	total := len(hits)
+	page := hits[min(offset, total):min(offset+perPage, total)]
+	out := wireContactList{
+		Type:       "list",
+		Data:       make([]wireContact, 0, len(page)),
+		TotalCount: total,
+		Pages: wirePages{Type: "pages", Page: offset/perPage + 1, PerPage: perPage,
+			TotalPages: (total + perPage - 1) / perPage},
+	}
+	for _, ct := range page {
+		out.Data = append(out.Data, s.wireContact(ct))
+	}
+	s.mu.Unlock()
+	if offset+perPage < total {
+		out.Pages.Next = &wireNext{PerPage: perPage, StartingAfter: encodeCursor(offset + perPage)}
+	}
+	c.ok(out)
+}
+
+func encodeCursor(offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(offset)))
+}
+
+func decodeCursor(s string) (int, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := strings.CutPrefix(string(b), "offset:")
+	if !ok {
+		return 0, errors.New("bad cursor")
+	}
+	v, err := strconv.Atoi(n)
+	if err != nil || v < 0 {
+		return 0, errors.New("bad cursor")
+	}
+	return v, nil
+}
+
+// searchField returns the value of a searchable contact field, and false
+// for fields the fake cannot search on.
+func searchField(c *Contact, field string) (string, bool) {
+	switch field {
+	case "id":
+		return c.ID, true
+	case "role":
+		return c.Role, true
+	case "name":
+		return c.Name, true
+	case "email":
+		return c.Email, true
+	case "phone":
+		return c.Phone, true
+	case "formatted_phone":
+		return formatPhone(c.Phone), true
+	case "external_id":
+		return c.ExternalID, true
+	}
+	return "", false
+}
+
+// parseFilter parses a query: a single filter {field, operator, value} or a
+// group {operator: AND|OR, value: [...]} nested at most two levels deep with
+// at most 15 filters per group, as the API documents.
+func parseFilter(raw json.RawMessage, depth int) (*filter, error) {
+	var q struct {
+		Field    *string         `json:"field"`
+		Operator string          `json:"operator"`
+		Value    json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(raw, &q); err != nil {
+		return nil, fmt.Errorf("query: %v", err)
+	}
+	if q.Field == nil {
+		if q.Operator != "AND" && q.Operator != "OR" {
+			return nil, fmt.Errorf("query: a filter needs a field, a group needs operator AND or OR (got %q)", q.Operator)
+		}
+		if depth >= 2 {
+			return nil, errors.New("query: filters nest at most 2 levels deep")
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(q.Value, &items); err != nil || len(items) == 0 {
+			return nil, fmt.Errorf("query: the value of an %s group must be a non-empty array of filters", q.Operator)
+		}
+		if len(items) > 15 {
+			return nil, fmt.Errorf("query: at most 15 filters per %s group, got %d", q.Operator, len(items))
+		}
+		g := &filter{operator: q.Operator}
+		for _, it := range items {
+			sub, err := parseFilter(it, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			g.group = append(g.group, sub)
+		}
+		return g, nil
+	}
+	if _, ok := searchField(&Contact{}, *q.Field); !ok {
+		return nil, fmt.Errorf("query: intercomtest cannot search on field %q", *q.Field)
+	}
+	f := &filter{field: *q.Field, operator: q.Operator}
+	switch q.Operator {
+	case "=", "!=", "~", "!~", "^", "$":
+		var v *string
+		if err := json.Unmarshal(q.Value, &v); err != nil {
+			return nil, fmt.Errorf("query: %s %s needs a string value", f.field, f.operator)
+		}
+		if v != nil {
+			f.value = *v
+		} else if f.operator != "=" && f.operator != "!=" {
+			return nil, fmt.Errorf("query: %s %s needs a string value", f.field, f.operator)
+		}
+	case "IN", "NIN":
+		var v []string
+		if err := json.Unmarshal(q.Value, &v); err != nil {
+			return nil, fmt.Errorf("query: %s %s needs an array of strings", f.field, f.operator)
+		}
+		f.value = v
+	case "<", "<=", ">", ">=":
+		return nil, fmt.Errorf("query: operator %s does not apply to string field %s", q.Operator, f.field)
+	default:
+		return nil, fmt.Errorf("query: unknown operator %q", q.Operator)
+	}
+	return f, nil
+}
+
+func (f *filter) match(c *Contact) bool {
+	switch f.operator {
+	case "AND":
+		for _, g := range f.group {
+			if !g.match(c) {
+				return false
+			}
+		}
+		return true
+	case "OR":
+		for _, g := range f.group {
+			if g.match(c) {
+				return true
+			}
+		}
+		return false
+	}
+	got, _ := searchField(c, f.field)
+	switch v := f.value.(type) {
+	case nil: // = null: the field is empty; != null: it is set.
+		return (got == "") == (f.operator == "=")
+	case []string:
+		return slices.Contains(v, got) == (f.operator == "IN")
+	case string:
+		switch f.operator {
+		case "=":
+			return got == v
+		case "!=":
+			return got != v
+		case "~":
+			return strings.Contains(got, v)
+		case "!~":
+			return !strings.Contains(got, v)
+		case "^":
+			return strings.HasPrefix(got, v)
+		case "$":
+			return strings.HasSuffix(got, v)
+		}
+	}
+	return false
+}

@@ -1,0 +1,73 @@
+// Package intercomtest provides a fake Intercom REST API and webhook sender
+// for tests: an httptest server holding contacts and conversations in
+// memory, answering with the shapes and status codes of Intercom API 2.16,
+// and helpers that play the agent by posting signed webhook notifications.
+//
+// Point a client at [Server.URL] with [Server.Token]; nothing leaves
+// 127.0.0.1.
+//
+//	s := intercomtest.NewServer()
+//	defer s.Close()
+//	client, err := intercom.NewClient(s.Token, intercom.WithBaseURL(s.URL))
+//
+// # Endpoints
+//
+// The server implements the operations a two-way SMS channel needs, with the
+// real request and response bodies (checked against Intercom's OpenAPI
+// description by this package's tests):
+//
+//   - POST /contacts/search: filters on phone, formatted_phone, role, email,
+//     name, external_id and id with the string operators (=, !=, IN, NIN, ~,
+//     !~, ^, $), AND/OR groups nested two levels deep, cursor pagination.
+//     Merged contacts are never found, and [WithSearchLag] hides new contacts
+//     for a while, like the real search index.
+//   - POST /contacts: 409 conflict "A contact matching those details already
+//     exists with id=..." when the phone, email or external id is taken.
+//   - GET /contacts/{id}: 404, or 410 contact_merged with
+//     Link: </contacts/{canonical}>; rel="canonical" after [Server.MergeContact].
+//   - POST /conversations: answers with a user_message carrying
+//     conversation_id; 404 "User Not Found" for an unknown contact.
+//   - POST /conversations/{id}/reply: contact replies (a reply on a closed
+//     conversation reopens it, with an "open" part) and admin comments and
+//     notes; bodies are stored as HTML ("<p>...</p>").
+//   - POST /conversations/{id}/parts: assignment, open, close, snoozed.
+//   - POST /conversations/{id}/tags: tags made with [Server.AddTag].
+//   - GET /conversations/{id}: the full conversation; display_as=plaintext.
+//
+// Unknown and deleted conversations ([Server.DeleteConversation]) get 404.
+// Every error is an Intercom error.list.
+//
+// # Authentication, versions and the budget
+//
+// Requests without "Authorization: Bearer <token>" get 401 unauthorized.
+// An Intercom-Version outside 1.0-2.16 gets 400, an Accept header that
+// excludes JSON gets 406. Authenticated requests share a budget, by default
+// 83 per sliding 10 s window ([WithBudget]); beyond it the answer is 429
+// rate_limit_exceeded, "Exceeded rate limit of 83 in 10_seconds", and every
+// authenticated answer carries X-RateLimit-Limit, X-RateLimit-Remaining and
+// X-RateLimit-Reset. [Server.RateLimited] counts the 429s.
+//
+// # Faults and the request record
+//
+// [Server.Fail] injects failures into matching requests: a status with an
+// error.list body, latency, a dropped connection, for a number of requests
+// or for all. With [Fault.Commit] the request takes effect and only the
+// answer is lost. [Server.Requests] returns every request received, as it
+// arrived.
+//
+// # Playing the agent
+//
+// [Server.AdminReply], [Server.AdminNote], [Server.BotReply] and
+// [Server.CloseConversation] change a stored conversation as an agent (or
+// Fin) would in the inbox and post the matching notification to a webhook
+// URL: conversation.admin.replied, conversation.admin.noted,
+// conversation.admin.replied and conversation.operator.replied (a bot reply
+// arrives on both, as it does from Intercom), conversation.admin.closed.
+// Notifications have the real envelope (type notification_event, app_id,
+// id notif_..., topic, delivery_attempts, first_sent_at, created_at, data)
+// and carry the conversation with the new part only, bodies in plain text
+// (API 2.15+). They are signed like Intercom signs them: X-Hub-Signature:
+// sha1=HMAC-SHA1(raw body, client secret). [Server.Ping],
+// [Server.SendNotification] and [Server.Redeliver] (same notification id,
+// delivery_attempts + 1) cover the rest.
+package intercomtest
