@@ -1,0 +1,100 @@
+// Package relay gives an Intercom workspace a two-way SMS (and WhatsApp)
+// channel through Twilio.
+//
+// A customer texts one of your Twilio numbers; the text appears in your
+// Intercom inbox as a message from that customer, threaded with their earlier
+// texts. An agent replies in Intercom; the reply reaches the customer's phone
+// as a text. Internal notes, bot replies and the customer's own messages never
+// leave by SMS.
+//
+// # Wiring
+//
+// Build a [Relay] with [New], mount its three handlers in your own router and
+// run its workers:
+//
+//	r, err := relay.New(relay.Config{
+//		Intercom:         ic,                // *intercom.Client
+//		Twilio:           tw,                // *twiliosms.Client
+//		Store:            memstore.New(),    // or pgstore, redisstore, your own
+//		PublicURL:        "https://support.example.com",
+//		TwilioAuthTokens: []string{twilioAuthToken},
+//		WebhookSecrets:   []string{intercomClientSecret},
+//		NoteAuthor:       "123456",          // admin id for internal notes
+//	})
+//	if err != nil {
+//		log.Fatal(err) // a *ConfigError lists every problem
+//	}
+//	mux.Handle("POST /twilio/messages", r.TwilioHandler())
+//	mux.Handle("POST /twilio/status", r.StatusHandler())
+//	mux.Handle("POST /intercom/webhooks", r.IntercomHandler())
+//	go r.Run(ctx) // returns after draining when ctx ends
+//
+// Point the Twilio number's (or Messaging Service's) incoming-message webhook
+// at PublicURL + "/twilio/messages", and subscribe the Intercom app to
+// conversation.admin.replied, conversation.admin.closed and
+// conversation.admin.opened at PublicURL + "/intercom/webhooks". The status
+// callback URL is set on every text the relay sends.
+//
+// # What the handlers do
+//
+// Handlers do only what must happen before the answer: read a bounded body
+// (413 past Config.MaxBodyBytes), check method (405) and content type (415),
+// verify the signature (401 when missing, 403 when wrong, nothing enqueued),
+// parse, enqueue durably with de-duplication by Twilio MessageSid or Intercom
+// notification id, and answer: 200 with an empty TwiML <Response/> for
+// Twilio, 200 for Intercom, including ping and topics the relay ignores. A
+// failure to enqueue answers 503 so that the sender retries. Every call to
+// Intercom or Twilio happens in a worker.
+//
+// # Rules
+//
+//   - Threading. A thread is (customer address, our number). While its
+//     conversation is open, each text is a reply from the contact on it. Once
+//     the conversation is closed (learned from conversation.admin.closed), the
+//     next text starts a new conversation, or re-opens the old one with
+//     Config.Reopen. Config.IdleTimeout starts a new conversation after a
+//     quiet spell. A conversation Intercom no longer has is replaced.
+//   - Contacts. The store first, then Intercom's search by phone, then a new
+//     lead; one phone, one contact. All jobs of one customer run one at a
+//     time, in order, across replicas, so concurrent first texts cannot
+//     create two contacts or two conversations.
+//   - Routing. New conversations on a number listed in Config.Routes are
+//     assigned to its team or admin and tagged; others use
+//     Config.DefaultRoute.
+//   - Only what an agent meant the customer to read leaves by SMS: comment
+//     parts written by an admin on conversations the relay carries, each
+//     once. Bodies become plain text ([SMSText]); attachments become MMS
+//     media where the customer's number takes them, links otherwise. Replies
+//     longer than 1600 characters go as several texts.
+//   - Opt-out. STOP-family keywords (and Twilio's OptOutType) mark the
+//     address opted out; the text still reaches the conversation, with an
+//     internal note. Replies to an opted-out address are not sent, and the
+//     agent gets a note saying why. START-family keywords opt back in.
+//   - Failures are visible. A send Twilio refuses for good, and a failed or
+//     undelivered status callback, become an internal note with Twilio's
+//     error code and its meaning. Transient errors are retried with backoff;
+//     a job that keeps failing is dead-lettered ([Relay.DeadLetters],
+//     [Relay.Replay]).
+//   - Budget. Every Intercom call of a Relay waits on one limiter: 83
+//     requests per sliding 10 seconds unless Config.RateLimit or
+//     Config.Limiter says otherwise. An *intercom.Client given to the relay
+//     also backs off on Intercom's rate-limit headers and 429 answers, so
+//     replicas sharing a workspace slow down together.
+//
+// # Delivery semantics
+//
+// Processing is at least once, with idempotency: deliveries are
+// de-duplicated when enqueued, and a job records its progress (a text's SID
+// → conversation, a relayed part's id) right after each side effect, so a
+// retried job does not repeat it. The one window left is a crash between a
+// side effect and its record (say, Twilio accepted a text and the process died
+// before recording it): the job then runs again and the side effect happens
+// twice. No message is dropped to close that window.
+//
+// # Shape
+//
+// The relay consumes small interfaces it declares itself ([IntercomAPI],
+// [SMSSender], [Limiter], and store.Store/store.Queue), so clients can be
+// wrapped or replaced and the store is pluggable. Logs go to Config.Logger,
+// with phone numbers masked; by default the relay is silent.
+package relay

@@ -1,0 +1,381 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"strings"
+	"time"
+
+	"github.com/smsrelay/smsrelay/intercom"
+	"github.com/smsrelay/smsrelay/store"
+)
+
+type media struct {
+	URL         string `json:"url"`
+	ContentType string `json:"content_type,omitempty"`
+}
+
+// inboundJob is a customer's text, as enqueued by TwilioHandler.
+type inboundJob struct {
+	MessageSID string    `json:"message_sid"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Body       string    `json:"body"`
+	Media      []media   `json:"media,omitempty"`
+	OptOutType string    `json:"opt_out_type,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// routeJob applies a Route to a conversation the relay started.
+type routeJob struct {
+	ConversationID string `json:"conversation_id"`
+	Sender         string `json:"sender"`
+}
+
+// receivedStatus marks a customer's text in the message records: it has
+// reached Intercom, on Message.ConversationID.
+const receivedStatus = "received"
+
+// handleInbound puts a customer's text on the right Intercom conversation.
+//
+// Progress is recorded so that a retried job repeats no side effect that
+// already happened: once the text is on a conversation, the message record
+// (SID → conversation) says so, and a retry only finishes the bookkeeping.
+func (r *Relay) handleInbound(ctx context.Context, in inboundJob) error {
+	key := store.ThreadKey{Customer: in.From, Sender: in.To}
+	if err := key.Validate(); err != nil {
+		return permanent(fmt.Errorf("relay: inbound message %s: %w", in.MessageSID, err))
+	}
+	log := r.log.With("message", in.MessageSID, "from", maskAddr(in.From), "to", in.To)
+
+	optChange := optOutChange(in.OptOutType, in.Body)
+	if optChange != 0 {
+		if err := r.st.SetOptedOut(ctx, key, optChange > 0); err != nil {
+			return fmt.Errorf("relay: recording opt-out: %w", err)
+		}
+	}
+
+	// Already on a conversation? Then only the bookkeeping is left.
+	if m, err := r.st.Message(ctx, in.MessageSID); err == nil && m.ConversationID != "" {
+		log.Debug("relay: text already delivered; finishing bookkeeping", "conversation", m.ConversationID)
+		return r.afterDelivery(ctx, key, in, m.ConversationID, "", optChange)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("relay: reading message record: %w", err)
+	}
+
+	contactID, err := r.contactFor(ctx, in.From)
+	if err != nil {
+		return err
+	}
+
+	th, err := r.st.Thread(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("relay: reading thread: %w", err)
+	case th.ContactID != "" && th.ContactID != contactID:
+		log.Info("relay: contact of thread changed; starting a new conversation")
+	case r.cfg.IdleTimeout > 0 && !th.LastInbound.IsZero() && in.ReceivedAt.Sub(th.LastInbound) > r.cfg.IdleTimeout:
+		log.Info("relay: thread idle past IdleTimeout; starting a new conversation", "conversation", th.ConversationID)
+	case th.State == store.StateClosed && !r.cfg.Reopen:
+		log.Info("relay: conversation closed; starting a new one", "conversation", th.ConversationID)
+	default:
+		convID, replied, err := r.replyOnThread(ctx, th, contactID, in)
+		if err != nil {
+			return err
+		}
+		if replied {
+			return r.afterDelivery(ctx, key, in, convID, contactID, optChange)
+		}
+		log.Info("relay: conversation no longer exists; starting a new one", "conversation", th.ConversationID)
+		if err := r.st.DeleteThread(ctx, key); err != nil {
+			return fmt.Errorf("relay: forgetting thread: %w", err)
+		}
+	}
+
+	msg, err := r.ic.CreateConversation(ctx, intercom.ConversationCreate{
+		FromType:       "contact",
+		FromID:         contactID,
+		Body:           inboundText(in, false),
+		AttachmentURLs: mediaURLs(in.Media),
+	})
+	if err != nil {
+		if errors.Is(err, intercom.ErrNotFound) {
+			// The contact is gone (deleted or merged): forget it and retry.
+			if derr := r.st.DeleteContact(ctx, bareNumber(in.From)); derr != nil {
+				return fmt.Errorf("relay: forgetting contact: %w", derr)
+			}
+		}
+		return fmt.Errorf("relay: creating conversation: %w", err)
+	}
+	if msg.ConversationID == "" {
+		return fmt.Errorf("relay: Intercom created a message without a conversation id")
+	}
+	log.Info("relay: started conversation", "conversation", msg.ConversationID)
+	if err := r.recordDelivery(ctx, key, in, msg.ConversationID); err != nil {
+		return err
+	}
+	return r.afterDelivery(ctx, key, in, msg.ConversationID, contactID, optChange)
+}
+
+// replyOnThread adds the text to th's conversation as the contact. It reports
+// false, with no error, when Intercom no longer has the conversation.
+func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID string, in inboundJob) (string, bool, error) {
+	_, err := r.ic.ReplyAsContact(ctx, th.ConversationID, intercom.ContactReply{
+		IntercomUserID: contactID,
+		Body:           inboundText(in, true),
+		AttachmentURLs: mediaURLs(in.Media),
+	})
+	if errors.Is(err, intercom.ErrNotFound) {
+		// Either the conversation or the contact is gone; ask which.
+		if _, cerr := r.ic.Conversation(ctx, th.ConversationID); errors.Is(cerr, intercom.ErrNotFound) {
+			return "", false, nil
+		} else if cerr != nil {
+			return "", false, fmt.Errorf("relay: checking conversation: %w", cerr)
+		}
+		if derr := r.st.DeleteContact(ctx, bareNumber(th.Key.Customer)); derr != nil {
+			return "", false, fmt.Errorf("relay: forgetting contact: %w", derr)
+		}
+		return "", false, fmt.Errorf("relay: replying as contact: contact is gone: %w", err)
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("relay: replying as contact: %w", err)
+	}
+	if err := r.recordDelivery(ctx, th.Key, in, th.ConversationID); err != nil {
+		return "", false, err
+	}
+	return th.ConversationID, true, nil
+}
+
+// recordDelivery notes that the text is on conversationID, before anything
+// else can fail, so that a retry does not post it twice.
+func (r *Relay) recordDelivery(ctx context.Context, key store.ThreadKey, in inboundJob, conversationID string) error {
+	err := r.st.PutMessage(ctx, store.Message{
+		SID:            in.MessageSID,
+		ConversationID: conversationID,
+		Thread:         key,
+		Status:         receivedStatus,
+	})
+	if err != nil {
+		return fmt.Errorf("relay: recording delivered text: %w", err)
+	}
+	return nil
+}
+
+// afterDelivery brings the thread up to date, routes a new conversation and
+// tells the agent about an opt-out change. Every step is safe to repeat.
+func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inboundJob, convID, contactID string, optChange int) error {
+	th, err := r.st.Thread(ctx, key)
+	isNew, stale := false, false
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		isNew = true
+		th = store.Thread{Key: key}
+	case err != nil:
+		return fmt.Errorf("relay: reading thread: %w", err)
+	case th.ConversationID == convID:
+	default:
+		// The thread points elsewhere. If convID is one of its older
+		// conversations, this is a retry of an old text: leave the thread.
+		known, kerr := r.st.ThreadByConversation(ctx, convID)
+		switch {
+		case kerr == nil && known == key:
+			stale = true
+		case kerr != nil && !errors.Is(kerr, store.ErrNotFound):
+			return fmt.Errorf("relay: reading conversation mapping: %w", kerr)
+		default:
+			isNew = true
+		}
+	}
+	if !stale {
+		if isNew {
+			// Before PutThread: a retry that finds the thread stored knows
+			// the route was scheduled.
+			if err := r.enqueueRoute(ctx, convID, key); err != nil {
+				return err
+			}
+		}
+		th.ConversationID = convID
+		th.State = store.StateOpen
+		if contactID != "" {
+			th.ContactID = contactID
+		}
+		if in.ReceivedAt.After(th.LastInbound) {
+			th.LastInbound = in.ReceivedAt
+		}
+		if err := r.st.PutThread(ctx, th); err != nil {
+			return fmt.Errorf("relay: storing thread: %w", err)
+		}
+	}
+	if optChange != 0 {
+		if err := r.noteOptChange(ctx, convID, in, optChange > 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueueRoute schedules the route of a new conversation, once.
+func (r *Relay) enqueueRoute(ctx context.Context, convID string, key store.ThreadKey) error {
+	route := r.route(key.Sender)
+	if route.empty() {
+		return nil
+	}
+	payload := fmt.Appendf(nil, `{"conversation_id":%q,"sender":%q}`, convID, key.Sender)
+	_, err := r.q.Enqueue(ctx, store.NewJob{
+		Kind:      kindRoute,
+		Key:       orderKey(key.Customer),
+		Payload:   payload,
+		DedupeKey: "relay:route:" + convID,
+		DedupeTTL: 365 * 24 * time.Hour,
+	})
+	if err != nil && !errors.Is(err, store.ErrDuplicate) {
+		return fmt.Errorf("relay: enqueueing route: %w", err)
+	}
+	return nil
+}
+
+func (r *Relay) route(sender string) Route {
+	if rt, ok := r.cfg.Routes[sender]; ok {
+		return rt
+	}
+	return r.cfg.DefaultRoute
+}
+
+// handleRoute assigns and tags a new conversation. Each step is idempotent in
+// Intercom, so a retry may repeat them safely.
+func (r *Relay) handleRoute(ctx context.Context, p routeJob) error {
+	rt := r.route(p.Sender)
+	if rt.TeamID != "" {
+		if _, err := r.ic.Assign(ctx, p.ConversationID, intercom.Assignment{
+			AdminID: r.cfg.NoteAuthor, AssigneeID: rt.TeamID, AssigneeType: "team",
+		}); err != nil {
+			return fmt.Errorf("relay: assigning conversation to team: %w", err)
+		}
+	}
+	if rt.AdminID != "" {
+		if _, err := r.ic.Assign(ctx, p.ConversationID, intercom.Assignment{
+			AdminID: r.cfg.NoteAuthor, AssigneeID: rt.AdminID, AssigneeType: "admin",
+		}); err != nil {
+			return fmt.Errorf("relay: assigning conversation to admin: %w", err)
+		}
+	}
+	for _, tag := range rt.TagIDs {
+		if err := r.ic.TagConversation(ctx, p.ConversationID, tag, r.cfg.NoteAuthor); err != nil {
+			return fmt.Errorf("relay: tagging conversation: %w", err)
+		}
+	}
+	return nil
+}
+
+// contactFor finds the Intercom contact of a customer's phone: the store
+// first, then Intercom's search, then a new lead. Jobs of one customer run one
+// at a time, so two first texts never race here; a contact created elsewhere
+// meanwhile comes back from CreateContact's conflict recovery.
+func (r *Relay) contactFor(ctx context.Context, addr string) (string, error) {
+	phone := bareNumber(addr)
+	id, err := r.st.Contact(ctx, phone)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("relay: reading contact: %w", err)
+	}
+	found, err := r.ic.SearchContactsByPhone(ctx, phone)
+	if err != nil {
+		return "", fmt.Errorf("relay: searching contact: %w", err)
+	}
+	if len(found) > 0 {
+		id = found[0].ID
+	} else {
+		c, err := r.ic.CreateContact(ctx, intercom.ContactCreate{Role: "lead", Phone: phone})
+		if err != nil {
+			return "", fmt.Errorf("relay: creating contact: %w", err)
+		}
+		id = c.ID
+	}
+	if err := r.st.SetContact(ctx, phone, id); err != nil {
+		return "", fmt.Errorf("relay: storing contact: %w", err)
+	}
+	return id, nil
+}
+
+// noteOptChange tells the agents that the customer opted out or back in.
+func (r *Relay) noteOptChange(ctx context.Context, convID string, in inboundJob, out bool) error {
+	word := html.EscapeString(strings.TrimSpace(in.Body))
+	if word == "" {
+		word = html.EscapeString(in.OptOutType)
+	}
+	var body string
+	if out {
+		body = fmt.Sprintf("<p>The customer texted “%s” and has opted out of texts from %s. Replies on this conversation will not reach them by SMS until they text START.</p>",
+			word, html.EscapeString(in.To))
+	} else {
+		body = fmt.Sprintf("<p>The customer texted “%s” and has opted back in to texts from %s.</p>", word, html.EscapeString(in.To))
+	}
+	if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, body); err != nil {
+		return fmt.Errorf("relay: adding opt-out note: %w", err)
+	}
+	return nil
+}
+
+// inboundText is the text of an inbound message as Intercom gets it: the
+// conversation-creating endpoint takes plain text, replies take HTML.
+func inboundText(in inboundJob, htmlBody bool) string {
+	body := in.Body
+	if strings.TrimSpace(body) == "" {
+		if len(in.Media) > 0 {
+			body = fmt.Sprintf("[%d attachment(s) by MMS]", len(in.Media))
+		} else {
+			body = "[empty message]"
+		}
+	}
+	if !htmlBody {
+		return body
+	}
+	lines := strings.Split(html.EscapeString(body), "\n")
+	return "<p>" + strings.Join(lines, "<br>") + "</p>"
+}
+
+func mediaURLs(ms []media) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.URL)
+	}
+	return out
+}
+
+// Opt-out and opt-in keywords, as Twilio handles them on long codes and
+// toll-free numbers: the whole message is the keyword.
+var (
+	optOutKeywords = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+	optInKeywords  = []string{"START", "YES", "UNSTOP"}
+)
+
+// optOutChange says whether a text opts the customer out (+1), back in (-1),
+// or neither (0). Twilio's OptOutType, set by Advanced Opt-Out, wins over
+// the keyword lists.
+func optOutChange(optOutType, body string) int {
+	switch strings.ToUpper(optOutType) {
+	case "STOP":
+		return 1
+	case "START":
+		return -1
+	case "HELP":
+		return 0
+	}
+	word := strings.ToUpper(strings.Trim(strings.TrimSpace(body), ".!"))
+	for _, k := range optOutKeywords {
+		if word == k {
+			return 1
+		}
+	}
+	for _, k := range optInKeywords {
+		if word == k {
+			return -1
+		}
+	}
+	return 0
+}

@@ -1,0 +1,223 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"strings"
+	"time"
+
+	"github.com/smsrelay/smsrelay/store"
+	"github.com/smsrelay/smsrelay/twiliosms"
+)
+
+type attachment struct {
+	URL         string `json:"url"`
+	Name        string `json:"name,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+}
+
+type part struct {
+	ID          string       `json:"id"`
+	Type        string       `json:"type"`
+	AuthorType  string       `json:"author_type"`
+	Body        string       `json:"body"`
+	Attachments []attachment `json:"attachments,omitempty"`
+	CreatedAt   time.Time    `json:"created_at"`
+}
+
+// intercomJob is what the relay keeps of an Intercom notification.
+type intercomJob struct {
+	NotificationID string `json:"notification_id"`
+	Topic          string `json:"topic"`
+	ConversationID string `json:"conversation_id"`
+	Parts          []part `json:"parts,omitempty"`
+}
+
+// maxSMSBody is Twilio's limit on a message body, in characters.
+const maxSMSBody = 1600
+
+// maxMedia is Twilio's limit on media URLs in one message.
+const maxMedia = 10
+
+func (r *Relay) handleIntercom(ctx context.Context, j intercomJob) error {
+	keyOfConv, err := r.st.ThreadByConversation(ctx, j.ConversationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("relay: reading conversation mapping: %w", err)
+	}
+	switch j.Topic {
+	case "conversation.admin.closed", "conversation.admin.opened":
+		return r.setState(ctx, keyOfConv, j.ConversationID, j.Topic == "conversation.admin.opened")
+	}
+	for _, p := range j.Parts {
+		if err := r.relayPart(ctx, keyOfConv, j.ConversationID, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setState records that a conversation was closed or re-opened, if it is
+// still its thread's current one.
+func (r *Relay) setState(ctx context.Context, key store.ThreadKey, convID string, open bool) error {
+	th, err := r.st.Thread(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("relay: reading thread: %w", err)
+	}
+	if th.ConversationID != convID {
+		return nil // an older conversation of the thread
+	}
+	th.State = store.StateClosed
+	if open {
+		th.State = store.StateOpen
+	}
+	if err := r.st.PutThread(ctx, th); err != nil {
+		return fmt.Errorf("relay: storing thread state: %w", err)
+	}
+	return nil
+}
+
+// relayPart sends one agent comment to the customer, once.
+func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID string, p part) error {
+	if !relayable(p.Type, p.AuthorType) || p.ID == "" {
+		return nil
+	}
+	log := r.log.With("conversation", convID, "part", p.ID, "to", maskAddr(key.Customer))
+	done, err := r.st.PartRelayed(ctx, "intercom:"+p.ID)
+	if err != nil {
+		return fmt.Errorf("relay: reading part record: %w", err)
+	}
+	if done {
+		log.Debug("relay: part already relayed")
+		return nil
+	}
+	opted, err := r.st.OptedOut(ctx, key)
+	if err != nil {
+		return fmt.Errorf("relay: reading opt-out: %w", err)
+	}
+	if opted {
+		log.Info("relay: customer opted out; reply not sent")
+		note := fmt.Sprintf("<p>This reply was not sent by SMS: the customer (%s) has opted out of texts from %s. They can opt back in by texting START.</p>",
+			html.EscapeString(key.Customer), html.EscapeString(key.Sender))
+		if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, note); err != nil {
+			return fmt.Errorf("relay: adding opt-out note: %w", err)
+		}
+		return r.markPart(ctx, p.ID)
+	}
+
+	text := SMSText(p.Body)
+	var mediaURLs []string
+	for _, a := range p.Attachments {
+		if a.URL == "" {
+			continue
+		}
+		if twiliosms.SupportsMMS(key.Customer) && len(mediaURLs) < maxMedia {
+			mediaURLs = append(mediaURLs, a.URL)
+			continue
+		}
+		link := a.URL
+		if a.Name != "" {
+			link = a.Name + ": " + a.URL
+		}
+		text = strings.TrimSpace(text + "\n" + link)
+	}
+	if text == "" && len(mediaURLs) == 0 {
+		log.Info("relay: reply has nothing to send")
+		return r.markPart(ctx, p.ID)
+	}
+	chunks := splitText(text, maxSMSBody)
+	if len(chunks) == 0 {
+		chunks = []string{""}
+	}
+	for i, chunk := range chunks {
+		marker := fmt.Sprintf("intercom:%s:%d", p.ID, i)
+		if len(chunks) > 1 {
+			if sent, err := r.st.PartRelayed(ctx, marker); err != nil {
+				return fmt.Errorf("relay: reading part record: %w", err)
+			} else if sent {
+				continue
+			}
+		}
+		msg := twiliosms.Message{To: key.Customer, Body: chunk, StatusCallback: r.cfg.StatusCallbackURL}
+		if i == 0 {
+			msg.MediaURLs = mediaURLs
+		}
+		if r.cfg.MessagingServiceSID != "" && !twiliosms.IsWhatsApp(key.Sender) {
+			msg.MessagingServiceSID = r.cfg.MessagingServiceSID
+		} else {
+			msg.From = key.Sender
+		}
+		sent, err := r.tw.Send(ctx, msg)
+		if err != nil {
+			if !twiliosms.IsPermanent(err) {
+				return fmt.Errorf("relay: sending reply: %w", err)
+			}
+			return r.sendFailed(ctx, key, convID, p.ID, err)
+		}
+		log.Info("relay: reply sent", "sid", sent.SID)
+		if err := r.st.PutMessage(ctx, store.Message{
+			SID: sent.SID, ConversationID: convID, PartID: p.ID, Thread: key, Status: sent.Status,
+		}); err != nil {
+			return fmt.Errorf("relay: recording sent message: %w", err)
+		}
+		if len(chunks) > 1 {
+			if err := r.st.MarkPartRelayed(ctx, marker); err != nil {
+				return fmt.Errorf("relay: recording part progress: %w", err)
+			}
+		}
+	}
+	return r.markPart(ctx, p.ID)
+}
+
+func (r *Relay) markPart(ctx context.Context, partID string) error {
+	if err := r.st.MarkPartRelayed(ctx, "intercom:"+partID); err != nil {
+		return fmt.Errorf("relay: recording relayed part: %w", err)
+	}
+	return nil
+}
+
+// optedOutCode is Twilio's error for a recipient who texted STOP.
+const optedOutCode = 21610
+
+// sendFailed makes a permanent send failure visible to the agents.
+func (r *Relay) sendFailed(ctx context.Context, key store.ThreadKey, convID, partID string, sendErr error) error {
+	code, _ := twiliosms.ErrorCode(sendErr)
+	r.log.Warn("relay: reply could not be sent", "conversation", convID, "code", code, "err", sendErr)
+	if code == optedOutCode {
+		if err := r.st.SetOptedOut(ctx, key, true); err != nil {
+			return fmt.Errorf("relay: recording opt-out: %w", err)
+		}
+	}
+	if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, failureNote("This reply was not sent by SMS", code, "")); err != nil {
+		return fmt.Errorf("relay: adding failure note: %w", err)
+	}
+	return r.markPart(ctx, partID)
+}
+
+// failureNote is the internal note for a text that did not go out.
+func failureNote(what string, code int, twilioMessage string) string {
+	var b strings.Builder
+	b.WriteString("<p>")
+	b.WriteString(html.EscapeString(what))
+	if code != 0 {
+		fmt.Fprintf(&b, ": Twilio error %d", code)
+		if d := twiliosms.Describe(code); d != "" {
+			b.WriteString(" (" + html.EscapeString(d) + ")")
+		}
+		fmt.Fprintf(&b, `. See https://www.twilio.com/docs/errors/%d`, code)
+	} else if twilioMessage == "" {
+		b.WriteString(": Twilio refused it")
+	}
+	if twilioMessage != "" {
+		b.WriteString(". Twilio says: " + html.EscapeString(twilioMessage))
+	}
+	b.WriteString(".</p>")
+	return b.String()
+}

@@ -1,0 +1,282 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/smsrelay/smsrelay/intercom"
+	"github.com/smsrelay/smsrelay/store"
+	"github.com/smsrelay/smsrelay/twiliosms"
+)
+
+// Relay relays texts between Twilio and Intercom. Build it with [New], mount
+// its handlers in your router and call [Relay.Run] to run its workers. A
+// Relay is safe for concurrent use.
+type Relay struct {
+	cfg     Config
+	ic      IntercomAPI // cfg.Intercom behind the budget
+	tw      SMSSender
+	st      store.Store
+	q       store.Queue
+	budget  Limiter
+	log     *slog.Logger
+	twilio  *twiliosms.Validator
+	running sync.Mutex // held while Run runs
+}
+
+// New validates cfg and returns a Relay. It starts nothing: handlers work at
+// once (they only enqueue), and jobs run when [Relay.Run] is called. The error
+// is a *[ConfigError] listing every problem.
+func New(cfg Config) (*Relay, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	v, err := twiliosms.NewValidator(c.TwilioAuthTokens...)
+	if err != nil {
+		return nil, &ConfigError{Problems: []string{"TwilioAuthTokens: " + err.Error()}}
+	}
+	budget := c.Limiter
+	if budget == nil {
+		budget = intercom.NewWindowLimiter(c.RateLimit, rateWindow)
+	}
+	r := &Relay{
+		cfg:    c,
+		tw:     c.Twilio,
+		st:     c.Store,
+		q:      c.Queue,
+		budget: budget,
+		log:    c.Logger,
+		twilio: v,
+	}
+	r.ic = &budgeted{api: c.Intercom, lim: budget}
+	return r, nil
+}
+
+// Job kinds.
+const (
+	kindInbound  = "twilio.inbound"
+	kindStatus   = "twilio.status"
+	kindIntercom = "intercom.notification"
+	kindRoute    = "intercom.route"
+)
+
+// Run runs the relay's workers until ctx ends, then stops claiming jobs and
+// waits for running ones to finish, for at most Config.DrainTimeout; a job
+// still running after that is abandoned to its lease and runs again later,
+// here or on another replica. Run returns nil after a drain, or an error if it
+// is already running.
+func (r *Relay) Run(ctx context.Context) error {
+	if !r.running.TryLock() {
+		return errors.New("relay: Run is already running")
+	}
+	defer r.running.Unlock()
+
+	// Jobs run on a context that outlives ctx by the drain timeout.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+
+	var wg sync.WaitGroup
+	for i := 0; i < r.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.worker(ctx, jobCtx)
+		}()
+	}
+	<-ctx.Done()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(r.cfg.DrainTimeout):
+		r.log.Warn("relay: drain timeout; abandoning running jobs to their leases")
+		cancelJobs()
+		<-done
+	}
+	return nil
+}
+
+// worker claims and runs jobs until ctx ends.
+func (r *Relay) worker(ctx, jobCtx context.Context) {
+	for ctx.Err() == nil {
+		ran, err := r.RunOnce(jobCtx)
+		if err != nil {
+			r.log.Error("relay: claiming a job", "err", err)
+		}
+		if ran {
+			continue
+		}
+		t := time.NewTimer(r.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce claims one job, runs it and records the outcome. It reports whether
+// it found a job. Run calls it in a loop; tests and hosts with their own
+// scheduling may call it directly.
+func (r *Relay) RunOnce(ctx context.Context) (bool, error) {
+	job, err := r.q.Claim(ctx, r.cfg.Lease)
+	if errors.Is(err, store.ErrNoJob) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("relay: claim: %w", err)
+	}
+	r.runJob(ctx, job)
+	return true, nil
+}
+
+func (r *Relay) runJob(ctx context.Context, job store.Job) {
+	log := r.log.With("job", job.ID, "kind", job.Kind, "attempt", job.Attempt)
+	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		r.heartbeat(hbCtx, job, log)
+	}()
+	err := r.handle(ctx, job)
+	stopHeartbeat()
+	<-hbDone
+
+	// Record the outcome even if ctx ended meanwhile: a finished job must not
+	// run again just because the process is shutting down.
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var perm *permanentError
+	switch {
+	case err == nil:
+		if cerr := r.q.Complete(octx, job); cerr != nil {
+			log.Error("relay: completing job", "err", cerr)
+		}
+	case errors.As(err, &perm) || job.Attempt >= r.cfg.MaxAttempts:
+		log.Error("relay: dead-lettering job", "err", err)
+		if derr := r.q.DeadLetter(octx, job, err.Error()); derr != nil {
+			log.Error("relay: dead-lettering job", "err", derr)
+		}
+	case ctx.Err() != nil:
+		// Shutting down: leave the job to its lease.
+		log.Warn("relay: job interrupted by shutdown; it will run again", "err", err)
+	default:
+		delay := r.retryDelay(job.Attempt, err)
+		log.Warn("relay: job failed; retrying", "err", err, "delay", delay)
+		if rerr := r.q.Retry(octx, job, delay, err.Error()); rerr != nil {
+			log.Error("relay: scheduling retry", "err", rerr)
+		}
+	}
+}
+
+// heartbeat extends job's lease until ctx ends.
+func (r *Relay) heartbeat(ctx context.Context, job store.Job, log *slog.Logger) {
+	t := time.NewTicker(r.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.q.Extend(ctx, job, r.cfg.Lease); err != nil && ctx.Err() == nil {
+				log.Warn("relay: extending lease", "err", err)
+			}
+		}
+	}
+}
+
+// retryDelay is RetryBase doubling per attempt up to RetryMax, with up to 20%
+// jitter, and never shorter than a delay the error asks for.
+func (r *Relay) retryDelay(attempt int, err error) time.Duration {
+	d := r.cfg.RetryBase
+	for i := 1; i < attempt && d < r.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, r.cfg.RetryMax)
+	d -= time.Duration(rand.Int64N(int64(d)/5 + 1))
+	var ie *intercom.Error
+	if errors.As(err, &ie) && errors.Is(err, intercom.ErrRateLimited) && ie.RetryAfter > d {
+		d = ie.RetryAfter
+	}
+	return d
+}
+
+// handle runs one job.
+func (r *Relay) handle(ctx context.Context, job store.Job) error {
+	switch job.Kind {
+	case kindInbound:
+		var p inboundJob
+		if err := json.Unmarshal(job.Payload, &p); err != nil {
+			return permanent(fmt.Errorf("relay: reading inbound job: %w", err))
+		}
+		return r.handleInbound(ctx, p)
+	case kindStatus:
+		var p statusJob
+		if err := json.Unmarshal(job.Payload, &p); err != nil {
+			return permanent(fmt.Errorf("relay: reading status job: %w", err))
+		}
+		return r.handleStatus(ctx, p, job.Attempt)
+	case kindIntercom:
+		var p intercomJob
+		if err := json.Unmarshal(job.Payload, &p); err != nil {
+			return permanent(fmt.Errorf("relay: reading intercom job: %w", err))
+		}
+		return r.handleIntercom(ctx, p)
+	case kindRoute:
+		var p routeJob
+		if err := json.Unmarshal(job.Payload, &p); err != nil {
+			return permanent(fmt.Errorf("relay: reading route job: %w", err))
+		}
+		return r.handleRoute(ctx, p)
+	}
+	return permanent(fmt.Errorf("relay: unknown job kind %q", job.Kind))
+}
+
+// permanentError marks an error that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return &permanentError{err} }
+
+// DeadLetters lists up to limit jobs that failed for good, oldest first, with
+// the reason in LastError.
+func (r *Relay) DeadLetters(ctx context.Context, limit int) ([]store.Job, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("relay: DeadLetters: limit must be positive, got %d", limit)
+	}
+	jobs, err := r.q.DeadLetters(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("relay: listing dead letters: %w", err)
+	}
+	return jobs, nil
+}
+
+// Replay puts dead letter id back in the queue to run again. It returns an
+// error wrapping store.ErrNotFound when there is no such dead letter.
+func (r *Relay) Replay(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("relay: Replay: empty job id")
+	}
+	if err := r.q.Replay(ctx, id); err != nil {
+		return fmt.Errorf("relay: replaying %s: %w", id, err)
+	}
+	return nil
+}
+
+// Stats counts the relay's queued, running and dead jobs.
+func (r *Relay) Stats(ctx context.Context) (store.Stats, error) {
+	s, err := r.q.Stats(ctx)
+	if err != nil {
+		return s, fmt.Errorf("relay: stats: %w", err)
+	}
+	return s, nil
+}

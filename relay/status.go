@@ -1,0 +1,58 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/smsrelay/smsrelay/store"
+)
+
+// statusJob is a Twilio status callback.
+type statusJob struct {
+	MessageSID   string `json:"message_sid"`
+	Status       string `json:"status"`
+	ErrorCode    int    `json:"error_code,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+}
+
+// unknownStatusAttempts is how often a status for a message the relay has
+// not recorded is tried: the callback can overtake the record of the send.
+const unknownStatusAttempts = 3
+
+func (r *Relay) handleStatus(ctx context.Context, s statusJob, attempt int) error {
+	m, err := r.st.Message(ctx, s.MessageSID)
+	if errors.Is(err, store.ErrNotFound) {
+		if attempt < unknownStatusAttempts {
+			return fmt.Errorf("relay: status %q for message %s that is not recorded yet", s.Status, s.MessageSID)
+		}
+		r.log.Info("relay: ignoring status of a message the relay did not send", "sid", s.MessageSID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("relay: reading message: %w", err)
+	}
+	if store.StatusRank(s.Status) <= store.StatusRank(m.Status) {
+		return nil // older news, or already final
+	}
+	if s.Status == "failed" || s.Status == "undelivered" {
+		// Note first: if the note fails, the status stays unadvanced and the
+		// retry notes again.
+		what := "This reply was not delivered by SMS"
+		if s.Status == "failed" {
+			what = "This reply could not be sent by SMS"
+		}
+		if s.ErrorCode == optedOutCode {
+			if err := r.st.SetOptedOut(ctx, m.Thread, true); err != nil {
+				return fmt.Errorf("relay: recording opt-out: %w", err)
+			}
+		}
+		if _, err := r.ic.AddNote(ctx, m.ConversationID, r.cfg.NoteAuthor, failureNote(what, s.ErrorCode, s.ErrorMessage)); err != nil {
+			return fmt.Errorf("relay: adding delivery failure note: %w", err)
+		}
+	}
+	if _, _, err := r.st.AdvanceMessageStatus(ctx, s.MessageSID, s.Status, s.ErrorCode); err != nil {
+		return fmt.Errorf("relay: recording status: %w", err)
+	}
+	return nil
+}

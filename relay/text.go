@@ -1,0 +1,309 @@
+package relay
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// SMSText turns the body of an Intercom conversation part into the plain
+// text of a text message. Bodies come as HTML from the REST API and as plain
+// text in webhooks from API version 2.15 on; both are handled. Paragraphs and
+// headings become blank-line separated blocks, <br> a line break, list items
+// lines starting with "- " (or "1. " in ordered lists), links their text
+// followed by the URL in parentheses, images their URL; entities are
+// decoded, and scripts and styles dropped.
+func SMSText(body string) string {
+	if !looksLikeHTML(body) {
+		return tidyLines(body)
+	}
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		return tidyLines(body) // html.Parse only fails on reader errors
+	}
+	var w textWriter
+	w.node(doc)
+	return tidyLines(w.b.String())
+}
+
+// looksLikeHTML reports whether s has something that reads as a tag or an
+// entity; plain text such as "a < b" or "<3" does not.
+func looksLikeHTML(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '<':
+			if i+1 < len(s) && (s[i+1] == '/' || s[i+1] == '!' || isASCIILetter(s[i+1])) && strings.IndexByte(s[i:], '>') > 0 {
+				return true
+			}
+		case '&':
+			if j := strings.IndexByte(s[i:], ';'); j > 1 && j < 10 && html.UnescapeString(s[i:i+j+1]) != s[i:i+j+1] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+type textWriter struct {
+	b        strings.Builder
+	breaks   int // line breaks owed before the next text
+	pre      int // depth inside <pre>
+	started  bool
+	listNums []int // per open list: next number, or -1 for a bullet list
+}
+
+func (w *textWriter) breakLines(n int) {
+	if w.started && n > w.breaks {
+		w.breaks = n
+	}
+}
+
+func (w *textWriter) text(s string) {
+	if s == "" {
+		return
+	}
+	if w.breaks > 0 {
+		w.b.WriteString(strings.Repeat("\n", w.breaks))
+		w.breaks = 0
+	}
+	w.b.WriteString(s)
+	w.started = true
+}
+
+func (w *textWriter) node(n *html.Node) {
+	switch n.Type {
+	case html.TextNode:
+		if w.pre > 0 {
+			w.text(n.Data)
+			return
+		}
+		w.inlineText(n.Data)
+		return
+	case html.CommentNode, html.DoctypeNode:
+		return
+	case html.ElementNode:
+	default:
+		w.children(n)
+		return
+	}
+	switch n.DataAtom {
+	case atom.Script, atom.Style, atom.Head, atom.Template:
+		return
+	case atom.Br:
+		if !w.started {
+			return
+		}
+		w.b.WriteString(strings.Repeat("\n", max(w.breaks, 1)))
+		w.breaks = 0
+		return
+	case atom.Img:
+		src, alt := attr(n, "src"), attr(n, "alt")
+		switch {
+		case src != "" && alt != "":
+			w.text(alt + " (" + src + ")")
+		case src != "":
+			w.text(src)
+		}
+		return
+	case atom.A:
+		href := attr(n, "href")
+		start := w.b.Len()
+		w.children(n)
+		label := strings.TrimSpace(w.b.String()[start:])
+		if href != "" && !strings.HasPrefix(href, "#") && label != href && "mailto:"+label != href && "tel:"+label != href {
+			if label == "" {
+				w.text(href)
+			} else {
+				w.text(" (" + href + ")")
+			}
+		}
+		return
+	case atom.P, atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Blockquote, atom.Table, atom.Hr:
+		w.breakLines(2)
+		w.children(n)
+		w.breakLines(2)
+		return
+	case atom.Pre:
+		w.breakLines(2)
+		w.pre++
+		w.children(n)
+		w.pre--
+		w.breakLines(2)
+		return
+	case atom.Ul, atom.Ol:
+		num := -1
+		if n.DataAtom == atom.Ol {
+			num = 1
+			if s, err := strconv.Atoi(attr(n, "start")); err == nil {
+				num = s
+			}
+		}
+		gap := 2 // a top-level list is a block of its own
+		if len(w.listNums) > 0 {
+			gap = 1 // a nested one continues its item
+		}
+		w.breakLines(gap)
+		w.listNums = append(w.listNums, num)
+		w.children(n)
+		w.listNums = w.listNums[:len(w.listNums)-1]
+		w.breakLines(gap)
+		return
+	case atom.Li:
+		w.breakLines(1)
+		indent := ""
+		if d := len(w.listNums); d > 1 {
+			indent = strings.Repeat("  ", d-1)
+		}
+		marker := "- "
+		if d := len(w.listNums); d > 0 && w.listNums[d-1] >= 0 {
+			marker = strconv.Itoa(w.listNums[d-1]) + ". "
+			w.listNums[d-1]++
+		}
+		w.text(indent + marker)
+		w.children(n)
+		w.breakLines(1)
+		return
+	case atom.Div, atom.Tr, atom.Section, atom.Article, atom.Header, atom.Footer, atom.Dd, atom.Dt:
+		w.breakLines(1)
+		w.children(n)
+		w.breakLines(1)
+		return
+	case atom.Td, atom.Th:
+		if w.started && w.breaks == 0 {
+			w.b.WriteString(" ")
+		}
+		w.children(n)
+		return
+	}
+	w.children(n)
+}
+
+func (w *textWriter) children(n *html.Node) {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		w.node(c)
+	}
+}
+
+// inlineText writes text outside <pre>, with runs of white space folded.
+func (w *textWriter) inlineText(s string) {
+	folded := strings.Join(strings.Fields(s), " ")
+	if folded == "" {
+		if s != "" && w.started && w.breaks == 0 && !endsWithSpace(w.b.String()) {
+			w.b.WriteString(" ")
+		}
+		return
+	}
+	if startsWithSpace(s) && w.started && w.breaks == 0 && !endsWithSpace(w.b.String()) {
+		folded = " " + folded
+	}
+	if endsWithSpace(s) {
+		folded += " "
+	}
+	w.text(folded)
+}
+
+func startsWithSpace(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsSpace(r)
+}
+
+func endsWithSpace(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return unicode.IsSpace(r)
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return strings.TrimSpace(a.Val)
+		}
+	}
+	return ""
+}
+
+// tidyLines trims trailing white space from every line, turns non-breaking
+// spaces into spaces, keeps at most one blank line in a row, and trims the
+// whole.
+func tidyLines(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\u00a0", " ")
+	lines := strings.Split(s, "\n")
+	out := lines[:0]
+	blank := 0
+	for _, l := range lines {
+		l = strings.TrimRightFunc(l, unicode.IsSpace)
+		if l == "" {
+			blank++
+			if blank > 1 {
+				continue
+			}
+		} else {
+			blank = 0
+		}
+		out = append(out, l)
+	}
+	return strings.TrimSpace(strings.Join(out, "\n"))
+}
+
+// splitText cuts s into pieces of at most limit UTF-16 code units (Twilio's
+// measure of a body's length), preferring to cut at a line break, then at a
+// space.
+func splitText(s string, limit int) []string {
+	var out []string
+	for utf16Len(s) > limit {
+		// Byte offset of the last rune that fits.
+		cut, n := len(s), 0
+		for i, r := range s {
+			n += utf16.RuneLen(r)
+			if n > limit {
+				cut = i
+				break
+			}
+		}
+		at := strings.LastIndex(s[:cut], "\n")
+		if at < cut/2 {
+			at = strings.LastIndexFunc(s[:cut], unicode.IsSpace)
+		}
+		if at < cut/2 {
+			at = cut
+		}
+		out = append(out, strings.TrimSpace(s[:at]))
+		s = strings.TrimSpace(s[at:])
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// maskAddr hides the middle of a phone number for logs: "+1555***4567".
+func maskAddr(addr string) string {
+	prefix := ""
+	if strings.HasPrefix(addr, "whatsapp:") {
+		prefix, addr = "whatsapp:", strings.TrimPrefix(addr, "whatsapp:")
+	}
+	r := []rune(addr)
+	if len(r) <= 6 {
+		return prefix + strings.Repeat("*", len(r))
+	}
+	keep := 4
+	if len(r) < 10 {
+		keep = 2
+	}
+	return prefix + string(r[:keep]) + strings.Repeat("*", len(r)-keep-2) + string(r[len(r)-2:])
+}
