@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -163,7 +164,9 @@ func (r *Relay) runJob(ctx context.Context, job store.Job) {
 		log.Error("relay: dead-lettering job", "err", err)
 		if derr := r.q.DeadLetter(octx, job, err.Error()); derr != nil {
 			log.Error("relay: dead-lettering job", "err", derr)
+			return
 		}
+		r.tellAgentsOfDeadLetter(octx, job, err, log)
 	case ctx.Err() != nil:
 		// Shutting down: leave the job to its lease.
 		log.Warn("relay: job interrupted by shutdown; it will run again", "err", err)
@@ -173,6 +176,24 @@ func (r *Relay) runJob(ctx context.Context, job store.Job) {
 		if rerr := r.q.Retry(octx, job, delay, err.Error()); rerr != nil {
 			log.Error("relay: scheduling retry", "err", rerr)
 		}
+	}
+}
+
+// tellAgentsOfDeadLetter adds an internal note when an agent's reply is
+// dead-lettered, so that nobody believes it reached the customer. It is best
+// effort: Intercom may be what keeps failing.
+func (r *Relay) tellAgentsOfDeadLetter(ctx context.Context, job store.Job, cause error, log *slog.Logger) {
+	if job.Kind != kindIntercom {
+		return
+	}
+	var p intercomJob
+	if json.Unmarshal(job.Payload, &p) != nil || len(p.Parts) == 0 {
+		return
+	}
+	note := fmt.Sprintf("<p>A reply on this conversation could not be sent by SMS after %d attempts and was set aside (job %s) for an operator to replay. Last error: %s</p>",
+		job.Attempt, html.EscapeString(job.ID), html.EscapeString(cause.Error()))
+	if _, err := r.ic.AddNote(ctx, p.ConversationID, r.cfg.NoteAuthor, note); err != nil {
+		log.Warn("relay: could not add a note about the dead letter", "err", err)
 	}
 }
 

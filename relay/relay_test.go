@@ -403,6 +403,37 @@ func TestJobThatKeepsFailingIsDeadLetteredAndReplayable(t *testing.T) {
 	}
 }
 
+func TestDeadLetteredReplyIsNotedForAgents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) { c.MaxAttempts = 2 })
+	h.text(customer, "Hello")
+	h.drain()
+	c := h.onlyConversation()
+	for i := 0; i < 2; i++ {
+		h.tw.FailNext(20500, 500)
+	}
+	h.reply(c.ID, "This will not make it")
+	h.drain()
+	if n := len(h.sent()); n != 0 {
+		t.Fatalf("sent %d texts", n)
+	}
+	dl, err := h.r.DeadLetters(context.Background(), 10)
+	if err != nil || len(dl) != 1 {
+		t.Fatalf("dead letters = %+v, %v; want one", dl, err)
+	}
+	if ns := notes(h.conversation(c.ID)); len(ns) != 1 || !strings.Contains(ns[0], "could not be sent") || !strings.Contains(ns[0], dl[0].ID) {
+		t.Errorf("notes = %q, want one naming dead letter %s", ns, dl[0].ID)
+	}
+	// Replayed once Twilio is back, the reply goes out.
+	if err := h.r.Replay(context.Background(), dl[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if msgs := h.sent(); len(msgs) != 1 || msgs[0].Body != "This will not make it" {
+		t.Errorf("after replay: sent %+v", msgs)
+	}
+}
+
 func TestBadRequestsAreRejectedAndNothingIsWritten(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil, nil)
