@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -98,29 +96,4 @@ func assertJSON(t *testing.T, got []byte, want string) {
 	if string(gb) != string(wb) {
 		t.Errorf("request body\n got %s\nwant %s", gb, wb)
 	}
-}
-
-// specsDir finds ../shared/specs relative to the repository root (the
-// directory holding go.mod), or skips the test.
-func specsDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("specs not found: no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	specs := filepath.Join(dir, "..", "shared", "specs")
-	if _, err := os.Stat(specs); err != nil {
-		t.Skipf("specs not found at %s (they live outside the repository); skipping", specs)
-	}
-	return specs
 }

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsrelay/smsrelay/internal/specfiles"
 )
 
 const (
@@ -179,7 +180,7 @@ type exampleFile struct {
 
 func loadExamples(t testing.TB) exampleFile {
 	t.Helper()
-	path := filepath.Join(specsDir(t), "intercom", "webhook-examples.json")
+	path := specfiles.Path(t, "intercom", "webhook-examples.json")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Skipf("webhook examples not available at %s: %v", path, err)

@@ -9,37 +9,14 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/smsrelay/smsrelay/internal/specfiles"
 
 	"github.com/smsrelay/smsrelay/twiliosms"
 	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
-
-// specsDir returns ../shared/specs relative to the module root, or skips.
-func specsDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; cannot locate ../shared/specs")
-		}
-		dir = parent
-	}
-	specs := filepath.Join(dir, "..", "shared", "specs")
-	if _, err := os.Stat(specs); err != nil {
-		t.Skipf("spec files not found at %s (they live next to the repository, not in it): %v", specs, err)
-	}
-	return specs
-}
 
 type vector struct {
 	ID        string                     `json:"id"`
@@ -70,7 +47,7 @@ func (v vector) form(t *testing.T) url.Values {
 
 func loadVectors(t *testing.T) []vector {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(specsDir(t), "twilio", "signature-vectors.json"))
+	b, err := os.ReadFile(specfiles.Path(t, "twilio", "signature-vectors.json"))
 	if err != nil {
 		t.Skipf("signature vectors unavailable: %v", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -15,33 +14,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/smsrelay/smsrelay/internal/specfiles"
+
 	"gopkg.in/yaml.v3"
 )
-
-// specPath finds shared/specs/intercom/api.intercom.io.yaml next to the
-// repository: the directory holding go.mod, then ../shared/specs.
-func specPath(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("skipping: no go.mod above the test directory, so the Intercom OpenAPI description cannot be located")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "specs", "intercom", "api.intercom.io.yaml")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("skipping: Intercom OpenAPI description not found at %s (%v)", p, err)
-	}
-	return p
-}
 
 // spec is a parsed OpenAPI description.
 type spec struct {
@@ -50,7 +26,7 @@ type spec struct {
 
 func loadSpec(t *testing.T) *spec {
 	t.Helper()
-	b, err := os.ReadFile(specPath(t))
+	b, err := os.ReadFile(specfiles.Path(t, "intercom", "api.intercom.io.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

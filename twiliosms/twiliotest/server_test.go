@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -18,32 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrelay/smsrelay/internal/specfiles"
+
 	"github.com/smsrelay/smsrelay/twiliosms"
 	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
-
-func specsDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; cannot locate ../shared/specs")
-		}
-		dir = parent
-	}
-	specs := filepath.Join(dir, "..", "shared", "specs")
-	if _, err := os.Stat(specs); err != nil {
-		t.Skipf("spec files not found at %s (they live next to the repository, not in it): %v", specs, err)
-	}
-	return specs
-}
 
 // post sends a raw create-message request to the fake.
 func post(t *testing.T, s *twiliotest.Server, user, pass string, form url.Values) (int, map[string]any) {
@@ -74,7 +52,7 @@ func post(t *testing.T, s *twiliotest.Server, user, pass string, form url.Values
 // TestResponseMatchesSpec checks the 201 answer against the Message schema
 // in shared/specs/twilio/twilio_api_v2010.messages-subset.json.
 func TestResponseMatchesSpec(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(specsDir(t), "twilio", "twilio_api_v2010.messages-subset.json"))
+	raw, err := os.ReadFile(specfiles.Path(t, "twilio", "twilio_api_v2010.messages-subset.json"))
 	if err != nil {
 		t.Skipf("messages spec unavailable: %v", err)
 	}
@@ -375,7 +353,7 @@ type sigVector struct {
 // TestSignVectors checks Sign against every valid vector, over the URL
 // the signature was made for.
 func TestSignVectors(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(specsDir(t), "twilio", "signature-vectors.json"))
+	raw, err := os.ReadFile(specfiles.Path(t, "twilio", "signature-vectors.json"))
 	if err != nil {
 		t.Skipf("signature vectors unavailable: %v", err)
 	}
