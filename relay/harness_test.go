@@ -26,7 +26,7 @@ const (
 // harness runs a Relay on an httptest server against fake Intercom and
 // Twilio APIs.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	ic    *intercomtest.Server
 	tw    *twiliotest.Server
 	st    *memstore.Store
@@ -35,7 +35,7 @@ type harness struct {
 	token string // Twilio auth token
 }
 
-func newHarness(t *testing.T, icOpts []intercomtest.Option, configure func(*relay.Config, *intercomtest.Server)) *harness {
+func newHarness(t testing.TB, icOpts []intercomtest.Option, configure func(*relay.Config, *intercomtest.Server)) *harness {
 	t.Helper()
 	ic := intercomtest.NewServer(icOpts...)
 	t.Cleanup(ic.Close)
