@@ -38,8 +38,8 @@ const (
 // Intercom counts a request when it arrives, not when it leaves, and
 // requests take varying times on the way. So that jitter cannot squeeze
 // n+1 arrivals into one of Intercom's windows, the limiter spaces
-// admissions by the window plus a margin of a tenth of it (one second for
-// the default 10-second window).
+// admissions by the window plus [TransitMargin] (one second for the default
+// 10-second window).
 //
 // Waiters are not served in strict arrival order; each retries when the
 // oldest admission leaves the window. A WindowLimiter is safe for
@@ -77,7 +77,16 @@ func NewWindowLimiter(n int, window time.Duration) *WindowLimiter {
 	if window <= 0 {
 		panic(fmt.Sprintf("intercom: NewWindowLimiter: window must be positive, got %v", window))
 	}
-	return &WindowLimiter{n: n, window: window, margin: window / 10, now: time.Now, ring: make([]time.Time, n)}
+	return &WindowLimiter{n: n, window: window, margin: TransitMargin(window), now: time.Now, ring: make([]time.Time, n)}
+}
+
+// TransitMargin is the time a limiter adds to window between the admission of
+// a request and that of the n-th request after it, to absorb the varying
+// time requests take to reach Intercom: a tenth of the window, and at least
+// 200ms. Limiters that share a budget with this package's (such as
+// redisstore's) use the same margin.
+func TransitMargin(window time.Duration) time.Duration {
+	return max(window/10, 200*time.Millisecond)
 }
 
 // Limit returns the limiter's budget: at most n requests per window.

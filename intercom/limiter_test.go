@@ -93,11 +93,24 @@ func TestWindowLimiterMargin(t *testing.T) {
 	if ok {
 		t.Fatal("a request was admitted inside the jitter margin")
 	}
-	if want := t0.Add(1100*time.Millisecond + 1); !wake.Equal(want) {
+	if want := t0.Add(1200*time.Millisecond + 1); !wake.Equal(want) {
 		t.Errorf("wake at +%v, want +%v", wake.Sub(t0), want.Sub(t0))
 	}
-	if _, ok := l.admitAt(t0.Add(1100*time.Millisecond + 1)); !ok {
+	if _, ok := l.admitAt(t0.Add(1200*time.Millisecond + 1)); !ok {
 		t.Error("a request after window and margin was refused")
+	}
+}
+
+func TestTransitMargin(t *testing.T) {
+	for window, want := range map[time.Duration]time.Duration{
+		10 * time.Second:       time.Second,
+		time.Minute:            6 * time.Second,
+		time.Second:            200 * time.Millisecond,
+		100 * time.Millisecond: 200 * time.Millisecond,
+	} {
+		if got := TransitMargin(window); got != want {
+			t.Errorf("TransitMargin(%v) = %v, want %v", window, got, want)
+		}
 	}
 }
 
