@@ -1,0 +1,92 @@
+// Package pgstore implements [store.Store] and [store.Queue] in PostgreSQL,
+// on a [pgxpool.Pool] the host already has. Several relay replicas can share
+// one database: every rule of package store holds across processes.
+//
+//	if err := pgstore.Migrate(ctx, pool); err != nil { // once at start-up
+//		return err
+//	}
+//	st, err := pgstore.New(pool)
+//
+// # Schema and migrations
+//
+// All tables live in one schema, "smsrelay" by default ([WithSchema] picks
+// another; give [Migrate] and [New] the same options). [Migrate] creates the
+// schema when it is missing and applies the versioned SQL migrations
+// embedded in the package, recording each in the schema_migrations table.
+// It runs in one transaction under an advisory lock (pg_advisory_xact_lock),
+// so every replica may call it at start-up: the first applies what is
+// missing, the others wait and find nothing to do. New does no I/O; a Store
+// used before Migrate fails with "relation does not exist".
+//
+// # What is durable
+//
+// Everything the store keeps is in ordinary, WAL-logged tables and survives
+// restarts: contacts, threads and their conversation mappings, sent messages
+// and their statuses, relayed parts, opt-outs, seen keys, jobs and dead
+// letters. A call returns only after its transaction committed. Enqueue
+// writes the job, its ordering key and its de-duplication key in one
+// statement, so either all are recorded or none is. [Store.EnqueueTx] does
+// the same inside the host's own transaction; the job's key row stays locked
+// until that transaction ends, so keep it short.
+//
+// Relayed parts, contacts, threads and messages are kept until deleted;
+// prune old rows yourself if their number matters to you, for example
+// DELETE FROM smsrelay.relayed_parts WHERE relayed_at < now() - interval '90 days'.
+//
+// # Clock, leases and ordering
+//
+// Every time comparison uses the database's clock (now()), never the
+// replica's, so replicas with skewed clocks agree on when a lease lapses,
+// when a retried job may run again and when a seen key expires. Durations
+// are stored to the microsecond, rounded up.
+//
+// Claim is a single UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)
+// … RETURNING statement. Jobs live in the jobs table; each key with live
+// jobs has a row in job_keys. A job is claimable when it is the oldest live
+// (not dead) job of its key, it is ready and its run time has come (or it is
+// leased and its lease has lapsed), and its key row holds no unexpired
+// lease. Claim locks the key row with SKIP LOCKED and stamps the lease on it
+// as well as on the job, so two claimers can never hold two jobs of one key:
+// a claimer that reaches the key row after another committed a lease on it
+// re-reads the row, sees the lease and moves on. Enqueue draws the job's
+// position only once it holds the key row's lock, so the jobs of one key
+// become visible in the order they were enqueued. Each claim gets a new
+// random lease token; Complete, Retry, Extend and DeadLetter succeed only
+// with the current token, and otherwise return [store.ErrLeaseLost]. A job
+// whose lease lapsed keeps its token until someone claims it again.
+//
+// # Seen keys
+//
+// MarkSeen and Enqueue's DedupeKey share the seen_keys table. An expired key
+// counts as unseen at once; the rows themselves are deleted by a sweep that
+// a Store runs at most once per [WithSweepInterval] (default one minute)
+// from inside MarkSeen or Claim, so no cron job is needed. Hosts that prefer
+// one may call [Store.SweepExpired] themselves.
+//
+// # Operator queries
+//
+// Dead letters stay in the jobs table with state 'dead'; [Store.DeadLetters],
+// [Store.Replay] and [Store.DiscardDeadLetter] manage them, and psql can read
+// them directly (payload is the job's bytes, often JSON):
+//
+//	SELECT id, kind, key, attempt, last_error, created_at, dead_at,
+//	       convert_from(payload, 'UTF8') AS payload
+//	FROM smsrelay.jobs
+//	WHERE state = 'dead'
+//	ORDER BY dead_at;
+//
+// The queue at a glance, and the jobs that wait longest:
+//
+//	SELECT count(*) FILTER (WHERE state = 'ready')  AS ready,
+//	       count(*) FILTER (WHERE state = 'leased') AS leased,
+//	       count(*) FILTER (WHERE state = 'dead')   AS dead
+//	FROM smsrelay.jobs;
+//
+//	SELECT id, kind, key, state, attempt, run_at, lease_until, last_error
+//	FROM smsrelay.jobs
+//	WHERE state <> 'dead'
+//	ORDER BY seq
+//	LIMIT 20;
+//
+// Replace smsrelay with your schema if you chose another.
+package pgstore

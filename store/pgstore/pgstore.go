@@ -1,0 +1,450 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/smsrelay/smsrelay/store"
+)
+
+// DefaultSchema is the schema the store's tables live in when [WithSchema]
+// is not given.
+const DefaultSchema = "smsrelay"
+
+// DefaultSweepInterval is how often, at most, a Store deletes expired seen
+// keys when [WithSweepInterval] is not given.
+const DefaultSweepInterval = time.Minute
+
+// sweepBatch is how many expired seen keys one sweep statement deletes;
+// sweepMaxBatches bounds the statements of one sweep.
+const (
+	sweepBatch      = 5000
+	sweepMaxBatches = 10
+)
+
+// Compile-time checks that *Store implements both contracts.
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Queue = (*Store)(nil)
+)
+
+// Store is a [store.Store] and [store.Queue] kept in PostgreSQL. It is safe
+// for concurrent use by many goroutines and by many processes sharing one
+// database. Create it with [New] after running [Migrate].
+type Store struct {
+	pool   *pgxpool.Pool
+	log    *slog.Logger
+	schema string
+	q      *queries
+
+	sweepEvery time.Duration
+	nextSweep  atomic.Int64 // local unix nanoseconds; paces sweeps only
+}
+
+// Option configures [New] and [Migrate]. Options are applied in order; the
+// last one of a kind wins.
+type Option func(*config) error
+
+type config struct {
+	schema     string
+	log        *slog.Logger
+	sweepEvery time.Duration
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{
+		schema:     DefaultSchema,
+		log:        slog.New(slog.DiscardHandler),
+		sweepEvery: DefaultSweepInterval,
+	}
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("pgstore: option %d is nil", i)
+		}
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// WithSchema sets the PostgreSQL schema holding the store's tables (default
+// [DefaultSchema]). The name must be 1 to 63 characters of a-z, 0-9 and _,
+// must not start with a digit, and must not start with "pg_". Give [Migrate]
+// and [New] the same schema. Relay deployments sharing a database each use
+// their own schema.
+func WithSchema(name string) Option {
+	return func(c *config) error {
+		if err := validateSchema(name); err != nil {
+			return err
+		}
+		c.schema = name
+		return nil
+	}
+}
+
+// WithLogger sets the logger the store reports to: migrations applied,
+// expired seen keys swept, sweep failures. Nil restores the default, which
+// discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			l = slog.New(slog.DiscardHandler)
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// WithSweepInterval sets how often, at most, a Store deletes expired seen
+// keys (default [DefaultSweepInterval]). The sweep runs inside a call to
+// MarkSeen or Claim, at most once per interval per Store. d must be positive.
+func WithSweepInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("pgstore: sweep interval %v is not positive", d)
+		}
+		c.sweepEvery = d
+		return nil
+	}
+}
+
+// New returns a Store that keeps its records in pool, which the host owns
+// and closes. New does no I/O: run [Migrate] (with the same schema option)
+// before using the Store, or its calls fail with "relation does not exist".
+func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("pgstore: nil pool")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	q, err := loadQueries(c.schema)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{pool: pool, log: c.log, schema: c.schema, q: q, sweepEvery: c.sweepEvery}
+	s.nextSweep.Store(time.Now().UnixNano())
+	return s, nil
+}
+
+// Schema returns the schema the store's tables live in.
+func (s *Store) Schema() string { return s.schema }
+
+// micros converts a positive duration into whole microseconds (PostgreSQL's
+// resolution), rounding up so that a tiny positive duration stays positive.
+func micros(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Microsecond - 1) / time.Microsecond)
+}
+
+// Contact implements [store.Store].
+func (s *Store) Contact(ctx context.Context, phone string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("pgstore: contact: %w", err)
+	}
+	if phone == "" {
+		return "", errors.New("pgstore: contact: empty phone")
+	}
+	var id string
+	err := s.pool.QueryRow(ctx, s.q.contact, phone).Scan(&id)
+	if err != nil {
+		return "", wrap("contact", err)
+	}
+	return id, nil
+}
+
+// SetContact implements [store.Store].
+func (s *Store) SetContact(ctx context.Context, phone, contactID string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: set contact: %w", err)
+	}
+	switch {
+	case phone == "":
+		return errors.New("pgstore: set contact: empty phone")
+	case contactID == "":
+		return errors.New("pgstore: set contact: empty contact id")
+	}
+	_, err := s.pool.Exec(ctx, s.q.setContact, phone, contactID)
+	return wrap("set contact", err)
+}
+
+// DeleteContact implements [store.Store].
+func (s *Store) DeleteContact(ctx context.Context, phone string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: delete contact: %w", err)
+	}
+	if phone == "" {
+		return errors.New("pgstore: delete contact: empty phone")
+	}
+	_, err := s.pool.Exec(ctx, s.q.deleteContact, phone)
+	return wrap("delete contact", err)
+}
+
+// Thread implements [store.Store].
+func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Thread{}, fmt.Errorf("pgstore: thread: %w", err)
+	}
+	if err := key.Validate(); err != nil {
+		return store.Thread{}, fmt.Errorf("pgstore: thread: %w", err)
+	}
+	t := store.Thread{Key: key}
+	var state string
+	var last *time.Time
+	err := s.pool.QueryRow(ctx, s.q.thread, key.Customer, key.Sender).
+		Scan(&t.ContactID, &t.ConversationID, &state, &last)
+	if err != nil {
+		return store.Thread{}, wrap("thread", err)
+	}
+	t.State = store.ConversationState(state)
+	if last != nil {
+		t.LastInbound = *last
+	}
+	return t, nil
+}
+
+// PutThread implements [store.Store].
+func (s *Store) PutThread(ctx context.Context, t store.Thread) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: put thread: %w", err)
+	}
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("pgstore: put thread: %w", err)
+	}
+	var last *time.Time
+	if !t.LastInbound.IsZero() {
+		last = &t.LastInbound
+	}
+	_, err := s.pool.Exec(ctx, s.q.putThread,
+		t.Key.Customer, t.Key.Sender, t.ContactID, t.ConversationID, string(t.State), last)
+	return wrap("put thread", err)
+}
+
+// DeleteThread implements [store.Store].
+func (s *Store) DeleteThread(ctx context.Context, key store.ThreadKey) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: delete thread: %w", err)
+	}
+	if err := key.Validate(); err != nil {
+		return fmt.Errorf("pgstore: delete thread: %w", err)
+	}
+	_, err := s.pool.Exec(ctx, s.q.deleteThread, key.Customer, key.Sender)
+	return wrap("delete thread", err)
+}
+
+// ThreadByConversation implements [store.Store].
+func (s *Store) ThreadByConversation(ctx context.Context, conversationID string) (store.ThreadKey, error) {
+	if err := ctx.Err(); err != nil {
+		return store.ThreadKey{}, fmt.Errorf("pgstore: thread by conversation: %w", err)
+	}
+	if conversationID == "" {
+		return store.ThreadKey{}, errors.New("pgstore: thread by conversation: empty conversation id")
+	}
+	var k store.ThreadKey
+	err := s.pool.QueryRow(ctx, s.q.threadByConversation, conversationID).Scan(&k.Customer, &k.Sender)
+	if err != nil {
+		return store.ThreadKey{}, wrap("thread by conversation", err)
+	}
+	return k, nil
+}
+
+// PutMessage implements [store.Store].
+func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: put message: %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("pgstore: put message: %w", err)
+	}
+	_, err := s.pool.Exec(ctx, s.q.putMessage, m.SID, m.ConversationID, m.PartID,
+		m.Thread.Customer, m.Thread.Sender, m.Status, store.StatusRank(m.Status), m.ErrorCode)
+	return wrap("put message", err)
+}
+
+// Message implements [store.Store].
+func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Message{}, fmt.Errorf("pgstore: message: %w", err)
+	}
+	if sid == "" {
+		return store.Message{}, errors.New("pgstore: message: empty SID")
+	}
+	var m store.Message
+	err := s.pool.QueryRow(ctx, s.q.message, sid).Scan(&m.SID, &m.ConversationID, &m.PartID,
+		&m.Thread.Customer, &m.Thread.Sender, &m.Status, &m.ErrorCode)
+	if err != nil {
+		return store.Message{}, wrap("message", err)
+	}
+	return m, nil
+}
+
+// AdvanceMessageStatus implements [store.Store]. The comparison of ranks and
+// the update happen in one statement under the message's row lock.
+func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, errorCode int) (store.Message, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Message{}, false, fmt.Errorf("pgstore: advance message status: %w", err)
+	}
+	switch {
+	case sid == "":
+		return store.Message{}, false, errors.New("pgstore: advance message status: empty SID")
+	case status == "":
+		return store.Message{}, false, errors.New("pgstore: advance message status: empty status")
+	}
+	var m store.Message
+	var changed bool
+	err := s.pool.QueryRow(ctx, s.q.advanceMessageStatus, sid, status, store.StatusRank(status), errorCode).
+		Scan(&m.SID, &m.ConversationID, &m.PartID, &m.Thread.Customer, &m.Thread.Sender,
+			&m.Status, &m.ErrorCode, &changed)
+	if err != nil {
+		return store.Message{}, false, wrap("advance message status", err)
+	}
+	return m, changed, nil
+}
+
+// PartRelayed implements [store.Store].
+func (s *Store) PartRelayed(ctx context.Context, partID string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("pgstore: part relayed: %w", err)
+	}
+	if partID == "" {
+		return false, errors.New("pgstore: part relayed: empty part id")
+	}
+	var ok bool
+	if err := s.pool.QueryRow(ctx, s.q.partRelayed, partID).Scan(&ok); err != nil {
+		return false, wrap("part relayed", err)
+	}
+	return ok, nil
+}
+
+// MarkPartRelayed implements [store.Store]. Records are kept until an
+// operator deletes them (see the package documentation).
+func (s *Store) MarkPartRelayed(ctx context.Context, partID string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: mark part relayed: %w", err)
+	}
+	if partID == "" {
+		return errors.New("pgstore: mark part relayed: empty part id")
+	}
+	_, err := s.pool.Exec(ctx, s.q.markPartRelayed, partID)
+	return wrap("mark part relayed", err)
+}
+
+// SetOptedOut implements [store.Store].
+func (s *Store) SetOptedOut(ctx context.Context, key store.ThreadKey, optedOut bool) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: set opted out: %w", err)
+	}
+	if err := key.Validate(); err != nil {
+		return fmt.Errorf("pgstore: set opted out: %w", err)
+	}
+	sql := s.q.clearOptedOut
+	if optedOut {
+		sql = s.q.setOptedOut
+	}
+	_, err := s.pool.Exec(ctx, sql, key.Customer, key.Sender)
+	return wrap("set opted out", err)
+}
+
+// OptedOut implements [store.Store].
+func (s *Store) OptedOut(ctx context.Context, key store.ThreadKey) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("pgstore: opted out: %w", err)
+	}
+	if err := key.Validate(); err != nil {
+		return false, fmt.Errorf("pgstore: opted out: %w", err)
+	}
+	var ok bool
+	if err := s.pool.QueryRow(ctx, s.q.optedOut, key.Customer, key.Sender).Scan(&ok); err != nil {
+		return false, wrap("opted out", err)
+	}
+	return ok, nil
+}
+
+// MarkSeen implements [store.Store]. The TTL is measured with the database
+// clock and rounded up to whole microseconds. Expired keys are deleted by an
+// occasional sweep (see [WithSweepInterval] and [Store.SweepExpired]).
+func (s *Store) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("pgstore: mark seen: %w", err)
+	}
+	switch {
+	case key == "":
+		return false, errors.New("pgstore: mark seen: empty key")
+	case ttl <= 0:
+		return false, fmt.Errorf("pgstore: mark seen: ttl %v is not positive", ttl)
+	}
+	s.maybeSweep(ctx)
+	var isNew bool
+	err := s.pool.QueryRow(ctx, s.q.markSeen, key, micros(ttl)).Scan(&isNew)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap("mark seen", err)
+	}
+	return isNew, nil
+}
+
+// SweepExpired deletes expired seen keys (de-duplication keys whose TTL has
+// run out by the database clock) and returns how many it deleted. Stores
+// call it on their own now and then (see [WithSweepInterval]); a host may
+// also call it from a job of its own. Each call deletes at most 50,000 rows.
+func (s *Store) SweepExpired(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("pgstore: sweep expired: %w", err)
+	}
+	var total int64
+	for range sweepMaxBatches {
+		tag, err := s.pool.Exec(ctx, s.q.sweepSeen, sweepBatch)
+		if err != nil {
+			return total, wrap("sweep expired", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < sweepBatch {
+			break
+		}
+	}
+	return total, nil
+}
+
+// maybeSweep runs SweepExpired if the sweep interval has passed since the
+// last sweep of this Store. Only one caller wins each interval; failures are
+// logged, not returned, because the sweep is housekeeping.
+func (s *Store) maybeSweep(ctx context.Context) {
+	now := time.Now().UnixNano()
+	next := s.nextSweep.Load()
+	if now < next || !s.nextSweep.CompareAndSwap(next, now+int64(s.sweepEvery)) {
+		return
+	}
+	n, err := s.SweepExpired(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.WarnContext(ctx, "pgstore: sweeping expired seen keys failed", "schema", s.schema, "error", err)
+	case n > 0:
+		s.log.DebugContext(ctx, "pgstore: swept expired seen keys", "schema", s.schema, "deleted", n)
+	}
+}
+
+// wrap adds the operation to err, mapping pgx.ErrNoRows to
+// store.ErrNotFound. It returns nil for a nil err.
+func wrap(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("pgstore: %s: %w", op, store.ErrNotFound)
+	default:
+		return fmt.Errorf("pgstore: %s: %w", op, err)
+	}
+}

@@ -1,0 +1,1 @@
+DELETE FROM {schema}.opt_outs WHERE customer = $1 AND sender = $2

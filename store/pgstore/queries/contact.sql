@@ -1,0 +1,1 @@
+SELECT contact_id FROM {schema}.contacts WHERE phone = $1

@@ -1,0 +1,16 @@
+-- $1 id, $2 key, $3 lease token, $4 reason.
+WITH dead AS (
+    UPDATE {schema}.jobs
+    SET state       = 'dead',
+        dead_at     = now(),
+        lease_token = NULL,
+        lease_until = NULL,
+        last_error  = $4
+    WHERE id = $1 AND key = $2 AND lease_token = $3 AND state = 'leased'
+    RETURNING key
+)
+UPDATE {schema}.job_keys k
+SET pending = k.pending - 1, lease_until = NULL
+FROM dead
+WHERE k.key = dead.key
+RETURNING 1

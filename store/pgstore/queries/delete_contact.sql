@@ -1,0 +1,1 @@
+DELETE FROM {schema}.contacts WHERE phone = $1

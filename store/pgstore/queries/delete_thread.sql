@@ -1,0 +1,1 @@
+DELETE FROM {schema}.threads WHERE customer = $1 AND sender = $2

@@ -1,0 +1,1 @@
+INSERT INTO {schema}.relayed_parts (part_id) VALUES ($1) ON CONFLICT (part_id) DO NOTHING

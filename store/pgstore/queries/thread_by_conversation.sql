@@ -1,0 +1,1 @@
+SELECT customer, sender FROM {schema}.conversations WHERE conversation_id = $1
