@@ -1,0 +1,37 @@
+package redisstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/smsrelay/smsrelay/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	testClient(t) // skip before the suite starts its subtests
+	storetest.Run(t, func(t *testing.T) storetest.Backend {
+		s, _ := newTestStore(t)
+		return s
+	})
+}
+
+// TestConformanceRecordTTL runs the suite again with a record TTL, which must
+// not change any behaviour the suite can see.
+func TestConformanceRecordTTL(t *testing.T) {
+	testClient(t)
+	storetest.Run(t, func(t *testing.T) storetest.Backend {
+		s0, c := newTestStore(t)
+		s, err := New(c, WithPrefix(s0.Prefix()[1:len(s0.Prefix())-2]), WithRecordTTL(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) storetest.Backend {
+		s, _ := newTestStore(b)
+		return s
+	})
+}

@@ -1,0 +1,111 @@
+// Package redisstore keeps smsrelay's records and job queue in Redis, so
+// that several relay replicas can share them, and provides [Limiter], a
+// sliding-window rate limiter whose budget all replicas share.
+//
+// # Overview
+//
+// [New] returns a [Store] that implements both [store.Store] and
+// [store.Queue] on any [redis.UniversalClient]: a single server, a Sentinel
+// failover client, or a Cluster client. It passes the conformance suite in
+// package storetest. Every operation that reads and then writes more than
+// one key (enqueue with de-duplication, claim, complete, retry, dead-letter,
+// replay, status advance) runs as one Lua script, so it is atomic with
+// respect to every other client of the same Redis. The store does no I/O in
+// New and owns no goroutines; the caller owns and closes the client.
+//
+//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"10.0.0.5:6379"}})
+//	st, err := redisstore.New(rdb, redisstore.WithPrefix("smsrelay-eu"))
+//
+// Jobs of one ordering key run one at a time in enqueue order. Each claim
+// gets a fresh random lease token; Complete, Retry, Extend and DeadLetter
+// succeed only with the job's current token, and return
+// [store.ErrLeaseLost] otherwise. A lease that ran out is taken back by the
+// next Claim (or Stats); until then its holder may still complete or extend
+// it, since nobody else holds the job.
+//
+// # Key layout
+//
+// With the prefix p (default [DefaultPrefix]) every key starts with "{p}:".
+// Operators may read them; only the store should write them.
+//
+//	{p}:contacts          hash   phone → Intercom contact id
+//	{p}:threads           hash   "customer|sender" → thread (JSON)
+//	{p}:conversations     hash   Intercom conversation id → "customer|sender"
+//	{p}:msg:<sid>         hash   sent message: conversation, part, customer,
+//	                             sender, status, error_code, rank
+//	{p}:part:<id>         string relayed Intercom conversation part
+//	{p}:optout            set    "customer|sender" pairs that opted out
+//	{p}:seen:<key>        string de-duplication key, with a TTL (PX)
+//	{p}:job:<id>          hash   job: kind, key, payload, state (ready,
+//	                             leased, dead), attempt, lease, until, err,
+//	                             created, run, died
+//	{p}:q:<key>           list   ids of the ready and leased jobs of one
+//	                             ordering key, oldest first; the head is the
+//	                             only one that may run
+//	{p}:runnable          zset   ordering keys whose head is ready, scored by
+//	                             the head's run time
+//	{p}:leased            zset   leased job ids, scored by lease expiry
+//	{p}:pending           set    ids of all ready and leased jobs
+//	{p}:dead              zset   dead-lettered job ids, oldest first
+//	{p}:seq               string job id and dead-letter sequence
+//	{p}:clock             string last time handed out, see Clock
+//
+// Times are microseconds since the Unix epoch. To inspect the dead letters
+// by hand: ZRANGE {p}:dead 0 -1, then HGETALL {p}:job:<id>; the err field
+// holds the reason. Use [Store.Replay] and [Store.DiscardDeadLetter] to act on
+// them, never direct writes.
+//
+// Records that accumulate with traffic (sent messages, relayed-part markers)
+// are kept forever by default; [WithRecordTTL] makes them expire.
+//
+// # Redis Cluster
+//
+// The scripts touch keys they discover as they run (a job's hash, a key's
+// list), and Redis Cluster only lets a script touch keys of one slot. The
+// prefix is therefore a hash tag: all of a store's keys hash to the slot of
+// "{p}", and live on one shard. That is the trade-off: a Cluster gives the
+// store high availability through that shard's replicas, but no horizontal
+// scaling; the relay's data and job rate are small enough for one shard.
+// Several deployments sharing a Cluster can spread over shards by using
+// different prefixes.
+//
+// # Clock
+//
+// Leases, retry delays, run times and de-duplication TTLs are all measured
+// with the Redis server's clock (TIME inside the scripts, PX for TTLs),
+// never with the clock of the process calling, so replicas whose clocks
+// disagree still agree on when a lease runs out. The scripts make the time
+// they hand out strictly increasing ({p}:clock), so jobs enqueued one after
+// another keep their order even within one microsecond, and a Redis clock
+// stepping back does not reorder the queue. Job.CreatedAt is on the Redis
+// clock too.
+//
+// # Limiter
+//
+// [NewLimiter] returns a [Limiter] whose Wait admits at most n calls in any
+// window of length window, counted in one Redis sorted set shared by every
+// replica that uses the same key ([WithLimiterKey]). It is a true sliding
+// window: a script on the Redis clock drops admissions older than the
+// window, admits when fewer than n remain, and otherwise tells the caller
+// how long until the oldest one leaves, which Wait sleeps (honouring its
+// context) before trying again. Like intercom.WindowLimiter, it spaces
+// admissions by the window plus intercom.TransitMargin, because Intercom
+// counts a call when it arrives and transit times vary. Which limiter to use:
+//
+//   - one relay process: intercom.NewWindowLimiter, in memory, no Redis
+//     round trip;
+//   - several replicas sharing one Intercom workspace: this Limiter, with
+//     the same key, n and window in every replica, so that together they
+//     stay inside Intercom's budget, which it enforces per 10-second
+//     window (the intercom package defaults to 83 calls per 10 seconds);
+//   - in both cases the Intercom client's back-off on X-RateLimit-Remaining
+//     and 429 answers is the safety net for traffic the limiter cannot see,
+//     such as other apps on the same workspace.
+//
+// A GCRA limiter such as github.com/go-redis/redis_rate was considered and
+// not used: a token bucket of rate n per window with burst n admits a full
+// burst and then a steady refill, so a window of length window can hold up to
+// about 2n calls, which is exactly what Intercom's per-window budget
+// forbids. The sliding-window log costs one sorted-set entry per admission,
+// at most n per key.
+package redisstore

@@ -1,0 +1,270 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsrelay/smsrelay/store"
+)
+
+// eval runs a queue script with the shared keys and the prefix as ARGV[1],
+// followed by args.
+func (s *Store) eval(ctx context.Context, sc *redis.Script, args ...any) *redis.Cmd {
+	return sc.Run(ctx, s.rdb, s.queueKeys, append([]any{s.base}, args...)...)
+}
+
+// micros converts d to whole microseconds, at least 1 when d is positive.
+func micros(d time.Duration) int64 {
+	us := d.Microseconds()
+	if d > 0 && us == 0 {
+		us = 1
+	}
+	return us
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24).
+	return hex.EncodeToString(b[:])
+}
+
+// payloadBytes returns nil for an empty payload, so that a job enqueued
+// without a payload comes back without one.
+func payloadBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
+// Enqueue inserts a ready job at the back of its key's list and returns it.
+// With a DedupeKey, recording the key (SET NX PX on the Redis clock) and
+// inserting the job happen in one script; a key already recorded gives
+// store.ErrDuplicate and inserts nothing.
+func (s *Store) Enqueue(ctx context.Context, j store.NewJob) (store.Job, error) {
+	if err := j.Validate(); err != nil {
+		return store.Job{}, fmt.Errorf("redisstore: enqueue: %w", err)
+	}
+	var ttl int64
+	if j.DedupeKey != "" {
+		ttl = ceilMillis(j.DedupeTTL).Milliseconds()
+	}
+	res, err := s.eval(ctx, s.enqueue, j.Kind, j.Key, j.Payload, j.DedupeKey, ttl).Slice()
+	if err != nil {
+		return store.Job{}, wrap("enqueue", err)
+	}
+	r := reply(res)
+	if r.int(0) == 0 {
+		if r.err != nil {
+			return store.Job{}, fmt.Errorf("redisstore: enqueue: %w", r.err)
+		}
+		return store.Job{}, fmt.Errorf("redisstore: enqueue %q: %w", j.DedupeKey, store.ErrDuplicate)
+	}
+	job := store.Job{
+		ID:        r.str(1),
+		Kind:      j.Kind,
+		Key:       j.Key,
+		Payload:   j.Payload,
+		State:     store.JobReady,
+		CreatedAt: time.UnixMicro(r.int(2)),
+	}
+	if r.err != nil {
+		return store.Job{}, fmt.Errorf("redisstore: enqueue: %w", r.err)
+	}
+	return job, nil
+}
+
+// Claim leases, for lease, the job whose run time is earliest among the
+// heads of the keys that have no job leased; first it gives jobs whose lease
+// ran out back to the queue. It returns store.ErrNoJob when no job is ready.
+func (s *Store) Claim(ctx context.Context, lease time.Duration) (store.Job, error) {
+	if lease <= 0 {
+		return store.Job{}, fmt.Errorf("redisstore: claim: lease %v is not positive", lease)
+	}
+	token := newToken()
+	res, err := s.eval(ctx, s.claim, micros(lease), token).Slice()
+	if err != nil {
+		return store.Job{}, wrap("claim", err)
+	}
+	r := reply(res)
+	if n := r.int(1); n > 0 {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "redisstore: expired leases taken back", slog.Int64("jobs", n))
+	}
+	if r.int(0) == 0 {
+		if r.err != nil {
+			return store.Job{}, fmt.Errorf("redisstore: claim: %w", r.err)
+		}
+		return store.Job{}, store.ErrNoJob
+	}
+	job := store.Job{
+		ID:        r.str(2),
+		Kind:      r.str(3),
+		Key:       r.str(4),
+		Payload:   payloadBytes(r.str(5)),
+		State:     store.JobLeased,
+		LastError: r.str(6),
+		CreatedAt: time.UnixMicro(r.int(7)),
+		Attempt:   int(r.int(8)),
+		Lease:     token,
+	}
+	if r.err != nil {
+		return store.Job{}, fmt.Errorf("redisstore: claim: %w", r.err)
+	}
+	return job, nil
+}
+
+// checkHeld validates the job a lease operation was given.
+func checkHeld(op string, j store.Job) error {
+	if j.ID == "" {
+		return fmt.Errorf("redisstore: %s: job has no id", op)
+	}
+	if j.Lease == "" {
+		return fmt.Errorf("redisstore: %s job %s: job has no lease token", op, j.ID)
+	}
+	return nil
+}
+
+// leaseResult turns the 1/0 answer of a lease script into an error.
+func leaseResult(op string, j store.Job, n int64, err error) error {
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("redisstore: %s job %s: %w", op, j.ID, store.ErrLeaseLost)
+	}
+	return nil
+}
+
+// Extend pushes the lease of j out to lease from now (Redis time). A lease
+// that ran out but was not yet taken back by a Claim can still be extended.
+func (s *Store) Extend(ctx context.Context, j store.Job, lease time.Duration) error {
+	if err := checkHeld("extend", j); err != nil {
+		return err
+	}
+	if lease <= 0 {
+		return fmt.Errorf("redisstore: extend job %s: lease %v is not positive", j.ID, lease)
+	}
+	n, err := s.eval(ctx, s.extend, j.ID, j.Lease, micros(lease)).Int64()
+	return leaseResult("extend", j, n, err)
+}
+
+// Complete removes j from the queue and lets the next job of its key run.
+func (s *Store) Complete(ctx context.Context, j store.Job) error {
+	if err := checkHeld("complete", j); err != nil {
+		return err
+	}
+	n, err := s.eval(ctx, s.complete, j.ID, j.Lease).Int64()
+	return leaseResult("complete", j, n, err)
+}
+
+// Retry puts j back at the head of its key, ready to run after delay,
+// recording reason.
+func (s *Store) Retry(ctx context.Context, j store.Job, delay time.Duration, reason string) error {
+	if err := checkHeld("retry", j); err != nil {
+		return err
+	}
+	if delay < 0 {
+		return fmt.Errorf("redisstore: retry job %s: negative delay %v", j.ID, delay)
+	}
+	n, err := s.eval(ctx, s.retry, j.ID, j.Lease, micros(delay), reason).Int64()
+	return leaseResult("retry", j, n, err)
+}
+
+// DeadLetter moves j to the dead letters with reason and lets the next job
+// of its key run.
+func (s *Store) DeadLetter(ctx context.Context, j store.Job, reason string) error {
+	if err := checkHeld("dead letter", j); err != nil {
+		return err
+	}
+	n, err := s.eval(ctx, s.deadLetter, j.ID, j.Lease, reason).Int64()
+	return leaseResult("dead letter", j, n, err)
+}
+
+// DeadLetters lists up to limit dead letters, oldest first.
+func (s *Store) DeadLetters(ctx context.Context, limit int) ([]store.Job, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("redisstore: dead letters: limit %d is not positive", limit)
+	}
+	res, err := s.deadLetters.Run(ctx, s.rdb, []string{s.key("dead")}, s.base, limit).Slice()
+	if err != nil {
+		return nil, wrap("dead letters", err)
+	}
+	const fields = 7
+	if len(res)%fields != 0 {
+		return nil, fmt.Errorf("redisstore: dead letters: script reply has %d elements, not a multiple of %d", len(res), fields)
+	}
+	r := reply(res)
+	jobs := make([]store.Job, 0, len(res)/fields)
+	for i := 0; i < len(res); i += fields {
+		jobs = append(jobs, store.Job{
+			ID:        r.str(i),
+			Kind:      r.str(i + 1),
+			Key:       r.str(i + 2),
+			Payload:   payloadBytes(r.str(i + 3)),
+			State:     store.JobDead,
+			Attempt:   int(r.int(i + 4)),
+			LastError: r.str(i + 5),
+			CreatedAt: time.UnixMicro(r.int(i + 6)),
+		})
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("redisstore: dead letters: %w", r.err)
+	}
+	return jobs, nil
+}
+
+// Replay puts dead letter id back at the back of its key's list, ready now,
+// with Attempt reset to 0; it keeps its id and its LastError. It returns
+// store.ErrNotFound when there is no such dead letter.
+func (s *Store) Replay(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("redisstore: replay: empty job id")
+	}
+	n, err := s.eval(ctx, s.replay, id).Int64()
+	if err != nil {
+		return wrap("replay", err)
+	}
+	if n != 1 {
+		return fmt.Errorf("redisstore: replay dead letter %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DiscardDeadLetter deletes dead letter id for good, or returns
+// store.ErrNotFound.
+func (s *Store) DiscardDeadLetter(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("redisstore: discard dead letter: empty job id")
+	}
+	n, err := s.eval(ctx, s.discard, id).Int64()
+	if err != nil {
+		return wrap("discard dead letter", err)
+	}
+	if n != 1 {
+		return fmt.Errorf("redisstore: discard dead letter %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Stats counts the jobs in the queue. It first gives jobs whose lease ran
+// out back to the queue, so they count as ready.
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+	res, err := s.eval(ctx, s.stats).Int64Slice()
+	if err != nil {
+		return store.Stats{}, wrap("stats", err)
+	}
+	if len(res) != 4 {
+		return store.Stats{}, fmt.Errorf("redisstore: stats: script reply has %d elements, want 4", len(res))
+	}
+	if res[3] > 0 {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "redisstore: expired leases taken back", slog.Int64("jobs", res[3]))
+	}
+	return store.Stats{Ready: int(res[0]), Leased: int(res[1]), Dead: int(res[2])}, nil
+}

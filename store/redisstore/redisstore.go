@@ -1,0 +1,530 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsrelay/smsrelay/store"
+)
+
+// DefaultPrefix is the key prefix used when [WithPrefix] is not given.
+const DefaultPrefix = "smsrelay"
+
+// Compile-time checks that *Store implements both contracts.
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Queue = (*Store)(nil)
+)
+
+// Store is a [store.Store] and [store.Queue] kept in Redis. It is safe for
+// concurrent use by many goroutines and by many processes sharing one Redis
+// deployment. Create it with [New].
+type Store struct {
+	rdb       redis.UniversalClient
+	log       *slog.Logger
+	base      string        // "{prefix}:"
+	recordTTL time.Duration // 0: keep messages and part markers forever
+
+	// Keys every queue script receives, in this order (see scripts.go).
+	queueKeys []string
+
+	advance     *redis.Script
+	enqueue     *redis.Script
+	claim       *redis.Script
+	extend      *redis.Script
+	complete    *redis.Script
+	retry       *redis.Script
+	deadLetter  *redis.Script
+	deadLetters *redis.Script
+	replay      *redis.Script
+	discard     *redis.Script
+	stats       *redis.Script
+}
+
+// Option configures a [Store]. Options are applied in order; the last one of
+// a kind wins.
+type Option func(*config) error
+
+type config struct {
+	prefix    string
+	log       *slog.Logger
+	recordTTL time.Duration
+}
+
+// WithPrefix sets the prefix of every key the store uses (default
+// [DefaultPrefix]). The store wraps it in braces, so that "smsrelay" gives
+// keys named "{smsrelay}:…" that all hash to one Redis Cluster slot. The
+// prefix must be non-empty and must not contain '{' or '}'. Give each relay
+// deployment that shares a Redis its own prefix.
+func WithPrefix(p string) Option {
+	return func(c *config) error {
+		switch {
+		case p == "":
+			return errors.New("redisstore: empty key prefix")
+		case strings.ContainsAny(p, "{}"):
+			return fmt.Errorf("redisstore: key prefix %q must not contain '{' or '}'", p)
+		}
+		c.prefix = p
+		return nil
+	}
+}
+
+// WithLogger sets the logger the store reports unusual events to (expired
+// leases taken back). Nil restores the default, which discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.log = l
+		return nil
+	}
+}
+
+// WithRecordTTL makes the records that accumulate with traffic expire d
+// after they were written: sent messages ([Store.PutMessage]) and relayed-part
+// markers ([Store.MarkPartRelayed]). The default, 0, keeps them forever, as
+// the [store.Store] contract describes; a Redis with bounded memory wants a
+// TTL comfortably longer than the time within which Twilio status callbacks
+// and Intercom webhook redeliveries still arrive, such as 30 days. Contacts,
+// threads, conversation mappings and opt-outs never expire. d must not be
+// negative; TTLs are kept in whole milliseconds, rounded up.
+func WithRecordTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("redisstore: negative record TTL %v", d)
+		}
+		c.recordTTL = d
+		return nil
+	}
+}
+
+// New returns a Store that keeps its data in client under the configured
+// prefix. client may be a *redis.Client, a *redis.ClusterClient, a Sentinel
+// failover client or a *redis.Ring (see the package documentation for the
+// Cluster trade-off). New does no I/O; the Lua scripts are loaded on first
+// use. The caller keeps ownership of client and closes it.
+func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: nil redis client")
+	}
+	cfg := config{prefix: DefaultPrefix}
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("redisstore: option %d is nil", i)
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.log == nil {
+		cfg.log = slog.New(slog.DiscardHandler)
+	}
+	base := "{" + cfg.prefix + "}:"
+	s := &Store{
+		rdb:       client,
+		log:       cfg.log,
+		base:      base,
+		recordTTL: cfg.recordTTL,
+		queueKeys: []string{
+			base + "clock", base + "runnable", base + "leased",
+			base + "pending", base + "dead", base + "seq",
+		},
+		advance:     redis.NewScript(advanceStatusLua),
+		enqueue:     redis.NewScript(queuePrelude + enqueueLua),
+		claim:       redis.NewScript(queuePrelude + claimLua),
+		extend:      redis.NewScript(queuePrelude + extendLua),
+		complete:    redis.NewScript(queuePrelude + completeLua),
+		retry:       redis.NewScript(queuePrelude + retryLua),
+		deadLetter:  redis.NewScript(queuePrelude + deadLetterLua),
+		deadLetters: redis.NewScript(deadLettersLua),
+		replay:      redis.NewScript(queuePrelude + replayLua),
+		discard:     redis.NewScript(queuePrelude + discardLua),
+		stats:       redis.NewScript(queuePrelude + statsLua),
+	}
+	return s, nil
+}
+
+// Prefix returns the hash-tagged prefix of every key the store uses, such as
+// "{smsrelay}:". Operators can match the store's keys with Prefix()+"*".
+func (s *Store) Prefix() string { return s.base }
+
+func (s *Store) key(parts ...string) string {
+	return s.base + strings.Join(parts, ":")
+}
+
+// wrap turns a Redis error into the package's error, mapping redis.Nil to
+// store.ErrNotFound.
+func wrap(op string, err error) error {
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// Contact returns the Intercom contact id stored for phone, or
+// store.ErrNotFound.
+func (s *Store) Contact(ctx context.Context, phone string) (string, error) {
+	if phone == "" {
+		return "", errors.New("redisstore: contact: empty phone")
+	}
+	id, err := s.rdb.HGet(ctx, s.key("contacts"), phone).Result()
+	if err != nil {
+		return "", wrap("contact", err)
+	}
+	return id, nil
+}
+
+// SetContact stores (or replaces) the Intercom contact id for phone.
+func (s *Store) SetContact(ctx context.Context, phone, contactID string) error {
+	switch {
+	case phone == "":
+		return errors.New("redisstore: set contact: empty phone")
+	case contactID == "":
+		return errors.New("redisstore: set contact: empty contact id")
+	}
+	if err := s.rdb.HSet(ctx, s.key("contacts"), phone, contactID).Err(); err != nil {
+		return wrap("set contact", err)
+	}
+	return nil
+}
+
+// DeleteContact forgets phone's contact; deleting a missing one is not an
+// error.
+func (s *Store) DeleteContact(ctx context.Context, phone string) error {
+	if phone == "" {
+		return errors.New("redisstore: delete contact: empty phone")
+	}
+	if err := s.rdb.HDel(ctx, s.key("contacts"), phone).Err(); err != nil {
+		return wrap("delete contact", err)
+	}
+	return nil
+}
+
+// threadRecord is a thread as stored in the threads hash.
+type threadRecord struct {
+	ContactID      string    `json:"contact_id,omitempty"`
+	ConversationID string    `json:"conversation_id"`
+	State          string    `json:"state"`
+	LastInbound    time.Time `json:"last_inbound"`
+}
+
+// Thread returns the thread stored under key, or store.ErrNotFound.
+func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, error) {
+	if err := key.Validate(); err != nil {
+		return store.Thread{}, fmt.Errorf("redisstore: thread: %w", err)
+	}
+	raw, err := s.rdb.HGet(ctx, s.key("threads"), key.String()).Bytes()
+	if err != nil {
+		return store.Thread{}, wrap("thread", err)
+	}
+	var rec threadRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return store.Thread{}, fmt.Errorf("redisstore: thread %s: corrupt record: %w", key, err)
+	}
+	return store.Thread{
+		Key:            key,
+		ContactID:      rec.ContactID,
+		ConversationID: rec.ConversationID,
+		State:          store.ConversationState(rec.State),
+		LastInbound:    rec.LastInbound,
+	}, nil
+}
+
+// PutThread stores t under t.Key and maps t.ConversationID to t.Key, in one
+// transaction. Mappings of earlier conversations are kept.
+func (s *Store) PutThread(ctx context.Context, t store.Thread) error {
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("redisstore: put thread: %w", err)
+	}
+	raw, err := json.Marshal(threadRecord{
+		ContactID:      t.ContactID,
+		ConversationID: t.ConversationID,
+		State:          string(t.State),
+		LastInbound:    t.LastInbound,
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: put thread: %w", err)
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.key("threads"), t.Key.String(), raw)
+		p.HSet(ctx, s.key("conversations"), t.ConversationID, t.Key.String())
+		return nil
+	})
+	if err != nil {
+		return wrap("put thread", err)
+	}
+	return nil
+}
+
+// DeleteThread forgets the thread stored under key; its conversation
+// mappings stay. Deleting a missing one is not an error.
+func (s *Store) DeleteThread(ctx context.Context, key store.ThreadKey) error {
+	if err := key.Validate(); err != nil {
+		return fmt.Errorf("redisstore: delete thread: %w", err)
+	}
+	if err := s.rdb.HDel(ctx, s.key("threads"), key.String()).Err(); err != nil {
+		return wrap("delete thread", err)
+	}
+	return nil
+}
+
+// ThreadByConversation returns the key of the thread that conversationID
+// carries or carried, or store.ErrNotFound.
+func (s *Store) ThreadByConversation(ctx context.Context, conversationID string) (store.ThreadKey, error) {
+	if conversationID == "" {
+		return store.ThreadKey{}, errors.New("redisstore: thread by conversation: empty conversation id")
+	}
+	v, err := s.rdb.HGet(ctx, s.key("conversations"), conversationID).Result()
+	if err != nil {
+		return store.ThreadKey{}, wrap("thread by conversation", err)
+	}
+	customer, sender, ok := strings.Cut(v, "|")
+	if !ok {
+		return store.ThreadKey{}, fmt.Errorf("redisstore: thread by conversation %s: corrupt thread key %q", conversationID, v)
+	}
+	return store.ThreadKey{Customer: customer, Sender: sender}, nil
+}
+
+// Message fields in the message hashes.
+const (
+	fConversation = "conversation"
+	fPart         = "part"
+	fCustomer     = "customer"
+	fSender       = "sender"
+	fStatus       = "status"
+	fErrorCode    = "error_code"
+	fRank         = "rank"
+)
+
+// PutMessage records m, replacing any record with the same SID. With
+// [WithRecordTTL] the record expires after that TTL.
+func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("redisstore: put message: %w", err)
+	}
+	k := s.key("msg", m.SID)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, k)
+		p.HSet(ctx, k,
+			fConversation, m.ConversationID,
+			fPart, m.PartID,
+			fCustomer, m.Thread.Customer,
+			fSender, m.Thread.Sender,
+			fStatus, m.Status,
+			fErrorCode, m.ErrorCode,
+			fRank, store.StatusRank(m.Status),
+		)
+		if s.recordTTL > 0 {
+			p.PExpire(ctx, k, ceilMillis(s.recordTTL))
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap("put message", err)
+	}
+	return nil
+}
+
+// Message returns the message recorded under sid, or store.ErrNotFound.
+func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) {
+	if sid == "" {
+		return store.Message{}, errors.New("redisstore: message: empty sid")
+	}
+	h, err := s.rdb.HGetAll(ctx, s.key("msg", sid)).Result()
+	if err != nil {
+		return store.Message{}, wrap("message", err)
+	}
+	if len(h) == 0 {
+		return store.Message{}, fmt.Errorf("redisstore: message %s: %w", sid, store.ErrNotFound)
+	}
+	code, err := strconv.Atoi(h[fErrorCode])
+	if err != nil {
+		return store.Message{}, fmt.Errorf("redisstore: message %s: corrupt error code: %w", sid, err)
+	}
+	return store.Message{
+		SID:            sid,
+		ConversationID: h[fConversation],
+		PartID:         h[fPart],
+		Thread:         store.ThreadKey{Customer: h[fCustomer], Sender: h[fSender]},
+		Status:         h[fStatus],
+		ErrorCode:      code,
+	}, nil
+}
+
+// AdvanceMessageStatus sets the status and error code of message sid if
+// store.StatusRank(status) is greater than the rank of its current status,
+// atomically (one Lua script). It returns the message as stored afterwards
+// and whether it changed, or store.ErrNotFound.
+func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, errorCode int) (store.Message, bool, error) {
+	if sid == "" {
+		return store.Message{}, false, errors.New("redisstore: advance message status: empty sid")
+	}
+	if status == "" {
+		return store.Message{}, false, errors.New("redisstore: advance message status: empty status")
+	}
+	res, err := s.advance.Run(ctx, s.rdb, []string{s.key("msg", sid)},
+		status, errorCode, store.StatusRank(status)).Slice()
+	if err != nil {
+		return store.Message{}, false, wrap("advance message status", err)
+	}
+	r := reply(res)
+	if r.int(0) < 0 {
+		return store.Message{}, false, fmt.Errorf("redisstore: message %s: %w", sid, store.ErrNotFound)
+	}
+	m := store.Message{
+		SID:            sid,
+		Status:         r.str(2),
+		ErrorCode:      int(r.int(3)),
+		ConversationID: r.str(4),
+		PartID:         r.str(5),
+		Thread:         store.ThreadKey{Customer: r.str(6), Sender: r.str(7)},
+	}
+	if r.err != nil {
+		return store.Message{}, false, fmt.Errorf("redisstore: advance message status %s: %w", sid, r.err)
+	}
+	return m, r.int(1) == 1, nil
+}
+
+// PartRelayed reports whether the Intercom conversation part partID was
+// already relayed.
+func (s *Store) PartRelayed(ctx context.Context, partID string) (bool, error) {
+	if partID == "" {
+		return false, errors.New("redisstore: part relayed: empty part id")
+	}
+	n, err := s.rdb.Exists(ctx, s.key("part", partID)).Result()
+	if err != nil {
+		return false, wrap("part relayed", err)
+	}
+	return n == 1, nil
+}
+
+// MarkPartRelayed records that partID was relayed (for the record TTL, if
+// one was set with [WithRecordTTL]).
+func (s *Store) MarkPartRelayed(ctx context.Context, partID string) error {
+	if partID == "" {
+		return errors.New("redisstore: mark part relayed: empty part id")
+	}
+	var ttl time.Duration // 0: no expiry
+	if s.recordTTL > 0 {
+		ttl = ceilMillis(s.recordTTL)
+	}
+	if err := s.rdb.Set(ctx, s.key("part", partID), "1", ttl).Err(); err != nil {
+		return wrap("mark part relayed", err)
+	}
+	return nil
+}
+
+// SetOptedOut records whether key's customer has opted out of messages from
+// key's sender.
+func (s *Store) SetOptedOut(ctx context.Context, key store.ThreadKey, optedOut bool) error {
+	if err := key.Validate(); err != nil {
+		return fmt.Errorf("redisstore: set opted out: %w", err)
+	}
+	var err error
+	if optedOut {
+		err = s.rdb.SAdd(ctx, s.key("optout"), key.String()).Err()
+	} else {
+		err = s.rdb.SRem(ctx, s.key("optout"), key.String()).Err()
+	}
+	if err != nil {
+		return wrap("set opted out", err)
+	}
+	return nil
+}
+
+// OptedOut reports whether key's customer has opted out of messages from
+// key's sender.
+func (s *Store) OptedOut(ctx context.Context, key store.ThreadKey) (bool, error) {
+	if err := key.Validate(); err != nil {
+		return false, fmt.Errorf("redisstore: opted out: %w", err)
+	}
+	ok, err := s.rdb.SIsMember(ctx, s.key("optout"), key.String()).Result()
+	if err != nil {
+		return false, wrap("opted out", err)
+	}
+	return ok, nil
+}
+
+// MarkSeen records key for ttl (SET NX PX, so the TTL runs on the Redis
+// clock) and reports whether it was new. TTLs are kept in whole
+// milliseconds, rounded up.
+func (s *Store) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if key == "" {
+		return false, errors.New("redisstore: mark seen: empty key")
+	}
+	if ttl <= 0 {
+		return false, fmt.Errorf("redisstore: mark seen: ttl %v is not positive", ttl)
+	}
+	ok, err := s.rdb.SetNX(ctx, s.key("seen", key), "1", ceilMillis(ttl)).Result()
+	if err != nil {
+		return false, wrap("mark seen", err)
+	}
+	return ok, nil
+}
+
+// ceilMillis rounds d up to a whole, positive number of milliseconds, the
+// resolution of PX.
+func ceilMillis(d time.Duration) time.Duration {
+	return max(time.Millisecond, (d+time.Millisecond-1)/time.Millisecond*time.Millisecond)
+}
+
+// reply reads the flat array a Lua script returns. The first conversion
+// error is kept in err; later reads return zero values.
+type replyReader struct {
+	v   []any
+	err error
+}
+
+func reply(v []any) *replyReader { return &replyReader{v: v} }
+
+func (r *replyReader) at(i int) any {
+	if i >= len(r.v) {
+		if r.err == nil {
+			r.err = fmt.Errorf("script reply has %d elements, want more than %d", len(r.v), i)
+		}
+		return nil
+	}
+	return r.v[i]
+}
+
+func (r *replyReader) int(i int) int64 {
+	switch x := r.at(i).(type) {
+	case int64:
+		return x
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil && r.err == nil {
+			r.err = fmt.Errorf("script reply element %d: %w", i, err)
+		}
+		return n
+	case nil:
+		return 0
+	default:
+		if r.err == nil {
+			r.err = fmt.Errorf("script reply element %d has type %T", i, x)
+		}
+		return 0
+	}
+}
+
+func (r *replyReader) str(i int) string {
+	switch x := r.at(i).(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case nil:
+		return ""
+	default:
+		if r.err == nil {
+			r.err = fmt.Errorf("script reply element %d has type %T", i, x)
+		}
+		return ""
+	}
+}
