@@ -114,11 +114,17 @@ type Config struct {
 	IdleTimeout time.Duration
 
 	// RateLimit is the Intercom budget: requests per 10 seconds, over a
-	// sliding window, for every Intercom call this Relay makes. Default 83.
-	// Ignored when Limiter is set.
+	// sliding window, for every Intercom call this Relay makes. When neither
+	// RateLimit nor Limiter is set, the relay uses the Intercom client's own
+	// limiter if it has one (*intercom.Client does: 83 per 10 s by default),
+	// so that the process has one budget; otherwise 83. Set at most one of
+	// RateLimit and Limiter. With N replicas and no shared limiter, give
+	// each 83/N.
 	RateLimit int
-	// Limiter replaces the budget built from RateLimit, for instance with a
-	// limiter shared by several replicas (redisstore.NewLimiter).
+	// Limiter replaces the budget, for instance with a limiter shared by
+	// several replicas (redisstore.NewLimiter). Give the same limiter to the
+	// Intercom client (intercom.WithLimiter) if the host calls the client
+	// directly too.
 	Limiter Limiter
 
 	// Workers is how many jobs run at once. Default 4.
@@ -127,11 +133,12 @@ type Config struct {
 	// worker extends it while the job runs. Default 1 minute.
 	Lease time.Duration
 	// MaxAttempts is how many times a job runs before it is dead-lettered.
-	// Default 8.
+	// Default 25, which with the default delays keeps retrying through about
+	// three hours of outage.
 	MaxAttempts int
 	// RetryBase and RetryMax bound the delay before a failed job runs again:
 	// RetryBase doubling per attempt, up to RetryMax, with jitter. Defaults 2s
-	// and 5 minutes.
+	// and 10 minutes.
 	RetryBase, RetryMax time.Duration
 	// PollInterval is how long an idle worker waits before looking for work
 	// again. Default 250ms.
@@ -157,9 +164,9 @@ const (
 	rateWindow          = 10 * time.Second
 	defaultWorkers      = 4
 	defaultLease        = time.Minute
-	defaultMaxAttempts  = 8
+	defaultMaxAttempts  = 25
 	defaultRetryBase    = 2 * time.Second
-	defaultRetryMax     = 5 * time.Minute
+	defaultRetryMax     = 10 * time.Minute
 	defaultPoll         = 250 * time.Millisecond
 	defaultDrain        = 30 * time.Second
 	defaultDedupeTTL    = 72 * time.Hour
@@ -249,6 +256,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RateLimit < 0 {
 		add("RateLimit must not be negative")
+	}
+	if c.RateLimit != 0 && c.Limiter != nil {
+		add("set RateLimit or Limiter, not both")
+	}
+	if c.RetryBase > 0 && c.RetryMax > 0 && c.RetryBase > c.RetryMax {
+		add("RetryBase (%v) is longer than RetryMax (%v)", c.RetryBase, c.RetryMax)
 	}
 	if c.Workers < 0 {
 		add("Workers must not be negative")

@@ -31,9 +31,10 @@
 //
 // Point the Twilio number's (or Messaging Service's) incoming-message webhook
 // at PublicURL + "/twilio/messages", and subscribe the Intercom app to
-// conversation.admin.replied, conversation.admin.closed and
-// conversation.admin.opened at PublicURL + "/intercom/webhooks". The status
-// callback URL is set on every text the relay sends.
+// conversation.admin.replied, conversation.admin.closed,
+// conversation.admin.opened and conversation.admin.assigned at PublicURL +
+// "/intercom/webhooks". The status callback URL is set on every text the
+// relay sends.
 //
 // # What the handlers do
 //
@@ -62,19 +63,26 @@
 //     assigned to its team or admin and tagged; others use
 //     Config.DefaultRoute.
 //   - Only what an agent meant the customer to read leaves by SMS: comment
-//     parts written by an admin on conversations the relay carries, each
-//     once. Bodies become plain text ([SMSText]); attachments become MMS
-//     media where the customer's number takes them, links otherwise. Replies
-//     longer than 1600 characters go as several texts.
-//   - Opt-out. STOP-family keywords (and Twilio's OptOutType) mark the
-//     address opted out; the text still reaches the conversation, with an
-//     internal note. Replies to an opted-out address are not sent, and the
-//     agent gets a note saying why. START-family keywords opt back in.
+//     parts written by an admin, and the message an admin attaches to
+//     closing, re-opening or assigning a conversation, on conversations the
+//     relay carries, each once. Never notes, never bot, Fin or operator
+//     parts, never the customer's own. Bodies become plain text ([SMSText]);
+//     attachments become MMS media where the customer's number takes them,
+//     links otherwise. Replies longer than 1600 characters go as several
+//     texts.
+//   - Opt-out. STOP-family keywords on SMS (and Twilio's OptOutType, on any
+//     channel) mark the address opted out; the text still reaches the
+//     conversation, with an internal note. Replies to an opted-out address
+//     are not sent, and the agent gets a note saying why. START-family
+//     keywords opt back in. A keyword that changes nothing ("Yes" from a
+//     customer who never opted out) is just a message.
 //   - Failures are visible. A send Twilio refuses for good, and a failed or
 //     undelivered status callback, become an internal note with Twilio's
-//     error code and its meaning. Transient errors are retried with backoff;
-//     a job that keeps failing is dead-lettered ([Relay.DeadLetters],
-//     [Relay.Replay]).
+//     error code and its meaning. Transient errors are retried with backoff
+//     (by default for about three hours); a job that keeps failing is
+//     dead-lettered ([Relay.DeadLetters], [Relay.Replay]), and a dead-lettered
+//     reply gets a note. Once a customer's job is dead-lettered, their later
+//     jobs run; a replayed one runs after them.
 //   - Budget. Every Intercom call of a Relay waits on one limiter: 83
 //     requests per sliding 10 seconds unless Config.RateLimit or
 //     Config.Limiter says otherwise. An *intercom.Client given to the relay
@@ -86,10 +94,18 @@
 // Processing is at least once, with idempotency: deliveries are
 // de-duplicated when enqueued, and a job records its progress (a text's SID
 // → conversation, a relayed part's id) right after each side effect, so a
-// retried job does not repeat it. The one window left is a crash between a
-// side effect and its record (say, Twilio accepted a text and the process died
-// before recording it): the job then runs again and the side effect happens
-// twice. No message is dropped to close that window.
+// retried job does not repeat it. What is left is the window between a side
+// effect and its record: when Twilio or Intercom accepted a request but the
+// answer was lost (a timeout, a 502 from a proxy, a crash), the relay cannot
+// tell it from a failure and tries again, so the customer may get a reply
+// twice or a text may show twice in the inbox. Neither API offers an
+// idempotency key to close that window, and the relay prefers a duplicate to
+// a loss.
+//
+// A job holds a lease on its customer's queue while it runs and extends it;
+// if the lease cannot be kept (the store says another worker has it, or
+// extensions fail until it runs out), the job is cancelled, so that two
+// workers never act for one customer at once.
 //
 // # Shape
 //

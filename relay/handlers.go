@@ -29,14 +29,21 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 // Config.PublicURL plus the request's path and query.
 func (r *Relay) TwilioHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		form, ok := r.readTwilio(w, req)
+		form, ok := r.readTwilio(w, req, "")
 		if !ok {
 			return
 		}
 		in, err := twiliosms.ParseInbound(form)
 		if err != nil {
-			r.log.Warn("relay: unreadable inbound message webhook", "err", err)
-			http.Error(w, "malformed message webhook", http.StatusBadRequest)
+			// Twilio signed it, so it is a customer's message we cannot
+			// read: Twilio would not send it again after an error, so keep
+			// it, as a dead letter an operator can inspect.
+			r.log.Warn("relay: unreadable inbound message webhook; keeping it as a dead letter", "err", err)
+			nj := store.NewJob{Kind: kindUnreadable, Key: "unreadable:" + form.Get("From")}
+			if sid := form.Get("MessageSid"); sid != "" {
+				nj.DedupeKey, nj.DedupeTTL = "twilio:message:"+sid, r.cfg.DedupeTTL
+			}
+			r.enqueue(req.Context(), w, nj, unreadableJob{Form: form.Encode(), Reason: err.Error()}, true)
 			return
 		}
 		job := inboundJob{
@@ -50,7 +57,7 @@ func (r *Relay) TwilioHandler() http.Handler {
 		for _, m := range in.Media {
 			job.Media = append(job.Media, media{URL: m.URL, ContentType: m.ContentType})
 		}
-		r.enqueue(w, req.Context(), store.NewJob{
+		r.enqueue(req.Context(), w, store.NewJob{
 			Kind:      kindInbound,
 			Key:       orderKey(job.From),
 			DedupeKey: "twilio:message:" + in.MessageSID,
@@ -64,14 +71,17 @@ func (r *Relay) TwilioHandler() http.Handler {
 // TwilioHandler, enqueues the status, and answers 200.
 func (r *Relay) StatusHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		form, ok := r.readTwilio(w, req)
+		form, ok := r.readTwilio(w, req, r.cfg.StatusCallbackURL)
 		if !ok {
 			return
 		}
 		st, err := twiliosms.ParseStatus(form)
 		if err != nil {
-			r.log.Warn("relay: unreadable status callback", "err", err)
-			http.Error(w, "malformed status callback", http.StatusBadRequest)
+			// Signed by Twilio but unreadable: nothing to act on, and an
+			// error would only make Twilio raise alerts.
+			r.log.Warn("relay: unreadable status callback; ignored", "err", err)
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			io.WriteString(w, emptyTwiML)
 			return
 		}
 		job := statusJob{
@@ -80,7 +90,7 @@ func (r *Relay) StatusHandler() http.Handler {
 			ErrorCode:    st.ErrorCode,
 			ErrorMessage: st.ErrorMessage,
 		}
-		r.enqueue(w, req.Context(), store.NewJob{
+		r.enqueue(req.Context(), w, store.NewJob{
 			Kind:      kindStatus,
 			Key:       "status:" + st.MessageSID,
 			DedupeKey: "twilio:status:" + st.MessageSID + ":" + st.MessageStatus,
@@ -122,23 +132,29 @@ func (r *Relay) IntercomHandler() http.Handler {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
+		nj := store.NewJob{Kind: kindIntercom}
 		key, err := r.st.ThreadByConversation(req.Context(), n.Conversation.ID)
-		if errors.Is(err, store.ErrNotFound) {
+		switch {
+		case err == nil:
+			nj.Key = orderKey(key.Customer)
+		case errors.Is(err, store.ErrNotFound) && young(n.Conversation, time.Now()) && len(job.Parts) > 0:
+			// Perhaps a conversation the relay has just started and not
+			// yet recorded: the worker looks again a few times.
+			nj.Key = "conversation:" + n.Conversation.ID
+		case errors.Is(err, store.ErrNotFound):
 			// Not a conversation the relay carries (chat, email, ...).
 			w.WriteHeader(http.StatusOK)
 			return
-		}
-		if err != nil {
+		default:
 			r.log.Error("relay: looking up conversation", "err", err)
 			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 			return
 		}
-		r.enqueue(w, req.Context(), store.NewJob{
-			Kind:      kindIntercom,
-			Key:       orderKey(key.Customer),
-			DedupeKey: "intercom:notification:" + n.ID,
-			DedupeTTL: r.cfg.DedupeTTL,
-		}, job, false)
+		if n.ID != "" {
+			// Without an id, the part ids de-duplicate what matters.
+			nj.DedupeKey, nj.DedupeTTL = "intercom:notification:"+n.ID, r.cfg.DedupeTTL
+		}
+		r.enqueue(req.Context(), w, nj, job, false)
 	})
 }
 
@@ -150,14 +166,15 @@ func (r *Relay) intercomJobFor(n *intercom.Notification) (intercomJob, bool) {
 	}
 	job := intercomJob{NotificationID: n.ID, Topic: n.Topic, ConversationID: n.Conversation.ID}
 	switch n.Topic {
-	case intercom.TopicAdminClosed, intercom.TopicAdminOpened:
-		return job, true
-	case intercom.TopicAdminReplied:
+	case intercom.TopicAdminReplied, intercom.TopicAdminClosed, intercom.TopicAdminOpened,
+		intercom.TopicAdminAssigned, topicAdminOpenAssigned:
 	default:
+		// Notes, bot and operator replies, the customer's own messages:
+		// nothing of them may reach the customer's phone.
 		return job, false
 	}
 	for _, p := range n.Conversation.Parts {
-		if !relayable(p.PartType, p.Author.Type) {
+		if !relayable(p.PartType, p.Author.Type, p.Body, len(p.Attachments) > 0) {
 			continue
 		}
 		pj := part{ID: p.ID, Type: p.PartType, AuthorType: p.Author.Type, Body: p.Body, CreatedAt: p.CreatedAt}
@@ -167,18 +184,46 @@ func (r *Relay) intercomJobFor(n *intercom.Notification) (intercomJob, bool) {
 		job.Parts = append(job.Parts, pj)
 	}
 	sort.SliceStable(job.Parts, func(i, j int) bool { return job.Parts[i].CreatedAt.Before(job.Parts[j].CreatedAt) })
-	return job, len(job.Parts) > 0
+	changesState := n.Topic == intercom.TopicAdminClosed || n.Topic == intercom.TopicAdminOpened
+	return job, changesState || len(job.Parts) > 0
 }
 
-// relayable is the rule for what may reach a customer's phone: comments
-// written by a teammate. Never notes, never bot, Fin or operator parts, never
-// the customer's own parts.
-func relayable(partType, authorType string) bool {
-	return partType == "comment" && authorType == "admin"
+// youngConversation is how old a conversation may be for a reply on it to
+// be kept although the relay has no record of it (yet).
+const youngConversation = 15 * time.Minute
+
+// young reports whether c was created lately enough that the relay may
+// still be recording it as its own.
+func young(c *intercom.Conversation, now time.Time) bool {
+	return !c.CreatedAt.IsZero() && now.Sub(c.CreatedAt) < youngConversation
 }
 
-// readTwilio reads and verifies a Twilio webhook and returns its form.
-func (r *Relay) readTwilio(w http.ResponseWriter, req *http.Request) (url.Values, bool) {
+// topicAdminOpenAssigned fires when an admin assigns an open conversation.
+const topicAdminOpenAssigned = "conversation.admin.open.assigned"
+
+// relayable is the rule for what may reach a customer's phone: what a
+// teammate wrote for the customer to read. That is a comment, or the
+// message an admin attaches to closing, re-opening or assigning a
+// conversation (Intercom shows it to the customer too). Never a note, never
+// a bot, Fin or operator part, never the customer's own parts, never an
+// empty state change.
+func relayable(partType, authorType, body string, hasAttachments bool) bool {
+	if authorType != "admin" {
+		return false
+	}
+	switch partType {
+	case "comment":
+		return true
+	case "close", "open", "assignment":
+		return strings.TrimSpace(body) != "" || hasAttachments
+	}
+	return false
+}
+
+// readTwilio reads and verifies a Twilio webhook and returns its form. The
+// signature is checked against PublicURL plus the request's path and query,
+// and against alsoSignedAs (plus the query) when that is set.
+func (r *Relay) readTwilio(w http.ResponseWriter, req *http.Request, alsoSignedAs string) (url.Values, bool) {
 	body, ok := r.readBody(w, req, "application/x-www-form-urlencoded")
 	if !ok {
 		return nil, false
@@ -188,8 +233,16 @@ func (r *Relay) readTwilio(w http.ResponseWriter, req *http.Request) (url.Values
 		http.Error(w, "malformed form body", http.StatusBadRequest)
 		return nil, false
 	}
-	full := r.cfg.PublicURL + req.URL.RequestURI()
-	if err := r.twilio.Validate(full, form, req.Header.Get("X-Twilio-Signature")); err != nil {
+	sig := req.Header.Get(twiliosms.SignatureHeader)
+	err = r.twilio.Validate(r.cfg.PublicURL+req.URL.RequestURI(), form, sig)
+	if errors.Is(err, twiliosms.ErrInvalidSignature) && alsoSignedAs != "" {
+		other := alsoSignedAs
+		if req.URL.RawQuery != "" {
+			other += "?" + req.URL.RawQuery
+		}
+		err = r.twilio.Validate(other, form, sig)
+	}
+	if err != nil {
 		r.rejectSignature(w, err, errors.Is(err, twiliosms.ErrMissingSignature))
 		return nil, false
 	}
@@ -233,7 +286,7 @@ func (r *Relay) rejectSignature(w http.ResponseWriter, err error, missing bool) 
 // enqueue stores the job and answers: 200 (with empty TwiML for Twilio) once
 // the job is durable or known already, 503 when the queue failed, so that the
 // sender tries again.
-func (r *Relay) enqueue(w http.ResponseWriter, ctx context.Context, nj store.NewJob, payload any, twiml bool) {
+func (r *Relay) enqueue(ctx context.Context, w http.ResponseWriter, nj store.NewJob, payload any, twiml bool) {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		r.log.Error("relay: encoding job", "err", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/store"
+	"github.com/smsrelay/smsrelay/twiliosms"
 )
 
 type media struct {
@@ -34,9 +35,13 @@ type routeJob struct {
 	Sender         string `json:"sender"`
 }
 
-// receivedStatus marks a customer's text in the message records: it has
-// reached Intercom, on Message.ConversationID.
-const receivedStatus = "received"
+// Statuses of a customer's text in the message records: it has reached
+// Intercom, on Message.ConversationID, as a reply on it or as the message
+// that started it (which then still needs its route).
+const (
+	receivedStatus      = "received"
+	startedThreadStatus = "received:started-conversation"
+)
 
 // handleInbound puts a customer's text on the right Intercom conversation.
 //
@@ -50,17 +55,24 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob) error {
 	}
 	log := r.log.With("message", in.MessageSID, "from", maskAddr(in.From), "to", in.To)
 
-	optChange := optOutChange(in.OptOutType, in.Body)
+	// An opt-out or opt-in counts only when it changes something; it is
+	// recorded after the agents were told (afterDelivery), so that a retry
+	// still tells them.
+	optChange := optOutChange(in.OptOutType, in.Body, twiliosms.IsWhatsApp(in.From))
 	if optChange != 0 {
-		if err := r.st.SetOptedOut(ctx, key, optChange > 0); err != nil {
-			return fmt.Errorf("relay: recording opt-out: %w", err)
+		out, err := r.st.OptedOut(ctx, key)
+		if err != nil {
+			return fmt.Errorf("relay: reading opt-out: %w", err)
+		}
+		if out == (optChange > 0) {
+			optChange = 0
 		}
 	}
 
 	// Already on a conversation? Then only the bookkeeping is left.
 	if m, err := r.st.Message(ctx, in.MessageSID); err == nil && m.ConversationID != "" {
 		log.Debug("relay: text already delivered; finishing bookkeeping", "conversation", m.ConversationID)
-		return r.afterDelivery(ctx, key, in, m.ConversationID, "", optChange)
+		return r.afterDelivery(ctx, key, in, m.ConversationID, "", m.Status == startedThreadStatus, optChange)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("relay: reading message record: %w", err)
 	}
@@ -87,7 +99,7 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob) error {
 			return err
 		}
 		if replied {
-			return r.afterDelivery(ctx, key, in, convID, contactID, optChange)
+			return r.afterDelivery(ctx, key, in, convID, contactID, false, optChange)
 		}
 		log.Info("relay: conversation no longer exists; starting a new one", "conversation", th.ConversationID)
 		if err := r.st.DeleteThread(ctx, key); err != nil {
@@ -114,10 +126,10 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob) error {
 		return fmt.Errorf("relay: Intercom created a message without a conversation id")
 	}
 	log.Info("relay: started conversation", "conversation", msg.ConversationID)
-	if err := r.recordDelivery(ctx, key, in, msg.ConversationID); err != nil {
+	if err := r.recordDelivery(ctx, key, in, msg.ConversationID, startedThreadStatus); err != nil {
 		return err
 	}
-	return r.afterDelivery(ctx, key, in, msg.ConversationID, contactID, optChange)
+	return r.afterDelivery(ctx, key, in, msg.ConversationID, contactID, true, optChange)
 }
 
 // replyOnThread adds the text to th's conversation as the contact. It reports
@@ -143,7 +155,7 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 	if err != nil {
 		return "", false, fmt.Errorf("relay: replying as contact: %w", err)
 	}
-	if err := r.recordDelivery(ctx, th.Key, in, th.ConversationID); err != nil {
+	if err := r.recordDelivery(ctx, th.Key, in, th.ConversationID, receivedStatus); err != nil {
 		return "", false, err
 	}
 	return th.ConversationID, true, nil
@@ -151,12 +163,12 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 
 // recordDelivery notes that the text is on conversationID, before anything
 // else can fail, so that a retry does not post it twice.
-func (r *Relay) recordDelivery(ctx context.Context, key store.ThreadKey, in inboundJob, conversationID string) error {
+func (r *Relay) recordDelivery(ctx context.Context, key store.ThreadKey, in inboundJob, conversationID, status string) error {
 	err := r.st.PutMessage(ctx, store.Message{
 		SID:            in.MessageSID,
 		ConversationID: conversationID,
 		Thread:         key,
-		Status:         receivedStatus,
+		Status:         status,
 	})
 	if err != nil {
 		return fmt.Errorf("relay: recording delivered text: %w", err)
@@ -164,14 +176,15 @@ func (r *Relay) recordDelivery(ctx context.Context, key store.ThreadKey, in inbo
 	return nil
 }
 
-// afterDelivery brings the thread up to date, routes a new conversation and
-// tells the agent about an opt-out change. Every step is safe to repeat.
-func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inboundJob, convID, contactID string, optChange int) error {
+// afterDelivery brings the thread up to date, routes a conversation the text
+// started and tells the agent about an opt-out change. Every step is safe to
+// repeat. The thread (and with it the conversation → thread mapping that
+// lets agents' replies through) is stored first, as early as possible.
+func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inboundJob, convID, contactID string, started bool, optChange int) error {
 	th, err := r.st.Thread(ctx, key)
-	isNew, stale := false, false
+	stale := false
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		isNew = true
 		th = store.Thread{Key: key}
 	case err != nil:
 		return fmt.Errorf("relay: reading thread: %w", err)
@@ -185,18 +198,9 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 			stale = true
 		case kerr != nil && !errors.Is(kerr, store.ErrNotFound):
 			return fmt.Errorf("relay: reading conversation mapping: %w", kerr)
-		default:
-			isNew = true
 		}
 	}
 	if !stale {
-		if isNew {
-			// Before PutThread: a retry that finds the thread stored knows
-			// the route was scheduled.
-			if err := r.enqueueRoute(ctx, convID, key); err != nil {
-				return err
-			}
-		}
 		th.ConversationID = convID
 		th.State = store.StateOpen
 		if contactID != "" {
@@ -209,9 +213,17 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 			return fmt.Errorf("relay: storing thread: %w", err)
 		}
 	}
+	if started {
+		if err := r.enqueueRoute(ctx, convID, key); err != nil {
+			return err
+		}
+	}
 	if optChange != 0 {
 		if err := r.noteOptChange(ctx, convID, in, optChange > 0); err != nil {
 			return err
+		}
+		if err := r.st.SetOptedOut(ctx, key, optChange > 0); err != nil {
+			return fmt.Errorf("relay: recording opt-out: %w", err)
 		}
 	}
 	return nil
@@ -356,14 +368,18 @@ var (
 
 // optOutChange says whether a text opts the customer out (+1), back in (-1),
 // or neither (0). Twilio's OptOutType, set by Advanced Opt-Out, wins over
-// the keyword lists.
-func optOutChange(optOutType, body string) int {
+// the keyword lists, which apply to SMS only: Twilio does not filter STOP on
+// WhatsApp, where "Cancel" or "End" is just a word.
+func optOutChange(optOutType, body string, whatsApp bool) int {
 	switch strings.ToUpper(optOutType) {
 	case "STOP":
 		return 1
 	case "START":
 		return -1
 	case "HELP":
+		return 0
+	}
+	if whatsApp {
 		return 0
 	}
 	word := strings.ToUpper(strings.Trim(strings.TrimSpace(body), ".!"))

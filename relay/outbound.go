@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/twiliosms"
 )
@@ -41,22 +42,30 @@ const maxSMSBody = 1600
 // maxMedia is Twilio's limit on media URLs in one message.
 const maxMedia = 10
 
-func (r *Relay) handleIntercom(ctx context.Context, j intercomJob) error {
+// unknownConversationAttempts is how often a reply on a conversation the
+// relay has no record of is tried: the record may be on its way.
+const unknownConversationAttempts = 5
+
+func (r *Relay) handleIntercom(ctx context.Context, j intercomJob, attempt int) error {
 	keyOfConv, err := r.st.ThreadByConversation(ctx, j.ConversationID)
 	if errors.Is(err, store.ErrNotFound) {
+		if attempt < unknownConversationAttempts && len(j.Parts) > 0 {
+			return fmt.Errorf("relay: conversation %s is not (yet) one the relay carries", j.ConversationID)
+		}
+		r.log.Debug("relay: dropping notification on a conversation the relay does not carry", "conversation", j.ConversationID)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("relay: reading conversation mapping: %w", err)
 	}
-	switch j.Topic {
-	case "conversation.admin.closed", "conversation.admin.opened":
-		return r.setState(ctx, keyOfConv, j.ConversationID, j.Topic == "conversation.admin.opened")
-	}
 	for _, p := range j.Parts {
 		if err := r.relayPart(ctx, keyOfConv, j.ConversationID, p); err != nil {
 			return err
 		}
+	}
+	switch j.Topic {
+	case intercom.TopicAdminClosed, intercom.TopicAdminOpened:
+		return r.setState(ctx, keyOfConv, j.ConversationID, j.Topic == intercom.TopicAdminOpened)
 	}
 	return nil
 }
@@ -86,7 +95,7 @@ func (r *Relay) setState(ctx context.Context, key store.ThreadKey, convID string
 
 // relayPart sends one agent comment to the customer, once.
 func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID string, p part) error {
-	if !relayable(p.Type, p.AuthorType) || p.ID == "" {
+	if !relayable(p.Type, p.AuthorType, p.Body, len(p.Attachments) > 0) || p.ID == "" {
 		return nil
 	}
 	log := r.log.With("conversation", convID, "part", p.ID, "to", maskAddr(key.Customer))

@@ -44,6 +44,12 @@ func New(cfg Config) (*Relay, error) {
 		return nil, &ConfigError{Problems: []string{"TwilioAuthTokens: " + err.Error()}}
 	}
 	budget := c.Limiter
+	if budget == nil && cfg.RateLimit == 0 {
+		// One budget per process: the client's own, when it has one.
+		if lp, ok := c.Intercom.(interface{ Limiter() intercom.Limiter }); ok && lp.Limiter() != nil {
+			budget = lp.Limiter()
+		}
+	}
 	if budget == nil {
 		budget = intercom.NewWindowLimiter(c.RateLimit, rateWindow)
 	}
@@ -66,7 +72,16 @@ const (
 	kindStatus   = "twilio.status"
 	kindIntercom = "intercom.notification"
 	kindRoute    = "intercom.route"
+	// kindUnreadable holds a signed inbound webhook that did not parse; it
+	// is dead-lettered on its first run, for an operator to look at.
+	kindUnreadable = "twilio.unreadable"
 )
+
+// unreadableJob is a signed inbound webhook the relay could not read.
+type unreadableJob struct {
+	Form   string `json:"form"`
+	Reason string `json:"reason"`
+}
 
 // Run runs the relay's workers until ctx ends, then stops claiming jobs and
 // waits for running ones to finish, for at most Config.DrainTimeout; a job
@@ -138,15 +153,21 @@ func (r *Relay) RunOnce(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// errLeaseLost cancels a job whose lease this worker can no longer vouch
+// for: another worker may hold it now.
+var errLeaseLost = errors.New("relay: lease lost")
+
 func (r *Relay) runJob(ctx context.Context, job store.Job) {
 	log := r.log.With("job", job.ID, "kind", job.Kind, "attempt", job.Attempt)
+	jctx, cancelJob := context.WithCancelCause(ctx)
+	defer cancelJob(nil)
 	hbCtx, stopHeartbeat := context.WithCancel(ctx)
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)
-		r.heartbeat(hbCtx, job, log)
+		r.heartbeat(hbCtx, job, cancelJob, log)
 	}()
-	err := r.handle(ctx, job)
+	err := r.handle(jctx, job)
 	stopHeartbeat()
 	<-hbDone
 
@@ -156,10 +177,16 @@ func (r *Relay) runJob(ctx context.Context, job store.Job) {
 	defer cancel()
 	var perm *permanentError
 	switch {
+	case errors.Is(context.Cause(jctx), errLeaseLost):
+		// Another worker may be running the job now; it owns the outcome.
+		log.Warn("relay: lease lost; job stopped and left to its next holder", "err", err)
 	case err == nil:
 		if cerr := r.q.Complete(octx, job); cerr != nil {
 			log.Error("relay: completing job", "err", cerr)
 		}
+	case ctx.Err() != nil:
+		// Shutting down: leave the job to its lease, whatever attempt it was.
+		log.Warn("relay: job interrupted by shutdown; it will run again", "err", err)
 	case errors.As(err, &perm) || job.Attempt >= r.cfg.MaxAttempts:
 		log.Error("relay: dead-lettering job", "err", err)
 		if derr := r.q.DeadLetter(octx, job, err.Error()); derr != nil {
@@ -167,9 +194,6 @@ func (r *Relay) runJob(ctx context.Context, job store.Job) {
 			return
 		}
 		r.tellAgentsOfDeadLetter(octx, job, err, log)
-	case ctx.Err() != nil:
-		// Shutting down: leave the job to its lease.
-		log.Warn("relay: job interrupted by shutdown; it will run again", "err", err)
 	default:
 		delay := r.retryDelay(job.Attempt, err)
 		log.Warn("relay: job failed; retrying", "err", err, "delay", delay)
@@ -197,17 +221,35 @@ func (r *Relay) tellAgentsOfDeadLetter(ctx context.Context, job store.Job, cause
 	}
 }
 
-// heartbeat extends job's lease until ctx ends.
-func (r *Relay) heartbeat(ctx context.Context, job store.Job, log *slog.Logger) {
-	t := time.NewTicker(r.cfg.Lease / 3)
+// heartbeat extends job's lease until ctx ends. When the queue says the
+// lease is gone, or extensions keep failing until the lease is about to run
+// out, it cancels the job with errLeaseLost: past that point another worker
+// may claim it, and two must never run it at once.
+func (r *Relay) heartbeat(ctx context.Context, job store.Job, cancelJob context.CancelCauseFunc, log *slog.Logger) {
+	every := r.cfg.Lease / 3
+	deadline := time.Now().Add(r.cfg.Lease) // the claim's lease, give or take
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.q.Extend(ctx, job, r.cfg.Lease); err != nil && ctx.Err() == nil {
-				log.Warn("relay: extending lease", "err", err)
+		}
+		err := r.q.Extend(ctx, job, r.cfg.Lease)
+		switch {
+		case err == nil:
+			deadline = time.Now().Add(r.cfg.Lease)
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, store.ErrLeaseLost):
+			cancelJob(errLeaseLost)
+			return
+		default:
+			log.Warn("relay: extending lease", "err", err)
+			if time.Until(deadline) < every {
+				cancelJob(errLeaseLost)
+				return
 			}
 		}
 	}
@@ -249,7 +291,11 @@ func (r *Relay) handle(ctx context.Context, job store.Job) error {
 		if err := json.Unmarshal(job.Payload, &p); err != nil {
 			return permanent(fmt.Errorf("relay: reading intercom job: %w", err))
 		}
-		return r.handleIntercom(ctx, p)
+		return r.handleIntercom(ctx, p, job.Attempt)
+	case kindUnreadable:
+		var p unreadableJob
+		_ = json.Unmarshal(job.Payload, &p)
+		return permanent(fmt.Errorf("relay: unreadable inbound message webhook: %s", p.Reason))
 	case kindRoute:
 		var p routeJob
 		if err := json.Unmarshal(job.Payload, &p); err != nil {
@@ -289,6 +335,18 @@ func (r *Relay) Replay(ctx context.Context, id string) error {
 	}
 	if err := r.q.Replay(ctx, id); err != nil {
 		return fmt.Errorf("relay: replaying %s: %w", id, err)
+	}
+	return nil
+}
+
+// DiscardDeadLetter deletes dead letter id for good. It returns an error
+// wrapping store.ErrNotFound when there is no such dead letter.
+func (r *Relay) DiscardDeadLetter(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("relay: DiscardDeadLetter: empty job id")
+	}
+	if err := r.q.DiscardDeadLetter(ctx, id); err != nil {
+		return fmt.Errorf("relay: discarding %s: %w", id, err)
 	}
 	return nil
 }

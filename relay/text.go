@@ -31,13 +31,15 @@ func SMSText(body string) string {
 	return tidyLines(w.b.String())
 }
 
-// looksLikeHTML reports whether s has something that reads as a tag or an
-// entity; plain text such as "a < b" or "<3" does not.
+// looksLikeHTML reports whether s holds markup: a tag Intercom's composer
+// writes (<p>, <br>, <a ...>, ...) or a character entity. Webhook bodies are
+// plain text from API 2.15 on, and plain text such as "a < b", "<3" or
+// "write to <billing@example.com>" must come through untouched.
 func looksLikeHTML(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '<':
-			if i+1 < len(s) && (s[i+1] == '/' || s[i+1] == '!' || isASCIILetter(s[i+1])) && strings.IndexByte(s[i:], '>') > 0 {
+			if knownTagAt(s[i+1:]) {
 				return true
 			}
 		case '&':
@@ -45,6 +47,33 @@ func looksLikeHTML(s string) bool {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+// htmlTags are the elements that mark a body as HTML.
+var htmlTags = map[string]bool{
+	"p": true, "br": true, "div": true, "span": true, "a": true, "b": true, "i": true, "u": true, "s": true,
+	"em": true, "strong": true, "code": true, "pre": true, "blockquote": true, "ul": true, "ol": true, "li": true,
+	"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true, "img": true, "hr": true,
+	"table": true, "tr": true, "td": true, "th": true,
+}
+
+// knownTagAt reports whether s (what follows a '<') starts a known tag:
+// an optional '/', a known name, then '>', '/' or white space, with a '>'
+// to close it.
+func knownTagAt(s string) bool {
+	s = strings.TrimPrefix(s, "/")
+	n := 0
+	for n < len(s) && (isASCIILetter(s[n]) || n > 0 && s[n] >= '0' && s[n] <= '9') {
+		n++
+	}
+	if n == 0 || n == len(s) || !htmlTags[strings.ToLower(s[:n])] {
+		return false
+	}
+	switch s[n] {
+	case '>', '/', ' ', '\t', '\n':
+		return strings.IndexByte(s[n:], '>') >= 0
 	}
 	return false
 }

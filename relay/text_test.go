@@ -15,6 +15,9 @@ func TestSMSText(t *testing.T) {
 		{"plain text keeps lines", "line one\nline two", "line one\nline two"},
 		{"plain text with less-than", "a < b and <3", "a < b and <3"},
 		{"plain text with ampersand", "Tom & Jerry", "Tom & Jerry"},
+		{"plain text with an address in brackets", "Email <billing@example.com> with the receipt", "Email <billing@example.com> with the receipt"},
+		{"plain text with a code in brackets", "Reply with <ABC123> please", "Reply with <ABC123> please"},
+		{"plain text with an unknown tag-like word", "Press <enter> twice", "Press <enter> twice"},
 		{"paragraph", "<p>Okay!</p>", "Okay!"},
 		{"two paragraphs", "<p>Hi Ann,</p><p>Your order shipped.</p>", "Hi Ann,\n\nYour order shipped."},
 		{"line break", "<p>one<br>two<br/>three</p>", "one\ntwo\nthree"},
@@ -69,32 +72,36 @@ func TestOptOutChange(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		optOutType, body string
+		whatsApp         bool
 		want             int
 	}{
-		{"", "STOP", 1},
-		{"", "stop", 1},
-		{"", " Stop. ", 1},
-		{"", "unsubscribe", 1},
-		{"", "STOPALL", 1},
-		{"", "cancel", 1},
-		{"", "end", 1},
-		{"", "quit", 1},
-		{"", "optout", 1},
-		{"", "revoke", 1},
-		{"", "START", -1},
-		{"", "yes", -1},
-		{"", "unstop", -1},
-		{"", "stop please", 0},
-		{"", "please stop texting me", 0},
-		{"", "HELP", 0},
-		{"", "hello", 0},
-		{"STOP", "arrête", 1},
-		{"START", "reprendre", -1},
-		{"HELP", "STOP", 0},
+		{"", "STOP", false, 1},
+		{"", "stop", false, 1},
+		{"", " Stop. ", false, 1},
+		{"", "unsubscribe", false, 1},
+		{"", "STOPALL", false, 1},
+		{"", "cancel", false, 1},
+		{"", "end", false, 1},
+		{"", "quit", false, 1},
+		{"", "optout", false, 1},
+		{"", "revoke", false, 1},
+		{"", "START", false, -1},
+		{"", "yes", false, -1},
+		{"", "unstop", false, -1},
+		{"", "stop please", false, 0},
+		{"", "please stop texting me", false, 0},
+		{"", "HELP", false, 0},
+		{"", "hello", false, 0},
+		{"STOP", "arrête", false, 1},
+		{"START", "reprendre", false, -1},
+		{"HELP", "STOP", false, 0},
+		{"", "STOP", true, 0},
+		{"", "cancel", true, 0},
+		{"STOP", "whatever", true, 1},
 	}
 	for _, tt := range tests {
-		if got := optOutChange(tt.optOutType, tt.body); got != tt.want {
-			t.Errorf("optOutChange(%q, %q) = %d, want %d", tt.optOutType, tt.body, got, tt.want)
+		if got := optOutChange(tt.optOutType, tt.body, tt.whatsApp); got != tt.want {
+			t.Errorf("optOutChange(%q, %q, %v) = %d, want %d", tt.optOutType, tt.body, tt.whatsApp, got, tt.want)
 		}
 	}
 }
@@ -102,25 +109,35 @@ func TestOptOutChange(t *testing.T) {
 func TestRelayable(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		partType, authorType string
-		want                 bool
+		partType, authorType, body string
+		attachments                bool
+		want                       bool
 	}{
-		{"comment", "admin", true},
-		{"note", "admin", false},
-		{"comment", "bot", false},
-		{"comment", "user", false},
-		{"comment", "lead", false},
-		{"comment", "contact", false},
-		{"comment", "team", false},
-		{"quick_reply", "bot", false},
-		{"assignment", "admin", false},
-		{"close", "admin", false},
-		{"open", "user", false},
-		{"", "admin", false},
+		{"comment", "admin", "hi", false, true},
+		{"comment", "admin", "", true, true},
+		{"note", "admin", "internal", false, false},
+		{"note", "admin", "", true, false},
+		{"comment", "bot", "I'm Fin", false, false},
+		{"comment", "user", "echo", false, false},
+		{"comment", "lead", "echo", false, false},
+		{"comment", "contact", "echo", false, false},
+		{"comment", "team", "hi", false, false},
+		{"quick_reply", "bot", "pick one", false, false},
+		{"close", "admin", "Refund issued. Goodbye!", false, true},
+		{"close", "admin", "", false, false},
+		{"close", "admin", "  ", false, false},
+		{"close", "bot", "Closing", false, false},
+		{"assignment", "admin", "Billing will text you", false, true},
+		{"assignment", "admin", "", false, false},
+		{"open", "admin", "Re-opening: one more thing", false, true},
+		{"open", "user", "customer reopened", false, false},
+		{"snoozed", "admin", "", false, false},
+		{"conversation_attribute_updated_by_admin", "admin", "x", false, false},
+		{"", "admin", "x", false, false},
 	}
 	for _, tt := range tests {
-		if got := relayable(tt.partType, tt.authorType); got != tt.want {
-			t.Errorf("relayable(%q, %q) = %v, want %v", tt.partType, tt.authorType, got, tt.want)
+		if got := relayable(tt.partType, tt.authorType, tt.body, tt.attachments); got != tt.want {
+			t.Errorf("relayable(%q, %q, %q, %v) = %v, want %v", tt.partType, tt.authorType, tt.body, tt.attachments, got, tt.want)
 		}
 	}
 }
