@@ -260,6 +260,10 @@ type call struct {
 	query  url.Values
 	in     any // request body, JSON-encoded; nil for none
 	out    any // decoded from a 2xx answer; nil to discard
+	// creates marks a request that adds something each time Intercom acts
+	// on it (a conversation, a reply, a note). It is retried only after
+	// failures that show Intercom did not act on it; see ambiguous.
+	creates bool
 }
 
 // do performs a request with pacing, rate-limit back-off and retries. It
@@ -322,7 +326,7 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 		}
 		if err != nil {
 			lastErr = err
-			if !IsRetryable(err) {
+			if !IsRetryable(err) || k.creates && ambiguous(err) {
 				return backoff.Permanent(err)
 			}
 		}

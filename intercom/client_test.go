@@ -257,7 +257,7 @@ func TestRetryThenSuccess(t *testing.T) {
 func TestRetryPOSTKeepsBody(t *testing.T) {
 	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		if n == 1 {
-			writeRaw(w, 500, errorBody("server_error", "oops"))
+			writeRaw(w, 503, errorBody("service_unavailable", "busy"))
 			return
 		}
 		writeRaw(w, 200, `{"type":"conversation","id":"5"}`)
@@ -269,6 +269,64 @@ func TestRetryPOSTKeepsBody(t *testing.T) {
 	reqs := srv.requests()
 	if len(reqs) != 2 || !bytes.Equal(reqs[0].Body, reqs[1].Body) || len(reqs[1].Body) == 0 {
 		t.Fatalf("retried body differs: %q vs %q", reqs[0].Body, reqs[1].Body)
+	}
+}
+
+// Requests that create something are retried only when Intercom cannot
+// have acted on them; after an ambiguous failure the caller decides.
+func TestCreatingRequestsAreNotRetriedAfterAmbiguousFailures(t *testing.T) {
+	calls := map[string]func(c *Client) error{
+		"CreateConversation": func(c *Client) error {
+			_, err := c.CreateConversation(context.Background(), ConversationCreate{FromID: "1", Body: "hi"})
+			return err
+		},
+		"ReplyAsContact": func(c *Client) error {
+			_, err := c.ReplyAsContact(context.Background(), "5", ContactReply{IntercomUserID: "1", Body: "hi"})
+			return err
+		},
+		"AddNote": func(c *Client) error {
+			_, err := c.AddNote(context.Background(), "5", "77", "hi")
+			return err
+		},
+		"Assign (idempotent)": func(c *Client) error {
+			_, err := c.Assign(context.Background(), "5", Assignment{AdminID: "77", AssigneeID: "8", AssigneeType: "team"})
+			return err
+		},
+	}
+	tests := []struct {
+		status       int
+		wantRequests map[bool]int // by whether the call creates something
+	}{
+		{500, map[bool]int{true: 1, false: 2}},
+		{502, map[bool]int{true: 1, false: 2}},
+		{504, map[bool]int{true: 1, false: 2}},
+		{503, map[bool]int{true: 2, false: 2}},
+		{429, map[bool]int{true: 2, false: 2}},
+	}
+	for name, call := range calls {
+		creates := name != "Assign (idempotent)"
+		for _, tt := range tests {
+			srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				if n == 1 {
+					writeRaw(w, tt.status, errorBody("x", "x"))
+					return
+				}
+				if r.URL.Path == "/conversations" {
+					writeRaw(w, 200, `{"type":"user_message","id":"1","conversation_id":"5"}`)
+					return
+				}
+				writeRaw(w, 200, `{"type":"conversation","id":"5"}`)
+			})
+			c := newTestClient(t, srv)
+			err := call(c)
+			got, want := len(srv.requests()), tt.wantRequests[creates]
+			if got != want {
+				t.Errorf("%s after %d: %d requests, want %d", name, tt.status, got, want)
+			}
+			if want == 1 && (err == nil || !IsRetryable(err)) {
+				t.Errorf("%s after %d: err = %v, want a retryable error for the caller", name, tt.status, err)
+			}
+		}
 	}
 }
 

@@ -62,7 +62,7 @@ func (c *Client) CreateConversation(ctx context.Context, cc ConversationCreate) 
 	req.From.Type, req.From.ID = from, cc.FromID
 	req.Body, req.AttachmentURLs = cc.Body, cc.AttachmentURLs
 	var out wireMessage
-	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/conversations", in: req, out: &out}); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/conversations", in: req, out: &out, creates: true}); err != nil {
 		return nil, err
 	}
 	m := &ConversationMessage{Type: out.Type, ID: string(out.ID), ConversationID: string(out.ConversationID), CreatedAt: out.CreatedAt.time()}
@@ -115,7 +115,7 @@ func (c *Client) ReplyAsContact(ctx context.Context, conversationID string, r Co
 		return nil, fmt.Errorf("intercom: ReplyAsContact: %w", err)
 	}
 	req := contactReplyRequest{MessageType: "comment", Type: "user", IntercomUserID: r.IntercomUserID, Body: r.Body, AttachmentURLs: r.AttachmentURLs}
-	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/reply", req)
+	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/reply", req, true)
 }
 
 // AddNote adds an internal note, visible to teammates only, to a
@@ -133,7 +133,7 @@ func (c *Client) AddNote(ctx context.Context, conversationID, adminID, body stri
 		return nil, errors.New("intercom: AddNote: empty body")
 	}
 	req := adminReplyRequest{MessageType: "note", Type: "admin", AdminID: adminID, Body: body}
-	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/reply", req)
+	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/reply", req, true)
 }
 
 // Assignment says who assigns a conversation to whom.
@@ -171,7 +171,7 @@ func (c *Client) Assign(ctx context.Context, conversationID string, a Assignment
 		return nil, errors.New("intercom: Assign: empty AssigneeID (use \"0\" to unassign)")
 	}
 	req := assignRequest{MessageType: "assignment", Type: a.AssigneeType, AdminID: a.AdminID, AssigneeID: a.AssigneeID}
-	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/parts", req)
+	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/parts", req, false)
 }
 
 type openRequest struct {
@@ -189,7 +189,7 @@ func (c *Client) Open(ctx context.Context, conversationID, adminID string) (*Con
 	if strings.TrimSpace(adminID) == "" {
 		return nil, errors.New("intercom: Open: empty admin id")
 	}
-	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/parts", openRequest{MessageType: "open", AdminID: adminID})
+	return c.conversationCall(ctx, http.MethodPost, "/conversations/"+p+"/parts", openRequest{MessageType: "open", AdminID: adminID}, false)
 }
 
 type tagRequest struct {
@@ -223,13 +223,13 @@ func (c *Client) Conversation(ctx context.Context, id string) (*Conversation, er
 	if err != nil {
 		return nil, fmt.Errorf("intercom: Conversation: %w", err)
 	}
-	return c.conversationCall(ctx, http.MethodGet, "/conversations/"+p, nil)
+	return c.conversationCall(ctx, http.MethodGet, "/conversations/"+p, nil, false)
 }
 
 // conversationCall makes a call that answers with a conversation.
-func (c *Client) conversationCall(ctx context.Context, method, path string, in any) (*Conversation, error) {
+func (c *Client) conversationCall(ctx context.Context, method, path string, in any, creates bool) (*Conversation, error) {
 	var out wireConversation
-	if _, err := c.do(ctx, call{method: method, path: path, in: in, out: &out}); err != nil {
+	if _, err := c.do(ctx, call{method: method, path: path, in: in, out: &out, creates: creates}); err != nil {
 		return nil, err
 	}
 	conv := out.conversation()

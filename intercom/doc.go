@@ -43,11 +43,16 @@
 // Transient failures (408, 429, 5xx, timeouts, connection errors) are
 // retried with exponential back-off (github.com/cenkalti/backoff/v4),
 // bounded by [RetryPolicy]; permanent ones (400, 401, 403, 404, 409, 422 and
-// other 4xx) are returned at once. Retrying a POST is not free of risk: if
-// an attempt reached Intercom but its answer was lost, a retried
-// CreateConversation or reply can post twice. CreateContact is safe: the
-// second attempt meets a conflict and returns the contact the first one
-// created. Every call stops when its context ends.
+// other 4xx) are returned at once. Calls that add something each time
+// Intercom acts on them (CreateConversation, ReplyAsContact, AddNote) are
+// retried only after failures that show Intercom did not act (429, 503, a
+// connection that could not be made); after an ambiguous one (500, 502,
+// 504, a timeout or a dropped connection: the work may be done and only the
+// answer lost) they return the error, which [IsRetryable] still calls
+// transient, and leave the decision to the caller, who can look before
+// trying again. CreateContact is safe to retry: a second attempt meets a
+// conflict and returns the contact the first one created. Every call stops
+// when its context ends.
 //
 // # Errors
 //

@@ -159,6 +159,30 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// ambiguous reports whether a failed request may nevertheless have been
+// carried out by Intercom: the answer was lost (a timeout, a dropped or reset
+// connection) or is a server error that may come after the work was done
+// (500, 502, 504, 408). A 429, a 503 and a connection that could not be made
+// mean Intercom did not act on it.
+func ambiguous(err error) bool {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		switch apiErr.StatusCode {
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			return false
+		}
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return false
+	}
+	return true
+}
+
 // transient reports whether an error from http.Client.Do (made while the
 // caller's context was still live) is worth a retry.
 func transient(err error) bool {

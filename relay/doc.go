@@ -95,10 +95,12 @@
 // de-duplicated when enqueued, and a job records its progress (a text's SID
 // → conversation, a relayed part's id) right after each side effect, so a
 // retried job does not repeat it. What is left is the window between a side
-// effect and its record: when Twilio or Intercom accepted a request but the
-// answer was lost (a timeout, a 502 from a proxy, a crash), the relay cannot
-// tell it from a failure and tries again, so the customer may get a reply
-// twice or a text may show twice in the inbox. Neither API offers an
+// effect and its record: Twilio or Intercom accepted a request but the
+// answer was lost (a timeout, a 502 from a proxy, a crash). Before posting a
+// customer's text on a conversation again, a retried job looks whether the
+// earlier attempt's reply is there. Elsewhere the relay cannot tell a lost
+// answer from a failure and tries again, so a reply may reach the customer
+// twice, or a text start two conversations. Neither API offers an
 // idempotency key to close that window, and the relay prefers a duplicate to
 // a loss.
 //

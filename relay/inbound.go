@@ -48,7 +48,7 @@ const (
 // Progress is recorded so that a retried job repeats no side effect that
 // already happened: once the text is on a conversation, the message record
 // (SID → conversation) says so, and a retry only finishes the bookkeeping.
-func (r *Relay) handleInbound(ctx context.Context, in inboundJob) error {
+func (r *Relay) handleInbound(ctx context.Context, in inboundJob, attempt int) error {
 	key := store.ThreadKey{Customer: in.From, Sender: in.To}
 	if err := key.Validate(); err != nil {
 		return permanent(fmt.Errorf("relay: inbound message %s: %w", in.MessageSID, err))
@@ -94,7 +94,7 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob) error {
 	case th.State == store.StateClosed && !r.cfg.Reopen:
 		log.Info("relay: conversation closed; starting a new one", "conversation", th.ConversationID)
 	default:
-		convID, replied, err := r.replyOnThread(ctx, th, contactID, in)
+		convID, replied, err := r.replyOnThread(ctx, th, contactID, in, attempt)
 		if err != nil {
 			return err
 		}
@@ -134,10 +134,26 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob) error {
 
 // replyOnThread adds the text to th's conversation as the contact. It reports
 // false, with no error, when Intercom no longer has the conversation.
-func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID string, in inboundJob) (string, bool, error) {
+//
+// On a retry it first looks whether an earlier attempt's reply reached the
+// conversation although its answer was lost, so as not to post it twice.
+func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID string, in inboundJob, attempt int) (string, bool, error) {
+	body := inboundText(in, true)
+	if attempt > 1 {
+		posted, err := r.alreadyPosted(ctx, th.ConversationID, contactID, body, in.ReceivedAt)
+		if err != nil && !errors.Is(err, intercom.ErrNotFound) {
+			return "", false, fmt.Errorf("relay: checking for an earlier reply: %w", err)
+		}
+		if posted {
+			if err := r.recordDelivery(ctx, th.Key, in, th.ConversationID, receivedStatus); err != nil {
+				return "", false, err
+			}
+			return th.ConversationID, true, nil
+		}
+	}
 	_, err := r.ic.ReplyAsContact(ctx, th.ConversationID, intercom.ContactReply{
 		IntercomUserID: contactID,
-		Body:           inboundText(in, true),
+		Body:           body,
 		AttachmentURLs: mediaURLs(in.Media),
 	})
 	if errors.Is(err, intercom.ErrNotFound) {
@@ -159,6 +175,22 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 		return "", false, err
 	}
 	return th.ConversationID, true, nil
+}
+
+// alreadyPosted reports whether conversationID holds a part by contactID with
+// body's text, created since the text arrived (less a minute for clocks).
+func (r *Relay) alreadyPosted(ctx context.Context, conversationID, contactID, body string, since time.Time) (bool, error) {
+	conv, err := r.ic.Conversation(ctx, conversationID)
+	if err != nil {
+		return false, err
+	}
+	want := SMSText(body)
+	for _, p := range conv.Parts {
+		if p.Author.ID == contactID && !p.CreatedAt.Before(since.Add(-time.Minute)) && SMSText(p.Body) == want {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // recordDelivery notes that the text is on conversationID, before anything

@@ -279,7 +279,7 @@ func (r *Relay) handle(ctx context.Context, job store.Job) error {
 		if err := json.Unmarshal(job.Payload, &p); err != nil {
 			return permanent(fmt.Errorf("relay: reading inbound job: %w", err))
 		}
-		return r.handleInbound(ctx, p)
+		return r.handleInbound(ctx, p, job.Attempt)
 	case kindStatus:
 		var p statusJob
 		if err := json.Unmarshal(job.Payload, &p); err != nil {

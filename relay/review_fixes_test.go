@@ -219,3 +219,20 @@ func TestJobStopsWhenItsLeaseCannotBeKept(t *testing.T) {
 		t.Errorf("the reply's job is gone without being sent: %+v %v", s, err)
 	}
 }
+
+// Intercom committed a contact reply but its answer was lost (502): the
+// retried job finds the reply instead of posting it again.
+func TestLostAnswerDoesNotPostATextTwice(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.text(customer, "Hello")
+	h.drain()
+	c := h.onlyConversation()
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "My order is 1234")
+	h.drain()
+	if got := contactParts(h.conversation(c.ID)); len(got) != 2 {
+		t.Fatalf("customer parts = %q, want 2 (no duplicate)", got)
+	}
+}
