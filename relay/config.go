@@ -178,6 +178,7 @@ type ConfigError struct {
 	Problems []string
 }
 
+// Error lists the problems, separated by semicolons.
 func (e *ConfigError) Error() string {
 	return "relay: invalid config: " + strings.Join(e.Problems, "; ")
 }
