@@ -30,7 +30,17 @@
 //   - never move a message's status back from a later rank to an earlier one
 //     ([StatusRank]);
 //   - measure leases, delays and TTLs with one clock (the backend's own, for
-//     a shared backend) so that replicas with skewed clocks agree.
+//     a shared backend) so that replicas with skewed clocks agree;
+//   - reject bad arguments (empty keys or ids, a job without its lease
+//     token, non-positive leases, TTLs or limits, negative delays) with an
+//     error that matches none of the sentinels, and never panic on them;
+//   - return an error matching the context's error, and change nothing,
+//     when called with a context that has ended.
+//
+// Where the contract leaves a choice, the shipped stores agree: a holder
+// whose lease lapsed may still finish the job until another worker claims
+// it; Replay keeps the job's ID and puts it behind its key's waiting jobs;
+// DeadLetters lists in the order jobs died.
 //
 // Then run the conformance suite in
 // [github.com/smsrelay/smsrelay/store/storetest] from a test of your
