@@ -98,9 +98,9 @@ type Config struct {
 	// rejected.
 	DefaultRegion string
 
-	// Routes maps our numbers (Twilio's To, normalised to E.164 or
-	// "whatsapp:+..."), to what happens to new conversations started by texts
-	// to them. Numbers not listed use DefaultRoute.
+	// Routes maps our numbers (Twilio's To, in E.164 or "whatsapp:+..." form)
+	// to what happens to new conversations started by texts to them. Numbers
+	// not listed use DefaultRoute.
 	Routes map[string]Route
 	// DefaultRoute applies to new conversations on numbers not in Routes.
 	DefaultRoute Route

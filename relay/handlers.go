@@ -101,14 +101,15 @@ func (r *Relay) StatusHandler() http.Handler {
 
 // IntercomHandler returns the handler for the Intercom app's webhook
 // subscription. It checks the method, content type, size and X-Hub-Signature,
-// and answers 200 to every verified notification, ping included, since other
-// answers make Intercom retry, throttle (429) or disable (410) the
-// subscription. Agent replies, closes and re-opens on conversations the relay
-// carries are enqueued durably, de-duplicated by notification id; everything
-// else is acknowledged and dropped.
+// and answers 200 to every verified notification it could keep, ping
+// included, since other answers make Intercom retry, throttle (429) or
+// disable (410) the subscription. Agent replies, and closes, re-opens and
+// assignments (with any message the agent attached), on conversations the
+// relay carries are enqueued durably, de-duplicated by notification id;
+// everything else is acknowledged and dropped.
 //
-// Subscribe the app to conversation.admin.replied, conversation.admin.closed
-// and conversation.admin.opened.
+// Subscribe the app to conversation.admin.replied, conversation.admin.closed,
+// conversation.admin.opened and conversation.admin.assigned.
 func (r *Relay) IntercomHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, ok := r.readBody(w, req, "application/json")

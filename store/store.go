@@ -8,7 +8,7 @@
 // Both interfaces are stable, public extension points: the relay consumes
 // them, and anyone may implement them for a database of their choice. The
 // project ships three implementations: [github.com/smsrelay/smsrelay/store/memstore]
-// (in memory, the default), [github.com/smsrelay/smsrelay/store/pgstore]
+// (in memory, for one process and for tests), [github.com/smsrelay/smsrelay/store/pgstore]
 // (PostgreSQL) and [github.com/smsrelay/smsrelay/store/redisstore] (Redis).
 //
 // # Writing your own
@@ -44,7 +44,8 @@
 //
 // Then run the conformance suite in
 // [github.com/smsrelay/smsrelay/store/storetest] from a test of your
-// package: storetest.Run(t, newStore). It exercises every method, every
+// package: storetest.Run(t, newStore), where newStore returns a new, empty,
+// isolated store (its own schema or key prefix) on every call. It exercises every method, every
 // sentinel error, concurrent claimers, lease expiry, TTLs and ordering.
 package store
 

@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,6 +60,8 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+var messagingServiceSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 
 // settings is the server's configuration, read from the environment.
 type settings struct {
@@ -104,13 +107,25 @@ func readSettings(getenv func(string) string) (settings, error) {
 	if _, _, err := net.SplitHostPort(s.addr); err != nil {
 		p = append(p, fmt.Sprintf("SMSRELAY_ADDR %q is not host:port", s.addr))
 	}
-	for name, u := range map[string]string{"SMSRELAY_PUBLIC_URL": s.publicURL, "INTERCOM_BASE_URL": s.icBase, "TWILIO_BASE_URL": s.twBase} {
-		if u == "" {
+	for _, v := range []struct{ name, url string }{
+		{"SMSRELAY_PUBLIC_URL", s.publicURL}, {"INTERCOM_BASE_URL", s.icBase}, {"TWILIO_BASE_URL", s.twBase},
+	} {
+		if v.url == "" {
 			continue
 		}
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			p = append(p, fmt.Sprintf("%s %q is not an http(s) URL", name, u))
+		if pu, err := url.Parse(v.url); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			p = append(p, fmt.Sprintf("%s %q is not an http(s) URL", v.name, v.url))
 		}
+	}
+	// The Twilio credentials' form is checked here, with everything else,
+	// rather than by the first request.
+	if s.twSID != "" && s.twToken != "" {
+		if _, err := twiliosms.NewClient(s.twSID, s.twToken); err != nil {
+			p = append(p, "TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN: "+err.Error())
+		}
+	}
+	if s.twServiceSID != "" && !messagingServiceSID.MatchString(s.twServiceSID) {
+		p = append(p, fmt.Sprintf("TWILIO_MESSAGING_SERVICE_SID %q is not MG followed by 32 hex digits", s.twServiceSID))
 	}
 	switch scheme, _, _ := strings.Cut(s.storeURL, "://"); scheme {
 	case "mem", "postgres", "postgresql", "redis", "rediss":

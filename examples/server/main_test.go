@@ -16,10 +16,11 @@ import (
 func TestRefusesToStartWithOneLinePerProblem(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
-		"SMSRELAY_ADDR":       "nonsense",
-		"SMSRELAY_STORE_URL":  "mysql://x",
-		"INTERCOM_RATE_LIMIT": "lots",
-		"INTERCOM_BASE_URL":   "ftp://example.com",
+		"SMSRELAY_ADDR":                "nonsense",
+		"SMSRELAY_STORE_URL":           "mysql://x",
+		"INTERCOM_RATE_LIMIT":          "lots",
+		"INTERCOM_BASE_URL":            "ftp://example.com",
+		"TWILIO_MESSAGING_SERVICE_SID": "zz",
 	}
 	err := run(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), nil)
 	if err == nil {
@@ -29,7 +30,7 @@ func TestRefusesToStartWithOneLinePerProblem(t *testing.T) {
 	for _, want := range []string{
 		"SMSRELAY_PUBLIC_URL is required", "INTERCOM_ACCESS_TOKEN is required", "INTERCOM_CLIENT_SECRET is required",
 		"INTERCOM_ADMIN_ID is required", "TWILIO_ACCOUNT_SID is required", "TWILIO_AUTH_TOKEN is required",
-		"SMSRELAY_ADDR", "SMSRELAY_STORE_URL", "INTERCOM_RATE_LIMIT", "INTERCOM_BASE_URL",
+		"SMSRELAY_ADDR", "SMSRELAY_STORE_URL", "INTERCOM_RATE_LIMIT", "INTERCOM_BASE_URL", "TWILIO_MESSAGING_SERVICE_SID",
 	} {
 		found := 0
 		for _, l := range lines {
@@ -40,6 +41,19 @@ func TestRefusesToStartWithOneLinePerProblem(t *testing.T) {
 		if found != 1 {
 			t.Errorf("%q appears on %d lines of\n%s", want, found, err)
 		}
+	}
+}
+
+func TestMalformedTwilioCredentialsAreReportedWithTheRest(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"SMSRELAY_PUBLIC_URL": "https://sms.example.com", "INTERCOM_ACCESS_TOKEN": "t", "INTERCOM_CLIENT_SECRET": "s",
+		"INTERCOM_ADMIN_ID": "1", "TWILIO_ACCOUNT_SID": "xx", "TWILIO_AUTH_TOKEN": "bad token!",
+		"INTERCOM_RATE_LIMIT": "0",
+	}
+	err := run(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), nil)
+	if err == nil || !strings.Contains(err.Error(), "TWILIO_ACCOUNT_SID") || !strings.Contains(err.Error(), "INTERCOM_RATE_LIMIT") {
+		t.Fatalf("err = %v, want both the Twilio credentials and the rate limit reported", err)
 	}
 }
 

@@ -4,7 +4,7 @@
 //
 // # When to use it
 //
-// memstore is the embedded default: it needs no server, and it suits
+// memstore needs no server (examples/server uses it for mem://), and it suits
 // development, tests, and a single relay process that can afford to lose
 // work. Be clear about what it cannot do:
 //
