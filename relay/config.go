@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/twiliosms"
@@ -157,6 +159,11 @@ type Config struct {
 	// Logger receives the relay's logs, with phone numbers masked. Default:
 	// discard.
 	Logger *slog.Logger
+	// MeterProvider receives the relay's OpenTelemetry metrics: webhook
+	// requests by result, jobs by outcome and duration, texts sent and
+	// withheld, and the queue's depth by state (see the package doc).
+	// Default: none recorded.
+	MeterProvider metric.MeterProvider
 }
 
 const (

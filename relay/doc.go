@@ -109,6 +109,17 @@
 // extensions fail until it runs out), the job is cancelled, so that two
 // workers never act for one customer at once.
 //
+// # Metrics
+//
+// Given a Config.MeterProvider, the relay records OpenTelemetry metrics:
+// smsrelay.webhook.requests (by handler and result: accepted, duplicate,
+// ignored, rejected, error), smsrelay.jobs (by kind and outcome:
+// completed, retried, dead_lettered, lease_lost, interrupted),
+// smsrelay.job.duration (seconds, by kind), smsrelay.sms.sent,
+// smsrelay.sms.withheld (by reason: opted_out, refused) and the gauge
+// smsrelay.queue.jobs (by state: ready, leased, dead). Alert on dead
+// letters and on a growing ready count.
+//
 // # Shape
 //
 // The relay consumes small interfaces it declares itself ([IntercomAPI],

@@ -28,10 +28,10 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 // <Response/>. Mount it at the URL Twilio calls, which must equal
 // Config.PublicURL plus the request's path and query.
 func (r *Relay) TwilioHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	return r.instrumented("twilio.messages", func(w http.ResponseWriter, req *http.Request) string {
 		form, ok := r.readTwilio(w, req, "")
 		if !ok {
-			return
+			return resultRejected
 		}
 		in, err := twiliosms.ParseInbound(form)
 		if err != nil {
@@ -43,8 +43,7 @@ func (r *Relay) TwilioHandler() http.Handler {
 			if sid := form.Get("MessageSid"); sid != "" {
 				nj.DedupeKey, nj.DedupeTTL = "twilio:message:"+sid, r.cfg.DedupeTTL
 			}
-			r.enqueue(req.Context(), w, nj, unreadableJob{Form: form.Encode(), Reason: err.Error()}, true)
-			return
+			return r.enqueue(req.Context(), w, nj, unreadableJob{Form: form.Encode(), Reason: err.Error()}, true)
 		}
 		job := inboundJob{
 			MessageSID: in.MessageSID,
@@ -57,7 +56,7 @@ func (r *Relay) TwilioHandler() http.Handler {
 		for _, m := range in.Media {
 			job.Media = append(job.Media, media{URL: m.URL, ContentType: m.ContentType})
 		}
-		r.enqueue(req.Context(), w, store.NewJob{
+		return r.enqueue(req.Context(), w, store.NewJob{
 			Kind:      kindInbound,
 			Key:       orderKey(job.From),
 			DedupeKey: "twilio:message:" + in.MessageSID,
@@ -70,10 +69,10 @@ func (r *Relay) TwilioHandler() http.Handler {
 // the relay sends (Config.StatusCallbackURL). It checks the request like
 // TwilioHandler, enqueues the status, and answers 200.
 func (r *Relay) StatusHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	return r.instrumented("twilio.status", func(w http.ResponseWriter, req *http.Request) string {
 		form, ok := r.readTwilio(w, req, r.cfg.StatusCallbackURL)
 		if !ok {
-			return
+			return resultRejected
 		}
 		st, err := twiliosms.ParseStatus(form)
 		if err != nil {
@@ -82,7 +81,7 @@ func (r *Relay) StatusHandler() http.Handler {
 			r.log.Warn("relay: unreadable status callback; ignored", "err", err)
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 			io.WriteString(w, emptyTwiML)
-			return
+			return resultIgnored
 		}
 		job := statusJob{
 			MessageSID:   st.MessageSID,
@@ -90,7 +89,7 @@ func (r *Relay) StatusHandler() http.Handler {
 			ErrorCode:    st.ErrorCode,
 			ErrorMessage: st.ErrorMessage,
 		}
-		r.enqueue(req.Context(), w, store.NewJob{
+		return r.enqueue(req.Context(), w, store.NewJob{
 			Kind:      kindStatus,
 			Key:       "status:" + st.MessageSID,
 			DedupeKey: "twilio:status:" + st.MessageSID + ":" + st.MessageStatus,
@@ -111,14 +110,14 @@ func (r *Relay) StatusHandler() http.Handler {
 // Subscribe the app to conversation.admin.replied, conversation.admin.closed,
 // conversation.admin.opened and conversation.admin.assigned.
 func (r *Relay) IntercomHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	return r.instrumented("intercom", func(w http.ResponseWriter, req *http.Request) string {
 		body, ok := r.readBody(w, req, "application/json")
 		if !ok {
-			return
+			return resultRejected
 		}
 		if err := intercom.VerifySignature(body, req.Header.Get("X-Hub-Signature"), r.cfg.WebhookSecrets...); err != nil {
 			r.rejectSignature(w, err, errors.Is(err, intercom.ErrMissingSignature))
-			return
+			return resultRejected
 		}
 		n, err := intercom.ParseNotification(body)
 		if err != nil {
@@ -126,12 +125,12 @@ func (r *Relay) IntercomHandler() http.Handler {
 			// would only make Intercom send it again.
 			r.log.Warn("relay: unreadable Intercom notification", "err", err)
 			w.WriteHeader(http.StatusOK)
-			return
+			return resultIgnored
 		}
 		job, relevant := r.intercomJobFor(n)
 		if !relevant || n.Conversation == nil {
 			w.WriteHeader(http.StatusOK)
-			return
+			return resultIgnored
 		}
 		nj := store.NewJob{Kind: kindIntercom}
 		key, err := r.st.ThreadByConversation(req.Context(), n.Conversation.ID)
@@ -145,17 +144,17 @@ func (r *Relay) IntercomHandler() http.Handler {
 		case errors.Is(err, store.ErrNotFound):
 			// Not a conversation the relay carries (chat, email, ...).
 			w.WriteHeader(http.StatusOK)
-			return
+			return resultIgnored
 		default:
 			r.log.Error("relay: looking up conversation", "err", err)
 			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-			return
+			return resultError
 		}
 		if n.ID != "" {
 			// Without an id, the part ids de-duplicate what matters.
 			nj.DedupeKey, nj.DedupeTTL = "intercom:notification:"+n.ID, r.cfg.DedupeTTL
 		}
-		r.enqueue(req.Context(), w, nj, job, false)
+		return r.enqueue(req.Context(), w, nj, job, false)
 	})
 }
 
@@ -286,29 +285,40 @@ func (r *Relay) rejectSignature(w http.ResponseWriter, err error, missing bool) 
 
 // enqueue stores the job and answers: 200 (with empty TwiML for Twilio) once
 // the job is durable or known already, 503 when the queue failed, so that the
-// sender tries again.
-func (r *Relay) enqueue(ctx context.Context, w http.ResponseWriter, nj store.NewJob, payload any, twiml bool) {
+// sender tries again. It returns the result for the metrics.
+func (r *Relay) enqueue(ctx context.Context, w http.ResponseWriter, nj store.NewJob, payload any, twiml bool) string {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		r.log.Error("relay: encoding job", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return
+		return resultError
 	}
 	nj.Payload = b
-	if _, err := r.q.Enqueue(ctx, nj); err != nil && !errors.Is(err, store.ErrDuplicate) {
+	result := resultAccepted
+	if _, err := r.q.Enqueue(ctx, nj); errors.Is(err, store.ErrDuplicate) {
+		r.log.Debug("relay: duplicate delivery acknowledged", "kind", nj.Kind)
+		result = resultDuplicate
+	} else if err != nil {
 		r.log.Error("relay: enqueueing job", "kind", nj.Kind, "err", err)
 		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-		return
-	} else if err != nil {
-		r.log.Debug("relay: duplicate delivery acknowledged", "kind", nj.Kind)
+		return resultError
 	}
 	if twiml {
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, emptyTwiML)
-		return
+		return result
 	}
 	w.WriteHeader(http.StatusOK)
+	return result
+}
+
+// instrumented turns a handler that reports its result into an http.Handler
+// that counts it.
+func (r *Relay) instrumented(name string, h func(http.ResponseWriter, *http.Request) string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.m.webhook(req.Context(), name, h(w, req))
+	})
 }
 
 // normalize reads an address Twilio sent; one it cannot read is kept as sent,

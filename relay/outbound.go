@@ -113,6 +113,7 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 	}
 	if opted {
 		log.Info("relay: customer opted out; reply not sent")
+		r.m.withheld(ctx, "opted_out")
 		note := fmt.Sprintf("<p>This reply was not sent by SMS: the customer (%s) has opted out of texts from %s. They can opt back in by texting START.</p>",
 			html.EscapeString(key.Customer), html.EscapeString(key.Sender))
 		if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, note); err != nil {
@@ -171,6 +172,7 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 			return r.sendFailed(ctx, key, convID, p.ID, err)
 		}
 		log.Info("relay: reply sent", "sid", sent.SID)
+		r.m.smsSent.Add(ctx, 1)
 		if err := r.st.PutMessage(ctx, store.Message{
 			SID: sent.SID, ConversationID: convID, PartID: p.ID, Thread: key, Status: sent.Status,
 		}); err != nil {
@@ -199,6 +201,7 @@ const optedOutCode = 21610
 func (r *Relay) sendFailed(ctx context.Context, key store.ThreadKey, convID, partID string, sendErr error) error {
 	code, _ := twiliosms.ErrorCode(sendErr)
 	r.log.Warn("relay: reply could not be sent", "conversation", convID, "code", code, "err", sendErr)
+	r.m.withheld(ctx, "refused")
 	if code == optedOutCode {
 		if err := r.st.SetOptedOut(ctx, key, true); err != nil {
 			return fmt.Errorf("relay: recording opt-out: %w", err)

@@ -28,6 +28,7 @@ type Relay struct {
 	budget  Limiter
 	log     *slog.Logger
 	twilio  *twiliosms.Validator
+	m       *metrics
 	running sync.Mutex // held while Run runs
 }
 
@@ -63,6 +64,9 @@ func New(cfg Config) (*Relay, error) {
 		twilio: v,
 	}
 	r.ic = &budgeted{api: c.Intercom, lim: budget}
+	if r.m, err = newMetrics(c.MeterProvider, r); err != nil {
+		return nil, fmt.Errorf("relay: creating metrics: %w", err)
+	}
 	return r, nil
 }
 
@@ -159,6 +163,7 @@ var errLeaseLost = errors.New("relay: lease lost")
 
 func (r *Relay) runJob(ctx context.Context, job store.Job) {
 	log := r.log.With("job", job.ID, "kind", job.Kind, "attempt", job.Attempt)
+	started := time.Now()
 	jctx, cancelJob := context.WithCancelCause(ctx)
 	defer cancelJob(nil)
 	hbCtx, stopHeartbeat := context.WithCancel(ctx)
@@ -176,31 +181,38 @@ func (r *Relay) runJob(ctx context.Context, job store.Job) {
 	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	var perm *permanentError
+	outcome := ""
 	switch {
 	case errors.Is(context.Cause(jctx), errLeaseLost):
 		// Another worker may be running the job now; it owns the outcome.
+		outcome = "lease_lost"
 		log.Warn("relay: lease lost; job stopped and left to its next holder", "err", err)
 	case err == nil:
+		outcome = "completed"
 		if cerr := r.q.Complete(octx, job); cerr != nil {
 			log.Error("relay: completing job", "err", cerr)
 		}
 	case ctx.Err() != nil:
 		// Shutting down: leave the job to its lease, whatever attempt it was.
+		outcome = "interrupted"
 		log.Warn("relay: job interrupted by shutdown; it will run again", "err", err)
 	case errors.As(err, &perm) || job.Attempt >= r.cfg.MaxAttempts:
+		outcome = "dead_lettered"
 		log.Error("relay: dead-lettering job", "err", err)
 		if derr := r.q.DeadLetter(octx, job, err.Error()); derr != nil {
 			log.Error("relay: dead-lettering job", "err", derr)
-			return
+			break
 		}
 		r.tellAgentsOfDeadLetter(octx, job, err, log)
 	default:
+		outcome = "retried"
 		delay := r.retryDelay(job.Attempt, err)
 		log.Warn("relay: job failed; retrying", "err", err, "delay", delay)
 		if rerr := r.q.Retry(octx, job, delay, err.Error()); rerr != nil {
 			log.Error("relay: scheduling retry", "err", rerr)
 		}
 	}
+	r.m.job(octx, job.Kind, outcome, time.Since(started))
 }
 
 // tellAgentsOfDeadLetter adds an internal note when an agent's reply is

@@ -1,0 +1,111 @@
+package relay
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+)
+
+// meterName names the relay's instruments' scope.
+const meterName = "github.com/smsrelay/smsrelay/relay"
+
+// metrics are the relay's OpenTelemetry instruments. With no MeterProvider
+// in the Config they are no-ops.
+//
+//	smsrelay.webhook.requests  counter    handler, result
+//	smsrelay.jobs              counter    kind, outcome
+//	smsrelay.job.duration      histogram  kind (seconds)
+//	smsrelay.sms.sent          counter    texts the relay sent for agents
+//	smsrelay.sms.withheld      counter    reason (opted_out, refused)
+//	smsrelay.queue.jobs        gauge      state (ready, leased, dead)
+type metrics struct {
+	webhooks    metric.Int64Counter
+	jobs        metric.Int64Counter
+	jobDuration metric.Float64Histogram
+	smsSent     metric.Int64Counter
+	smsWithheld metric.Int64Counter
+}
+
+// Values of the result attribute of smsrelay.webhook.requests.
+const (
+	resultAccepted  = "accepted"  // enqueued
+	resultDuplicate = "duplicate" // seen before, acknowledged
+	resultIgnored   = "ignored"   // verified, nothing to do
+	resultRejected  = "rejected"  // bad method, type, size or signature
+	resultError     = "error"     // the store failed; the sender retries
+)
+
+func newMetrics(mp metric.MeterProvider, q interface {
+	statsForMetrics(context.Context) (ready, leased, dead int64, err error)
+}) (*metrics, error) {
+	if mp == nil {
+		mp = noop.NewMeterProvider()
+	}
+	m := mp.Meter(meterName)
+	var (
+		out metrics
+		err error
+	)
+	if out.webhooks, err = m.Int64Counter("smsrelay.webhook.requests",
+		metric.WithDescription("Webhook requests by handler and result.")); err != nil {
+		return nil, err
+	}
+	if out.jobs, err = m.Int64Counter("smsrelay.jobs",
+		metric.WithDescription("Jobs run, by kind and outcome.")); err != nil {
+		return nil, err
+	}
+	if out.jobDuration, err = m.Float64Histogram("smsrelay.job.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time a job took to run, by kind.")); err != nil {
+		return nil, err
+	}
+	if out.smsSent, err = m.Int64Counter("smsrelay.sms.sent",
+		metric.WithDescription("Texts Twilio accepted from the relay for agents.")); err != nil {
+		return nil, err
+	}
+	if out.smsWithheld, err = m.Int64Counter("smsrelay.sms.withheld",
+		metric.WithDescription("Agent replies that did not go out by SMS, by reason.")); err != nil {
+		return nil, err
+	}
+	gauge, err := m.Int64ObservableGauge("smsrelay.queue.jobs",
+		metric.WithDescription("Jobs in the queue, by state."))
+	if err != nil {
+		return nil, err
+	}
+	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		ready, leased, dead, err := q.statsForMetrics(ctx)
+		if err != nil {
+			return err
+		}
+		o.ObserveInt64(gauge, ready, metric.WithAttributes(attribute.String("state", "ready")))
+		o.ObserveInt64(gauge, leased, metric.WithAttributes(attribute.String("state", "leased")))
+		o.ObserveInt64(gauge, dead, metric.WithAttributes(attribute.String("state", "dead")))
+		return nil
+	}, gauge)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (r *Relay) statsForMetrics(ctx context.Context) (ready, leased, dead int64, err error) {
+	s, err := r.q.Stats(ctx)
+	return int64(s.Ready), int64(s.Leased), int64(s.Dead), err
+}
+
+func (m *metrics) webhook(ctx context.Context, handler, result string) {
+	m.webhooks.Add(ctx, 1, metric.WithAttributes(attribute.String("handler", handler), attribute.String("result", result)))
+}
+
+func (m *metrics) job(ctx context.Context, kind, outcome string, took time.Duration) {
+	m.jobs.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", kind), attribute.String("outcome", outcome)))
+	m.jobDuration.Record(ctx, took.Seconds(), metric.WithAttributes(attribute.String("kind", kind)))
+}
+
+func (m *metrics) withheld(ctx context.Context, reason string) {
+	m.smsWithheld.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+}
