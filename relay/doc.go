@@ -96,13 +96,13 @@
 // → conversation, a relayed part's id) right after each side effect, so a
 // retried job does not repeat it. What is left is the window between a side
 // effect and its record: Twilio or Intercom accepted a request but the
-// answer was lost (a timeout, a 502 from a proxy, a crash). Before posting a
-// customer's text on a conversation again, a retried job looks whether the
-// earlier attempt's reply is there. Elsewhere the relay cannot tell a lost
-// answer from a failure and tries again, so a reply may reach the customer
-// twice, or a text start two conversations. Neither API offers an
-// idempotency key to close that window, and the relay prefers a duplicate to
-// a loss.
+// answer was lost (a timeout, a 502 from a proxy, a crash). A retried job
+// looks before it acts again: for a customer's text, among the
+// conversation's parts; for an agent's reply, among the latest texts Twilio
+// created for the customer (when the SMSSender is a [SentLister], as
+// *twiliosms.Client is). Only a conversation whose creation answer was lost
+// may still be started twice. Neither API offers an idempotency key to
+// close that window for good, and the relay prefers a duplicate to a loss.
 //
 // A job holds a lease on its customer's queue while it runs and extends it;
 // if the lease cannot be kept (the store says another worker has it, or

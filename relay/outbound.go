@@ -59,7 +59,7 @@ func (r *Relay) handleIntercom(ctx context.Context, j intercomJob, attempt int) 
 		return fmt.Errorf("relay: reading conversation mapping: %w", err)
 	}
 	for _, p := range j.Parts {
-		if err := r.relayPart(ctx, keyOfConv, j.ConversationID, p); err != nil {
+		if err := r.relayPart(ctx, keyOfConv, j.ConversationID, p, attempt); err != nil {
 			return err
 		}
 	}
@@ -94,7 +94,7 @@ func (r *Relay) setState(ctx context.Context, key store.ThreadKey, convID string
 }
 
 // relayPart sends one agent comment to the customer, once.
-func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID string, p part) error {
+func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID string, p part, attempt int) error {
 	if !relayable(p.Type, p.AuthorType, p.Body, len(p.Attachments) > 0) || p.ID == "" {
 		return nil
 	}
@@ -164,7 +164,10 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 		} else {
 			msg.From = key.Sender
 		}
-		sent, err := r.tw.Send(ctx, msg)
+		sent, err := r.sentBefore(ctx, msg, p.ID, p.CreatedAt, attempt)
+		if err == nil && sent == nil {
+			sent, err = r.tw.Send(ctx, msg)
+		}
 		if err != nil {
 			if !twiliosms.IsPermanent(err) {
 				return fmt.Errorf("relay: sending reply: %w", err)
@@ -185,6 +188,46 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 		}
 	}
 	return r.markPart(ctx, p.ID)
+}
+
+// SentLister is an optional capability of an [SMSSender]: listing the latest
+// messages to an address. *twiliosms.Client has it. With it, a retried job
+// first looks whether an earlier attempt's text was created after all (its
+// answer lost to a timeout, say) before sending it again.
+type SentLister interface {
+	Recent(ctx context.Context, to string, since time.Time) ([]twiliosms.Record, error)
+}
+
+// sentBefore looks, on a retry, for msg among the texts Twilio created since
+// the part was written, and returns it as sent if it is there.
+func (r *Relay) sentBefore(ctx context.Context, msg twiliosms.Message, partID string, partCreated time.Time, attempt int) (*twiliosms.Sent, error) {
+	lister, ok := r.tw.(SentLister)
+	if attempt <= 1 || !ok {
+		return nil, nil
+	}
+	since := partCreated.Add(-time.Minute)
+	if partCreated.IsZero() {
+		since = time.Now().Add(-24 * time.Hour)
+	}
+	recent, err := lister.Recent(ctx, msg.To, since)
+	if err != nil {
+		return nil, fmt.Errorf("relay: looking for an earlier attempt's text: %w", err)
+	}
+	for _, rec := range recent {
+		if !strings.HasPrefix(rec.Direction, "outbound") || rec.Body != msg.Body || msg.From != "" && rec.From != msg.From {
+			continue
+		}
+		// A text the relay recorded for another part (the agent wrote the
+		// same words twice) is not this one.
+		if m, err := r.st.Message(ctx, rec.SID); err == nil && m.PartID != partID {
+			continue
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("relay: reading message record: %w", err)
+		}
+		r.log.Info("relay: an earlier attempt's text was sent after all", "sid", rec.SID)
+		return &twiliosms.Sent{SID: rec.SID, Status: rec.Status}, nil
+	}
+	return nil, nil
 }
 
 func (r *Relay) markPart(ctx context.Context, partID string) error {

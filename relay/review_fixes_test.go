@@ -16,6 +16,7 @@ import (
 	"github.com/smsrelay/smsrelay/relay"
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/store/memstore"
+	"github.com/smsrelay/smsrelay/twiliosms"
 	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
@@ -234,5 +235,36 @@ func TestLostAnswerDoesNotPostATextTwice(t *testing.T) {
 	h.drain()
 	if got := contactParts(h.conversation(c.ID)); len(got) != 2 {
 		t.Fatalf("customer parts = %q, want 2 (no duplicate)", got)
+	}
+}
+
+// lostAnswer makes the first Send that Twilio accepts look like a timeout.
+type lostAnswer struct {
+	*twiliosms.Client
+	once atomic.Bool
+}
+
+func (l *lostAnswer) Send(ctx context.Context, m twiliosms.Message) (*twiliosms.Sent, error) {
+	s, err := l.Client.Send(ctx, m)
+	if err == nil && l.once.CompareAndSwap(false, true) {
+		return nil, context.DeadlineExceeded
+	}
+	return s, err
+}
+
+// Twilio created the text but the answer was lost: the retried job finds
+// it in Twilio's message list instead of texting the customer twice.
+func TestLostTwilioAnswerDoesNotSendTwice(t *testing.T) {
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) {
+		c.Twilio = &lostAnswer{Client: c.Twilio.(*twiliosms.Client)}
+	})
+	h.text(customer, "Hello")
+	h.drain()
+	c := h.onlyConversation()
+	h.reply(c.ID, "Your parcel ships today")
+	h.reply(c.ID, "Your parcel ships today") // the same words again, a second part
+	h.drain()
+	if n := len(h.sent()); n != 2 {
+		t.Fatalf("customer received %d texts, want 2 (one per part, none twice)", n)
 	}
 }

@@ -309,16 +309,7 @@ func (c *Client) Send(ctx context.Context, m Message) (*Sent, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-
-	tr := &callTransport{ctx: ctx, base: c.httpClient.Transport, baseURL: c.baseURL}
-	hc := *c.httpClient // shallow copy: the caller's client is never modified
-	hc.Transport = tr
-	hc.Timeout = 0 // the context carries the deadline
-	cl := &client.Client{Credentials: client.NewCredentials(c.accountSID, c.authToken), HTTPClient: &hc}
-	cl.SetAccountSid(c.accountSID)
-	// Built directly (not with client.NewRequestHandler) so that
-	// TWILIO_EDGE and TWILIO_REGION are never read.
-	api := openapi.NewApiService(&client.RequestHandler{Client: cl, Edge: c.edge, Region: c.region})
+	api, tr := c.api(ctx)
 
 	params := &openapi.CreateMessageParams{}
 	params.SetTo(m.To)
@@ -340,12 +331,26 @@ func (c *Client) Send(ctx context.Context, m Message) (*Sent, error) {
 
 	res, err := api.CreateMessage(params)
 	if err != nil {
-		return nil, c.sendError(ctx, tr, err)
+		return nil, c.callError(ctx, tr, "send", err)
 	}
 	return sentFrom(res)
 }
 
-func (c *Client) sendError(ctx context.Context, tr *callTransport, err error) error {
+// api returns a twilio-go API service whose requests carry ctx, and the
+// transport that records their answers.
+func (c *Client) api(ctx context.Context) (*openapi.ApiService, *callTransport) {
+	tr := &callTransport{ctx: ctx, base: c.httpClient.Transport, baseURL: c.baseURL}
+	hc := *c.httpClient // shallow copy: the caller's client is never modified
+	hc.Transport = tr
+	hc.Timeout = 0 // the context carries the deadline
+	cl := &client.Client{Credentials: client.NewCredentials(c.accountSID, c.authToken), HTTPClient: &hc}
+	cl.SetAccountSid(c.accountSID)
+	// Built directly (not with client.NewRequestHandler) so that
+	// TWILIO_EDGE and TWILIO_REGION are never read.
+	return openapi.NewApiService(&client.RequestHandler{Client: cl, Edge: c.edge, Region: c.region}), tr
+}
+
+func (c *Client) callError(ctx context.Context, tr *callTransport, op string, err error) error {
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		if te.Status == 0 && tr.status != 0 {
@@ -353,19 +358,19 @@ func (c *Client) sendError(ctx context.Context, tr *callTransport, err error) er
 			// proxy sent; the status then comes from the answer itself.
 			te.Status = tr.status
 		}
-		return fmt.Errorf("twiliosms: send: %w", te)
+		return fmt.Errorf("twiliosms: %s: %w", op, te)
 	}
 	if tr.status >= 400 {
-		return fmt.Errorf("twiliosms: send: %w", &HTTPError{StatusCode: tr.status, Body: tr.snippet})
+		return fmt.Errorf("twiliosms: %s: %w", op, &HTTPError{StatusCode: tr.status, Body: tr.snippet})
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		return fmt.Errorf("twiliosms: send: %w (%v)", ctxErr, err)
+		return fmt.Errorf("twiliosms: %s: %w (%v)", op, ctxErr, err)
 	}
 	if tr.status != 0 {
 		// An answer arrived but was not a Message (for example invalid JSON).
-		return fmt.Errorf("twiliosms: send: reading Twilio's %d answer: %w", tr.status, err)
+		return fmt.Errorf("twiliosms: %s: reading Twilio's %d answer: %w", op, tr.status, err)
 	}
-	return fmt.Errorf("twiliosms: send: %w", err)
+	return fmt.Errorf("twiliosms: %s: %w", op, err)
 }
 
 func sentFrom(res *openapi.ApiV2010Message) (*Sent, error) {

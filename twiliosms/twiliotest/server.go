@@ -267,8 +267,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET, POST")
 		writeError(w, http.StatusMethodNotAllowed, 20004, "Method not allowed")
 		return
 	}
@@ -281,6 +281,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if m[1] != s.AccountSID {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return
+	}
+	if r.Method == http.MethodGet {
+		s.list(w, r)
 		return
 	}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
@@ -439,9 +443,16 @@ func (s *Server) accept(w http.ResponseWriter, form url.Values) {
 	s.messages = append(s.messages, msg)
 	s.mu.Unlock()
 
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(s.wire(msg))
+}
+
+// wire is msg as Twilio's JSON shows it.
+func (s *Server) wire(msg SentMessage) messageJSON {
 	base := "/2010-04-01/Accounts/" + s.AccountSID + "/Messages/" + msg.SID
 	date := msg.DateCreated.Format(time.RFC1123Z)
-	out := messageJSON{
+	return messageJSON{
 		AccountSID:          msg.AccountSID,
 		APIVersion:          "2010-04-01",
 		Body:                msg.Body,
@@ -450,7 +461,7 @@ func (s *Server) accept(w http.ResponseWriter, form url.Values) {
 		Direction:           "outbound-api",
 		From:                optional(msg.From),
 		MessagingServiceSID: optional(msg.MessagingServiceSID),
-		NumMedia:            strconv.Itoa(len(media)),
+		NumMedia:            strconv.Itoa(len(msg.MediaURLs)),
 		NumSegments:         strconv.Itoa(msg.NumSegments),
 		PriceUnit:           "USD",
 		SID:                 msg.SID,
@@ -459,9 +470,43 @@ func (s *Server) accept(w http.ResponseWriter, form url.Values) {
 		To:                  msg.To,
 		URI:                 base + ".json",
 	}
+}
+
+// list answers GET Messages.json: the accepted messages, newest first,
+// filtered by To and From, one page of PageSize (default 50, at most 1000).
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	size := 50
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid PageSize")
+			return
+		}
+		size = n
+	}
+	s.mu.Lock()
+	var page []messageJSON
+	for i := len(s.messages) - 1; i >= 0 && len(page) < size; i-- {
+		m := s.messages[i]
+		if to := q.Get("To"); to != "" && m.To != to {
+			continue
+		}
+		if from := q.Get("From"); from != "" && m.From != from {
+			continue
+		}
+		page = append(page, s.wire(m))
+	}
+	s.mu.Unlock()
+	if page == nil {
+		page = []messageJSON{}
+	}
+	uri := r.URL.RequestURI()
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	_ = json.NewEncoder(w).Encode(out)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"messages": page, "page": 0, "page_size": size, "start": 0, "end": max(len(page)-1, 0),
+		"uri": uri, "first_page_uri": uri, "next_page_uri": nil, "previous_page_uri": nil,
+	})
 }
 
 // randomHex returns 2n random lower-case hex digits.

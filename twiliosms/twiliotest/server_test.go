@@ -199,7 +199,7 @@ func TestServerRejects(t *testing.T) {
 		method, path, ct string
 		status           int
 	}{
-		{http.MethodGet, "/2010-04-01/Accounts/" + s.AccountSID + "/Messages.json", "", 405},
+		{http.MethodDelete, "/2010-04-01/Accounts/" + s.AccountSID + "/Messages.json", "", 405},
 		{http.MethodPost, "/2010-04-01/Accounts/" + s.AccountSID + "/Calls.json", "application/x-www-form-urlencoded", 404},
 		{http.MethodPost, "/2010-04-01/Accounts/ACffffffffffffffffffffffffffffffff/Messages.json", "application/x-www-form-urlencoded", 404},
 		{http.MethodPost, "/2010-04-01/Accounts/" + s.AccountSID + "/Messages.json", "application/json", 400},
