@@ -39,8 +39,8 @@
 //
 // Where the contract leaves a choice, the shipped stores agree: a holder
 // whose lease lapsed may still finish the job until another worker claims
-// it; Replay keeps the job's ID and puts it behind its key's waiting jobs;
-// DeadLetters lists in the order jobs died.
+// it; Replay keeps the job's ID and CreatedAt and puts it behind its key's
+// waiting jobs; DeadLetters lists in the order jobs died.
 //
 // Then run the conformance suite in
 // [github.com/smsrelay/smsrelay/store/storetest] from a test of your

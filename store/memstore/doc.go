@@ -38,5 +38,6 @@
 // A lease that has run out keeps counting in [store.Stats].Leased until the
 // job is claimed again, and its holder may still Complete, Retry, Extend or
 // DeadLetter the job until then. MarkSeen of a key already recorded does not
-// extend its TTL. A replayed dead letter keeps its ID.
+// extend its TTL. A replayed dead letter keeps its ID, CreatedAt and
+// LastError.
 package memstore

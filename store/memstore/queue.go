@@ -331,8 +331,9 @@ func (q *queue) takeDead(id string) (*job, error) {
 }
 
 // Replay puts dead letter id back in the queue behind its key's waiting
-// jobs, ready now, with Attempt reset to 0 and its ID and LastError kept. It
-// returns [store.ErrNotFound] if there is no such dead letter.
+// jobs, ready now, with Attempt reset to 0 and its ID, CreatedAt and
+// LastError kept. It returns [store.ErrNotFound] if there is no such dead
+// letter.
 func (s *Store) Replay(ctx context.Context, id string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -346,11 +347,9 @@ func (s *Store) Replay(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	now := s.now()
 	j.State = store.JobReady
 	j.Attempt = 0
-	j.CreatedAt = now
-	j.due = now
+	j.due = s.now()
 	s.q.append(j)
 	return nil
 }

@@ -42,8 +42,40 @@
 // ranks of messages; byte-exact payloads; and concurrent claimers, which must
 // never receive the same job twice nor two jobs of one key at once.
 //
+// Durations at the edge of time.Duration (leases, delays and TTLs near
+// math.MaxInt64) must be rejected with an argument error or honoured; one
+// that overflows into the past, or into a moment from now, fails.
+//
+// [TestQueueStress] mixes every queue operation at once, with leases left
+// to lapse, and checks each claim against a model of the queue: a single
+// holder per key, per-key order, Attempt, LastError, ID and CreatedAt (also
+// across Replay), lease tokens never reused, and no job lost.
+//
 // It also requires that a call made with an already cancelled context fails
 // with an error matching [context.Canceled] and changes nothing.
+//
+// # Replicas
+//
+// A backend on a shared server is used by many processes at once. If the
+// backend that your function returns also implements [Replicator], the
+// stress scenario spreads its work over three values on the same data: the
+// one returned and two made by Replica, each with its own connections.
+// Without it, the scenario stresses the single value. For example, with a
+// test-only wrapper:
+//
+//	type replicated struct {
+//		*mystore.Store
+//		prefix string
+//	}
+//
+//	func (r replicated) Replica(t *testing.T) storetest.Backend {
+//		s, err := mystore.Open(t.Context(), dsn, mystore.WithPrefix(r.prefix))
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		t.Cleanup(func() { s.Close() }) // closes connections, keeps the data
+//		return s
+//	}
 //
 // # Timing
 //

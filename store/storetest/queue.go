@@ -569,6 +569,9 @@ func TestDeadLetters(t *testing.T, newStore func(t *testing.T) Backend) {
 		a := e.enqueue("k", []byte("a"))
 		b := e.enqueue("k", []byte("b"))
 		e.deadLetter(e.claimID(longLease, a), "boom")
+		// Let the clock move on, so that a Replay that stamps a new
+		// CreatedAt shows.
+		time.Sleep(20 * time.Millisecond)
 		noErr(t, "Replay", e.b.Replay(e.ctx, a.ID))
 		if dl := e.deadLetters(10); len(dl) != 0 {
 			t.Fatalf("DeadLetters after Replay = %d jobs, want none", len(dl))
@@ -579,11 +582,22 @@ func TestDeadLetters(t *testing.T, newStore func(t *testing.T) Backend) {
 		e.noJob("the replayed job waits behind b")
 		e.complete(gb)
 		ga := e.claim(longLease)
-		if ga.Kind != a.Kind || ga.Key != a.Key || string(ga.Payload) != string(a.Payload) || ga.Attempt != 1 || ga.State != store.JobLeased {
-			t.Fatalf("replayed job = %+v, want kind %q, key %q, payload %q at attempt 1", ga, a.Kind, a.Key, a.Payload)
+		replayed(t, "claim of the replayed job", ga, a, store.JobLeased, 1)
+
+		// Dead again, it is listed as the same job, and replays again.
+		e.deadLetter(ga, "boom again")
+		dl := e.deadLetters(10)
+		if len(dl) != 1 {
+			t.Fatalf("DeadLetters = %d jobs, want the replayed job dead again", len(dl))
 		}
-		e.complete(ga)
-		e.stats(store.Stats{})
+		replayed(t, "the replayed job dead again", dl[0], a, store.JobDead, 1)
+		if dl[0].LastError != "boom again" {
+			t.Fatalf("the replayed job dead again has LastError %q, want %q", dl[0].LastError, "boom again")
+		}
+		time.Sleep(20 * time.Millisecond)
+		noErr(t, "second Replay", e.b.Replay(e.ctx, a.ID))
+		replayed(t, "claim after a second Replay", e.claim(longLease), a, store.JobLeased, 1)
+		e.stats(store.Stats{Leased: 1})
 	})
 	t.Run("ReplayUnknown", func(t *testing.T) {
 		e := open(t, newStore)
@@ -623,4 +637,27 @@ func TestDeadLetters(t *testing.T, newStore func(t *testing.T) Backend) {
 		wantErr(t, "Replay of a discarded dead letter", e.b.Replay(e.ctx, a.ID), store.ErrNotFound)
 		e.noJob("discarded jobs do not come back")
 	})
+}
+
+// replayed checks that got, a replayed job in state, is the job that Enqueue
+// returned as orig: same ID and CreatedAt (Replay keeps both), kind, key and
+// payload, and that its Attempt counts from the Replay.
+func replayed(t *testing.T, what string, got, orig store.Job, state store.JobState, attempt int) {
+	t.Helper()
+	var diffs []string
+	if got.ID != orig.ID {
+		diffs = append(diffs, fmt.Sprintf("ID %q, want %q (Replay keeps the job's ID)", got.ID, orig.ID))
+	}
+	if d := got.CreatedAt.Sub(orig.CreatedAt).Abs(); d > time.Millisecond {
+		diffs = append(diffs, fmt.Sprintf("CreatedAt %v, want %v (Replay keeps the job's CreatedAt)", got.CreatedAt, orig.CreatedAt))
+	}
+	if got.Kind != orig.Kind || got.Key != orig.Key || !bytes.Equal(got.Payload, orig.Payload) {
+		diffs = append(diffs, fmt.Sprintf("kind %q, key %q, payload %q; want %q, %q, %q", got.Kind, got.Key, got.Payload, orig.Kind, orig.Key, orig.Payload))
+	}
+	if got.State != state || got.Attempt != attempt {
+		diffs = append(diffs, fmt.Sprintf("state %q at attempt %d, want %q at attempt %d", got.State, got.Attempt, state, attempt))
+	}
+	if len(diffs) > 0 {
+		t.Fatalf("%s: job differs: %v", what, diffs)
+	}
 }

@@ -52,6 +52,7 @@ var groups = []struct {
 	{"QueueLeases", TestQueueLeases},
 	{"QueueOrdering", TestQueueOrdering},
 	{"QueueConcurrentClaims", TestQueueConcurrentClaims},
+	{"QueueStress", TestQueueStress},
 	{"DeadLetters", TestDeadLetters},
 	{"ArgumentValidation", TestArgumentValidation},
 	{"Context", TestContext},
@@ -59,7 +60,8 @@ var groups = []struct {
 
 // Run runs every scenario group of the suite against the backends that
 // newStore makes, each group as a parallel subtest of t. newStore is called
-// once per subtest and must return a fresh, empty, isolated backend.
+// once per subtest and must return a fresh, empty, isolated backend. If that
+// backend is a [Replicator], [TestQueueStress] also uses its replicas.
 func Run(t *testing.T, newStore func(t *testing.T) Backend) {
 	t.Helper()
 	if newStore == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -166,6 +167,11 @@ func TestArgumentValidation(t *testing.T, newStore func(t *testing.T) Backend) {
 			t.Fatalf("Contact after rejected SetContact: %v, want ErrNotFound", err)
 		}
 	})
+	t.Run("HugeDurations", func(t *testing.T) {
+		for _, h := range hugeDurations {
+			t.Run(h.name, func(t *testing.T) { checkHugeDuration(t, newStore, h.d) })
+		}
+	})
 	t.Run("Accepted", func(t *testing.T) {
 		// Boundary values that are valid.
 		e := open(t, newStore)
@@ -268,5 +274,140 @@ func TestContext(t *testing.T, newStore func(t *testing.T) Backend) {
 			t.Fatalf("MarkSeen of the dedupe key of a cancelled Enqueue = %v, %v; want true", n, err)
 		}
 		e.noJob("a cancelled Enqueue inserts nothing")
+	})
+}
+
+// hugeDurations are leases, delays and TTLs at the edge of time.Duration,
+// where adding them to a clock overflows unless the backend takes care.
+var hugeDurations = []struct {
+	name string
+	d    time.Duration
+}{
+	{"MaxInt64", math.MaxInt64},
+	{"MaxInt64-1", math.MaxInt64 - 1},
+	{"2^62", 1 << 62},
+}
+
+// hugeWait is how long the huge-duration checks wait before they look
+// again, so that a duration that overflowed into a few milliseconds shows
+// as well as one that overflowed into the past.
+const hugeWait = 20 * time.Millisecond
+
+// checkHugeDuration checks that every method taking a duration either
+// rejects d with an argument error, changing nothing, or honours it: a
+// lease of d holds, a delay of d keeps the job back, a TTL of d keeps the
+// key. A duration that overflows into the past or into a moment from now
+// fails.
+func checkHugeDuration(t *testing.T, newStore func(*testing.T) Backend, d time.Duration) {
+	// rejected reports whether err is an argument error, and fails the test
+	// if it is an error of another kind.
+	rejected := func(t *testing.T, what string, err error, panicked bool) bool {
+		t.Helper()
+		switch {
+		case panicked:
+			t.Fatalf("%s: %v", what, err)
+		case err == nil:
+			return false
+		}
+		for _, s := range sentinels {
+			if errors.Is(err, s) {
+				t.Fatalf("%s: error %q matches %v, want success or an argument error", what, err, s)
+			}
+		}
+		return true
+	}
+
+	t.Run("MarkSeen", func(t *testing.T) {
+		e := open(t, newStore)
+		var isNew bool
+		err, panicked := try(e.ctx, call{"", func(ctx context.Context) error {
+			var err error
+			isNew, err = e.b.MarkSeen(ctx, "seen", d)
+			return err
+		}})
+		what := fmt.Sprintf("MarkSeen with ttl %v", d)
+		if rejected(t, what, err, panicked) {
+			isNew, err := e.b.MarkSeen(e.ctx, "seen", longTTL)
+			noErr(t, "MarkSeen after a rejected MarkSeen", err)
+			if !isNew {
+				t.Fatalf("MarkSeen after %s was rejected = false, want true: the rejected call recorded the key", what)
+			}
+			return
+		}
+		if !isNew {
+			t.Fatalf("%s of a new key = false, want true", what)
+		}
+		time.Sleep(hugeWait)
+		isNew, err = e.b.MarkSeen(e.ctx, "seen", longTTL)
+		noErr(t, "second MarkSeen", err)
+		if isNew {
+			t.Fatalf("MarkSeen %v after %s = true, want false: the ttl ran out at once", hugeWait, what)
+		}
+	})
+	t.Run("DedupeTTL", func(t *testing.T) {
+		e := open(t, newStore)
+		job := func(ttl time.Duration) store.NewJob {
+			return store.NewJob{Kind: "k", Key: "k", DedupeKey: "dedupe", DedupeTTL: ttl}
+		}
+		err, panicked := try(e.ctx, call{"", func(ctx context.Context) error { _, err := e.b.Enqueue(ctx, job(d)); return err }})
+		what := fmt.Sprintf("Enqueue with dedupe ttl %v", d)
+		if rejected(t, what, err, panicked) {
+			e.stats(store.Stats{})
+			_, err := e.b.Enqueue(e.ctx, job(longTTL))
+			noErr(t, fmt.Sprintf("Enqueue after %s was rejected (did the rejected call record the key?)", what), err)
+			return
+		}
+		time.Sleep(hugeWait)
+		_, err = e.b.Enqueue(e.ctx, job(longTTL))
+		wantErr(t, fmt.Sprintf("Enqueue %v after %s (did the ttl run out at once?)", hugeWait, what), err, store.ErrDuplicate)
+		e.stats(store.Stats{Ready: 1})
+	})
+	// claim claims the only job with d, or with longLease if d is
+	// rejected, and reports whether d was used.
+	claim := func(t *testing.T, e *env) (store.Job, bool) {
+		t.Helper()
+		e.enqueue("k", nil)
+		var held store.Job
+		err, panicked := try(e.ctx, call{"", func(ctx context.Context) error {
+			var err error
+			held, err = e.b.Claim(ctx, d)
+			return err
+		}})
+		if rejected(t, fmt.Sprintf("Claim with lease %v", d), err, panicked) {
+			e.stats(store.Stats{Ready: 1})
+			return e.claim(longLease), false
+		}
+		return held, true
+	}
+	t.Run("Claim", func(t *testing.T) {
+		e := open(t, newStore)
+		if _, used := claim(t, e); used {
+			time.Sleep(hugeWait)
+			e.noJob(fmt.Sprintf("the only job was claimed with lease %v %v ago; the lease ran out at once", d, hugeWait))
+		}
+	})
+	t.Run("Extend", func(t *testing.T) {
+		e := open(t, newStore)
+		held, _ := claim(t, e)
+		err, panicked := try(e.ctx, call{"", func(ctx context.Context) error { return e.b.Extend(ctx, held, d) }})
+		rejected(t, fmt.Sprintf("Extend with lease %v", d), err, panicked)
+		time.Sleep(hugeWait)
+		e.noJob(fmt.Sprintf("the only job is held, its lease extended by %v %v ago or left as it was", d, hugeWait))
+		e.stats(store.Stats{Leased: 1})
+		e.complete(held)
+	})
+	t.Run("Retry", func(t *testing.T) {
+		e := open(t, newStore)
+		held, _ := claim(t, e)
+		err, panicked := try(e.ctx, call{"", func(ctx context.Context) error { return e.b.Retry(ctx, held, d, "later") }})
+		if rejected(t, fmt.Sprintf("Retry with delay %v", d), err, panicked) {
+			e.stats(store.Stats{Leased: 1})
+			e.noJob("the only job is still held after a rejected Retry")
+			e.complete(held)
+			return
+		}
+		e.stats(store.Stats{Ready: 1})
+		time.Sleep(hugeWait)
+		e.noJob(fmt.Sprintf("the only job was retried with delay %v %v ago; its run time came at once", d, hugeWait))
 	})
 }
