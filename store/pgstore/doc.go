@@ -15,8 +15,22 @@
 // embedded in the package, recording each in the schema_migrations table.
 // It runs in one transaction under an advisory lock (pg_advisory_xact_lock),
 // so every replica may call it at start-up: the first applies what is
-// missing, the others wait and find nothing to do. New does no I/O; a Store
-// used before Migrate fails with "relation does not exist".
+// missing, the others wait and find nothing to do. Migrations only go
+// forward. Migrate refuses a schema that a newer version of the package
+// migrated (it has migrations this version does not know), with an error
+// wrapping [ErrSchemaVersion], rather than run against tables it may
+// misread.
+//
+// New does no I/O. A host that runs its migrations elsewhere can call
+// [Store.Check] at start-up: it fails, wrapping [ErrSchemaVersion] and
+// naming the step to take, when the schema lacks migrations this version
+// needs (run Migrate) or has ones it does not know. A Store used before
+// Migrate fails with "relation does not exist".
+//
+// During a rolling upgrade, replicas of the previous version may keep
+// running after Migrate; they do not keep the due times the queue now
+// works from, and Claim corrects each stale due time it meets, at the cost
+// of one empty Claim. Finish the rollout promptly all the same.
 //
 // # What is durable
 //
@@ -27,7 +41,11 @@
 // writes the job, its ordering key and its de-duplication key in one
 // statement, so either all are recorded or none is. [Store.EnqueueTx] does
 // the same inside the host's own transaction; the job's key row stays locked
-// until that transaction ends, so keep it short.
+// until that transaction ends, so keep it short. Run that transaction at
+// PostgreSQL's default isolation level, READ COMMITTED: at REPEATABLE READ
+// or SERIALIZABLE, EnqueueTx fails with a serialization failure (SQLSTATE
+// 40001) whenever a worker changed the key's row since the transaction
+// began, which on a busy key is most of the time.
 //
 // Relayed parts, contacts, threads and messages are kept until deleted;
 // prune old rows yourself if their number matters to you, for example
@@ -40,20 +58,31 @@
 // when a retried job may run again and when a seen key expires. Durations
 // are stored to the microsecond, rounded up.
 //
-// Claim is a single UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)
-// … RETURNING statement. Jobs live in the jobs table; each key with live
-// jobs has a row in job_keys. A job is claimable when it is the oldest live
-// (not dead) job of its key, it is ready and its run time has come (or it is
-// leased and its lease has lapsed), and its key row holds no unexpired
-// lease. Claim locks the key row with SKIP LOCKED and stamps the lease on it
-// as well as on the job, so two claimers can never hold two jobs of one key:
-// a claimer that reaches the key row after another committed a lease on it
-// re-reads the row, sees the lease and moves on. Enqueue draws the job's
-// position only once it holds the key row's lock, so the jobs of one key
-// become visible in the order they were enqueued. Each claim gets a new
-// random lease token; Complete, Retry, Extend and DeadLetter succeed only
-// with the current token, and otherwise return [store.ErrLeaseLost]. A job
-// whose lease lapsed keeps its token until someone claims it again.
+// Jobs live in the jobs table; each key with live (not dead) jobs has a
+// row in job_keys, which records when the key's head job (its oldest live
+// job) may next be claimed: its run time while it waits, its lease expiry
+// while it is leased. Every call that changes a key's head updates that
+// due time while holding the key row's lock, and Claim is one statement:
+// it takes the key row that has been due longest (FOR UPDATE SKIP LOCKED,
+// along an index on the due time), locks the key's head job, leases it if
+// it is ready with its run time reached or leased with its lease lapsed,
+// and stamps the new lease on the key row. The cost of a Claim therefore
+// does not grow with the number of waiting jobs, however many wait behind
+// a leased or delayed head. Two claimers can never hold two jobs of one
+// key: a claimer that reaches the key row after another committed a lease
+// on it re-reads the row, finds it no longer due and moves on. Under
+// contention a Claim may now and then report [store.ErrNoJob] although a
+// job became runnable a moment earlier; the next Claim finds it.
+//
+// Every statement that changes a job locks its key row before the job row,
+// so Claim, Complete, Retry, Extend, DeadLetter and Replay never deadlock
+// one another. Enqueue draws the job's position only once it holds the key
+// row's lock, so the jobs of one key become visible in the order they were
+// enqueued. Each claim gets a new random lease token; Complete, Retry,
+// Extend and DeadLetter succeed only with the current token, and otherwise
+// return [store.ErrLeaseLost]. A job whose lease lapsed keeps its token
+// until someone claims it again. Leases, delays and TTLs may be as long as
+// a time.Duration allows (about 292 years).
 //
 // # Seen keys
 //

@@ -50,3 +50,26 @@ func Example() {
 		log.Fatal(err)
 	}
 }
+
+// This example needs a PostgreSQL server, so it is compiled but not run.
+// A host that migrates its database in a separate deployment step checks
+// at start-up that the step has run, instead of calling Migrate itself.
+func ExampleStore_Check() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+
+	st, err := pgstore.New(pool)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := st.Check(ctx); err != nil {
+		// For example: pgstore: check schema smsrelay: schema version
+		// mismatch: migrations 0002_job_keys_due_at.sql not applied; run
+		// pgstore.Migrate
+		log.Fatal(err)
+	}
+}

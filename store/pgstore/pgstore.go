@@ -118,7 +118,8 @@ func WithSweepInterval(d time.Duration) Option {
 
 // New returns a Store that keeps its records in pool, which the host owns
 // and closes. New does no I/O: run [Migrate] (with the same schema option)
-// before using the Store, or its calls fail with "relation does not exist".
+// before using the Store, or its calls fail with "relation does not exist";
+// [Store.Check] tells whether the schema is ready.
 func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("pgstore: nil pool")
@@ -141,11 +142,17 @@ func (s *Store) Schema() string { return s.schema }
 
 // micros converts a positive duration into whole microseconds (PostgreSQL's
 // resolution), rounding up so that a tiny positive duration stays positive.
+// It cannot overflow: the longest duration, about 292 years, is about 9.2e15
+// microseconds, which PostgreSQL adds to now() without trouble.
 func micros(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64((d + time.Microsecond - 1) / time.Microsecond)
+	us := int64(d / time.Microsecond)
+	if d%time.Microsecond != 0 {
+		us++
+	}
+	return us
 }
 
 // Contact implements [store.Store].

@@ -79,11 +79,24 @@ func newStore(tb testing.TB, opts ...pgstore.Option) (*pgstore.Store, *pgxpool.P
 	return s, pool
 }
 
+// replicated is a Store that can open replicas of itself: more Stores, each
+// on its own pool, on the same schema, as separate processes would.
+type replicated struct{ *pgstore.Store }
+
+// Replica implements storetest.Replicator.
+func (r replicated) Replica(t *testing.T) storetest.Backend {
+	s, err := pgstore.New(testPool(t), pgstore.WithSchema(r.Schema()))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		s, _ := newStore(t)
-		return s
+		return replicated{s}
 	})
 }
 

@@ -32,6 +32,9 @@ func (s *Store) Enqueue(ctx context.Context, j store.NewJob) (store.Job, error) 
 // writes to the same database. Keep tx short: the job's key row stays
 // locked until tx ends, which holds up Claim, Complete and Enqueue for that
 // key, and the job's CreatedAt and DedupeTTL count from tx's start (now()).
+// Run tx at the READ COMMITTED isolation level (PostgreSQL's default): at a
+// higher level the statement fails with a serialization failure whenever
+// the key's row changed since tx began.
 func (s *Store) EnqueueTx(ctx context.Context, tx Querier, j store.NewJob) (store.Job, error) {
 	if tx == nil {
 		return store.Job{}, errors.New("pgstore: enqueue tx: nil querier")
@@ -60,9 +63,9 @@ func (s *Store) enqueue(ctx context.Context, db Querier, op string, j store.NewJ
 	return job, nil
 }
 
-// Claim implements [store.Queue] with one UPDATE … FROM (SELECT … FOR
-// UPDATE SKIP LOCKED) statement; see the package documentation for how it
-// keeps the jobs of one key apart. The lease is measured with the database
+// Claim implements [store.Queue] with one statement that takes the key that
+// has been due longest (FOR UPDATE SKIP LOCKED) and leases its head job;
+// see the package documentation for how it keeps the jobs of one key apart. The lease is measured with the database
 // clock and rounded up to whole microseconds.
 func (s *Store) Claim(ctx context.Context, lease time.Duration) (store.Job, error) {
 	if err := ctx.Err(); err != nil {
@@ -203,27 +206,50 @@ func (s *Store) DeadLetters(ctx context.Context, limit int) ([]store.Job, error)
 
 // Replay implements [store.Queue]. The job keeps its id and its last error;
 // it moves behind the waiting jobs of its key, with Attempt 0.
+//
+// Replay runs one short transaction: it reads the dead letter's key without
+// a lock, then locks the key's row and only then the job's, the order Claim
+// and the lease changes use, so that Replay never deadlocks with them.
 func (s *Store) Replay(ctx context.Context, id string) error {
-	return s.deadLetterOp(ctx, "replay", id, s.q.replay)
+	const op = "replay"
+	n, err := deadLetterID(ctx, op, id)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var key string
+		if err := tx.QueryRow(ctx, s.q.deadLetterKey, n).Scan(&key); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, s.q.replay, n, key)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			// Replayed or discarded since its key was read: roll back the
+			// change to the key row.
+			return pgx.ErrNoRows
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("pgstore: %s: dead letter %s: %w", op, id, store.ErrNotFound)
+	default:
+		return fmt.Errorf("pgstore: %s: %w", op, err)
+	}
 }
 
 // DiscardDeadLetter implements [store.Queue].
 func (s *Store) DiscardDeadLetter(ctx context.Context, id string) error {
-	return s.deadLetterOp(ctx, "discard dead letter", id, s.q.discard)
-}
-
-func (s *Store) deadLetterOp(ctx context.Context, op, id, sql string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: %s: %w", op, err)
-	}
-	if id == "" {
-		return fmt.Errorf("pgstore: %s: empty job id", op)
-	}
-	n, err := strconv.ParseInt(id, 10, 64)
+	const op = "discard dead letter"
+	n, err := deadLetterID(ctx, op, id)
 	if err != nil {
-		return fmt.Errorf("pgstore: %s: dead letter %q: %w", op, id, store.ErrNotFound)
+		return err
 	}
-	tag, err := s.pool.Exec(ctx, sql, n)
+	tag, err := s.pool.Exec(ctx, s.q.discard, n)
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -231,6 +257,23 @@ func (s *Store) deadLetterOp(ctx context.Context, op, id, sql string) error {
 		return fmt.Errorf("pgstore: %s: dead letter %s: %w", op, id, store.ErrNotFound)
 	}
 	return nil
+}
+
+// deadLetterID checks the arguments of a dead-letter operation and parses
+// the job id. An id this store could not have handed out names no dead
+// letter: store.ErrNotFound.
+func deadLetterID(ctx context.Context, op, id string) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("pgstore: %s: %w", op, err)
+	}
+	if id == "" {
+		return 0, fmt.Errorf("pgstore: %s: empty job id", op)
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: %s: dead letter %q: %w", op, id, store.ErrNotFound)
+	}
+	return n, nil
 }
 
 // Stats implements [store.Queue]. Leased counts jobs whose lease has expired

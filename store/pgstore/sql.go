@@ -51,7 +51,7 @@ type queries struct {
 	markSeen, sweepSeen                                   string
 
 	enqueue, claim, lockKey, extend, complete, retry, deadLetter, dropKey string
-	deadLetters, replay, discard, stats                                   string
+	deadLetters, deadLetterKey, replay, discard, stats                    string
 }
 
 // files maps each file under queries/ (without .sql) to its field.
@@ -83,6 +83,7 @@ func (q *queries) files() map[string]*string {
 		"dead_letter":            &q.deadLetter,
 		"drop_key":               &q.dropKey,
 		"dead_letters":           &q.deadLetters,
+		"dead_letter_key":        &q.deadLetterKey,
 		"replay":                 &q.replay,
 		"discard":                &q.discard,
 		"stats":                  &q.stats,

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"io/fs"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,7 @@ func TestMicros(t *testing.T) {
 		want int64
 	}{
 		{-5, 0}, {0, 0}, {1, 1}, {999, 1}, {1000, 1}, {1001, 2}, {1_500_000, 1500},
+		{math.MaxInt64, math.MaxInt64/1000 + 1}, {math.MaxInt64 - 807, math.MaxInt64 / 1000},
 	}
 	for _, tt := range tests {
 		if got := micros(durationOf(tt.in)); got != tt.want {

@@ -1,45 +1,54 @@
--- Leases the oldest runnable job whose key is free, in one statement.
--- $1 new lease token, $2 lease length in µs.
+-- Leases the head job of the key that has been due longest, in one
+-- statement. $1 new lease token, $2 lease length in µs.
 --
--- A job is runnable when it is its key's head (no live job of the key has a
--- smaller seq) and it is ready with run_at reached, or leased with an
--- expired lease. Its key row must be free (no unexpired lease_until) and is
--- locked FOR UPDATE SKIP LOCKED: two claimers never hold one key row. A
--- claimer that reaches a key row right after another claimer committed a
--- lease on it re-checks the row's newest version (READ COMMITTED), sees the
--- lease and skips it; so at most one job per key is ever leased. The job
--- UPDATE re-checks the job itself, in case it was completed, retried or
--- dead-lettered since this statement's snapshot.
-WITH candidate AS (
-    SELECT j.id
+-- job_keys.due_at says when each key's head job (its oldest live job) may
+-- next be claimed, so the search is one step along the due_at index. The
+-- key row is locked FOR UPDATE SKIP LOCKED: two claimers never hold one key
+-- row, and a claimer that reaches a row right after another committed a
+-- lease on it re-checks the row's newest version (READ COMMITTED), finds
+-- due_at in the future and moves on. Holding the key row, the statement
+-- locks the key's head job; a head that finished after this statement's
+-- snapshot is skipped by the lock, and the next one in seq order is taken.
+-- The job is leased only if it is really runnable (ready with run_at
+-- reached, or leased with its lease lapsed). Either way due_at is set from
+-- the job as it now stands, so a due_at that was stale costs one empty
+-- claim and no more. When no head is visible to this statement's snapshot
+-- (its jobs all committed after the snapshot was taken), the key is looked
+-- at again a second later.
+WITH due_key AS (
+    SELECT key
+    FROM {schema}.job_keys
+    WHERE due_at <= now()
+    ORDER BY due_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), head AS (
+    SELECT j.id, j.key, j.state, j.run_at, j.lease_until
     FROM {schema}.jobs j
-    JOIN {schema}.job_keys k ON k.key = j.key
-    WHERE j.state <> 'dead'
-      AND ((j.state = 'ready' AND j.run_at <= now())
-           OR (j.state = 'leased' AND j.lease_until <= now()))
-      AND (k.lease_until IS NULL OR k.lease_until <= now())
-      AND NOT EXISTS (
-          SELECT 1 FROM {schema}.jobs o
-          WHERE o.key = j.key AND o.state <> 'dead' AND o.seq < j.seq
-      )
+    WHERE j.key = (SELECT key FROM due_key) AND j.state <> 'dead'
     ORDER BY j.seq
     LIMIT 1
-    FOR UPDATE OF k SKIP LOCKED
+    FOR UPDATE
 ), claimed AS (
     UPDATE {schema}.jobs j
     SET state       = 'leased',
         attempt     = j.attempt + 1,
         lease_token = $1,
         lease_until = now() + $2::bigint * interval '1 microsecond'
-    FROM candidate
-    WHERE j.id = candidate.id
+    FROM head
+    WHERE j.id = head.id
       AND ((j.state = 'ready' AND j.run_at <= now())
            OR (j.state = 'leased' AND j.lease_until <= now()))
     RETURNING j.id, j.kind, j.key, j.payload, j.state, j.attempt, j.lease_token, j.last_error, j.created_at, j.lease_until
-), held AS (
+), keyed AS (
     UPDATE {schema}.job_keys k
-    SET lease_until = claimed.lease_until
-    FROM claimed
-    WHERE k.key = claimed.key
+    SET lease_until = coalesce(claimed.lease_until, k.lease_until),
+        due_at      = coalesce(claimed.lease_until,
+                               CASE WHEN head.state = 'leased' THEN head.lease_until ELSE head.run_at END,
+                               now() + interval '1 second')
+    FROM due_key
+    LEFT JOIN head ON true
+    LEFT JOIN claimed ON true
+    WHERE k.key = due_key.key
 )
 SELECT id, kind, key, payload, state, attempt, lease_token, last_error, created_at FROM claimed

@@ -6,7 +6,8 @@
 -- The job's seq is drawn only once the key row is locked (in RETURNING of
 -- the upsert), and the lock is held until commit: enqueues of one key
 -- therefore commit in seq order, and an older job of a key can never become
--- visible after a younger one.
+-- visible after a younger one. A new key row is due at once; an existing
+-- one keeps its head, and so its due_at.
 WITH seen AS (
     INSERT INTO {schema}.seen_keys AS s (key, expires_at)
     SELECT $4::text, now() + $5::bigint * interval '1 microsecond'
@@ -17,8 +18,8 @@ WITH seen AS (
 ), go_ahead AS (
     SELECT 1 WHERE $4::text = '' OR EXISTS (SELECT 1 FROM seen)
 ), job_key AS (
-    INSERT INTO {schema}.job_keys AS k (key, pending)
-    SELECT $2::text, 1 FROM go_ahead
+    INSERT INTO {schema}.job_keys AS k (key, pending, due_at)
+    SELECT $2::text, 1, now() FROM go_ahead
     ON CONFLICT (key) DO UPDATE SET pending = k.pending + 1
     RETURNING nextval('{schema}.jobs_seq') AS seq
 )

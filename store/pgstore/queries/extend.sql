@@ -6,7 +6,7 @@ WITH extended AS (
     RETURNING key, lease_until
 )
 UPDATE {schema}.job_keys k
-SET lease_until = extended.lease_until
+SET lease_until = extended.lease_until, due_at = extended.lease_until
 FROM extended
 WHERE k.key = extended.key
 RETURNING 1

@@ -1,0 +1,215 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/smsrelay/smsrelay/store"
+	"github.com/smsrelay/smsrelay/store/pgstore"
+)
+
+// TestLongestDurations checks that the longest time.Duration works as a
+// lease, a retry delay and a TTL: it lies about 292 years ahead, not in
+// the past.
+func TestLongestDurations(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := t.Context()
+	const forever = time.Duration(math.MaxInt64)
+	if _, err := s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "a", DedupeKey: "d", DedupeTTL: forever}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "a", DedupeKey: "d", DedupeTTL: time.Hour}); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("Enqueue after a DedupeTTL of MaxInt64 = %v, want ErrDuplicate", err)
+	}
+	j, err := s.Claim(ctx, forever)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other, err := s.Claim(ctx, time.Minute); !errors.Is(err, store.ErrNoJob) {
+		t.Fatalf("Claim during a lease of MaxInt64 = %+v, %v; want ErrNoJob", other, err)
+	}
+	if err := s.Extend(ctx, j, forever); err != nil {
+		t.Fatal(err)
+	}
+	if other, err := s.Claim(ctx, time.Minute); !errors.Is(err, store.ErrNoJob) {
+		t.Fatalf("Claim after Extend by MaxInt64 = %+v, %v; want ErrNoJob", other, err)
+	}
+	if err := s.Retry(ctx, j, forever, "later"); err != nil {
+		t.Fatal(err)
+	}
+	if other, err := s.Claim(ctx, time.Minute); !errors.Is(err, store.ErrNoJob) {
+		t.Fatalf("Claim after Retry with a delay of MaxInt64 = %+v, %v; want ErrNoJob", other, err)
+	}
+	if isNew, err := s.MarkSeen(ctx, "forever", forever); err != nil || !isNew {
+		t.Fatalf("MarkSeen = %v, %v; want true", isNew, err)
+	}
+	if isNew, err := s.MarkSeen(ctx, "forever", time.Hour); err != nil || isNew {
+		t.Fatalf("MarkSeen after a TTL of MaxInt64 = %v, %v; want false", isNew, err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	ctx := t.Context()
+	schema := testSchema(t, pool)
+	s, err := pgstore.New(pool, pgstore.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustFail := func(when string, want ...string) {
+		t.Helper()
+		err := s.Check(ctx)
+		if !errors.Is(err, pgstore.ErrSchemaVersion) {
+			t.Fatalf("Check %s = %v, want ErrSchemaVersion", when, err)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("Check %s = %q, want it to mention %q", when, err, w)
+			}
+		}
+	}
+	mustFail("before Migrate", "pgstore.Migrate", schema)
+	if err := pgstore.Migrate(ctx, pool, pgstore.WithSchema(schema)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("Check after Migrate: %v", err)
+	}
+	table := pgx.Identifier{schema, "schema_migrations"}.Sanitize()
+	if _, err := pool.Exec(ctx, "DELETE FROM "+table+" WHERE version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	mustFail("with a migration missing", "0002_job_keys_due_at.sql", "pgstore.Migrate")
+	if _, err := pool.Exec(ctx, "INSERT INTO "+table+" (version, name) VALUES (2, 'x'), (9999, '9999_future.sql')"); err != nil {
+		t.Fatal(err)
+	}
+	mustFail("with a migration from a newer version", "9999", "newer version")
+	err = pgstore.Migrate(ctx, pool, pgstore.WithSchema(schema))
+	if !errors.Is(err, pgstore.ErrSchemaVersion) || !strings.Contains(err.Error(), "9999") {
+		t.Fatalf("Migrate of a schema migrated by a newer version = %v, want ErrSchemaVersion naming 9999", err)
+	}
+	ctx2, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Check(ctx2); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Check with a canceled context = %v", err)
+	}
+}
+
+// TestUpgradeFromFirstSchema fills a schema made by the first migration
+// alone with jobs in every state, then migrates it and checks that the
+// queue carries on: each key's due time is taken from its head job.
+func TestUpgradeFromFirstSchema(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	ctx := t.Context()
+	schema := testSchema(t, pool)
+	quoted := pgx.Identifier{schema}.Sanitize()
+	init, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What Migrate of the first version left behind.
+	_, err = pool.Exec(ctx, "CREATE SCHEMA "+quoted+";\n"+strings.ReplaceAll(string(init), "{schema}", quoted)+`;
+		CREATE TABLE `+quoted+`.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+		INSERT INTO `+quoted+`.schema_migrations (version, name) VALUES (1, '0001_init.sql');
+		-- key leased: head leased for an hour, one job behind it
+		INSERT INTO `+quoted+`.job_keys (key, pending, lease_until) VALUES ('leased', 2, now() + interval '1 hour');
+		INSERT INTO `+quoted+`.jobs (kind, key, payload, state, attempt, lease_token, lease_until)
+			VALUES ('k', 'leased', '', 'leased', 1, 'tok', now() + interval '1 hour');
+		INSERT INTO `+quoted+`.jobs (kind, key, payload) VALUES ('k', 'leased', '');
+		-- key waiting: head in an hour-long retry delay
+		INSERT INTO `+quoted+`.job_keys (key, pending) VALUES ('waiting', 1);
+		INSERT INTO `+quoted+`.jobs (kind, key, payload, attempt, run_at) VALUES ('k', 'waiting', '', 1, now() + interval '1 hour');
+		-- key lapsed: head's lease ran out
+		INSERT INTO `+quoted+`.job_keys (key, pending, lease_until) VALUES ('lapsed', 1, now() - interval '1 minute');
+		INSERT INTO `+quoted+`.jobs (kind, key, payload, state, attempt, lease_token, lease_until)
+			VALUES ('k', 'lapsed', '', 'leased', 1, 'old', now() - interval '1 minute');
+		-- key ready: a job that may run
+		INSERT INTO `+quoted+`.job_keys (key, pending) VALUES ('ready', 1);
+		INSERT INTO `+quoted+`.jobs (kind, key, payload) VALUES ('k', 'ready', '')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgstore.Migrate(ctx, pool, pgstore.WithSchema(schema)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.New(pool, pgstore.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for range 2 {
+		j, err := s.Claim(ctx, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[j.Key] = true
+		if j.Key == "lapsed" && j.Attempt != 2 {
+			t.Errorf("lapsed job claimed with attempt %d, want 2", j.Attempt)
+		}
+	}
+	if !got["lapsed"] || !got["ready"] {
+		t.Errorf("claimed keys %v after the upgrade, want lapsed and ready", got)
+	}
+	if j, err := s.Claim(ctx, time.Minute); !errors.Is(err, store.ErrNoJob) {
+		t.Fatalf("third Claim = %+v, %v; want ErrNoJob (leased and waiting keys are not due)", j, err)
+	}
+}
+
+// TestStaleDueTimeHeals makes a key look due while its head is leased (as
+// a replica of an older version, which does not keep due_at, would leave
+// it): one Claim finds nothing, sets the due time right, and the next one
+// claims the other key's job.
+func TestStaleDueTimeHeals(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	ctx := t.Context()
+	if _, err := s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "busy"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "busy"}); err != nil {
+		t.Fatal(err)
+	}
+	keys := pgx.Identifier{s.Schema(), "job_keys"}.Sanitize()
+	if _, err := pool.Exec(ctx, "UPDATE "+keys+" SET due_at = now() - interval '1 day' WHERE key = 'busy'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "free"}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Claim(ctx, time.Minute)
+	switch {
+	case err == nil && first.Key == "busy":
+		t.Fatalf("claimed job %s of key busy while its head is leased", first.ID)
+	case err != nil && !errors.Is(err, store.ErrNoJob):
+		t.Fatal(err)
+	}
+	var healed bool
+	if err := pool.QueryRow(ctx, "SELECT due_at > now() + interval '50 minutes' FROM "+keys+" WHERE key = 'busy'").Scan(&healed); err != nil {
+		t.Fatal(err)
+	}
+	if !healed {
+		t.Error("due_at of key busy was not set to its head's lease expiry")
+	}
+	if err != nil { // the empty Claim; the next one must find key free
+		j, err := s.Claim(ctx, time.Minute)
+		if err != nil || j.Key != "free" {
+			t.Fatalf("Claim after the due time was set right = %+v, %v; want the job of key free", j, err)
+		}
+	}
+}
