@@ -1,17 +1,31 @@
 package redisstore
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/smsrelay/smsrelay/store/storetest"
 )
 
+// replicated is a Store that can open replicas of itself: more Stores, each
+// on its own client, on the same prefix, as separate processes would.
+type replicated struct{ *Store }
+
+// Replica implements storetest.Replicator.
+func (r replicated) Replica(t *testing.T) storetest.Backend {
+	s, err := New(testClient(t), WithPrefix(strings.Trim(r.Prefix(), "{}:")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestConformance(t *testing.T) {
 	testClient(t) // skip before the suite starts its subtests
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		s, _ := newTestStore(t)
-		return s
+		return replicated{s}
 	})
 }
 
@@ -25,7 +39,7 @@ func TestConformanceRecordTTL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s
+		return replicated{s}
 	})
 }
 

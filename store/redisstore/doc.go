@@ -19,9 +19,51 @@
 // Jobs of one ordering key run one at a time in enqueue order. Each claim
 // gets a fresh random lease token; Complete, Retry, Extend and DeadLetter
 // succeed only with the job's current token, and return
-// [store.ErrLeaseLost] otherwise. A lease that ran out is taken back by the
-// next Claim (or Stats); until then its holder may still complete or extend
-// it, since nobody else holds the job.
+// [store.ErrLeaseLost] otherwise. A job whose lease ran out goes to the next
+// Claim that picks it (it competes with the ready jobs by its run time);
+// until then its holder may still complete, retry or extend it, since
+// nobody else holds the job. Claim takes back only the job it hands out,
+// and [Store.Stats] only reads: a lapsed lease counts as leased.
+//
+// # Lost replies
+//
+// A network blip or a read timeout can lose Redis's reply to a command that
+// Redis already ran, and go-redis then sends the command again (up to
+// MaxRetries times, 3 by default). Every script that writes is safe to run
+// twice: each call carries an id chosen by the store (for Enqueue, the new
+// job's id; for Claim, the new lease token; a random request id for the
+// others), the script records its outcome under {p}:req:<id> for five
+// minutes, and a second run with the same id returns that outcome and
+// changes nothing. So one Enqueue inserts one job, even with a DedupeKey
+// (the key holds the id of the job that recorded it); a repeated Claim
+// returns the job the first run leased, instead of leasing a second one to
+// nobody; a repeated Complete, Retry, DeadLetter, Extend, Replay or
+// DiscardDeadLetter reports the success of the first run rather than
+// [store.ErrLeaseLost] or [store.ErrNotFound]; MarkSeen and
+// AdvanceMessageStatus report a change the first run made. A second call
+// of the same method is a new request and gets the ordinary answer.
+// Keep MaxRetries × (ReadTimeout + WriteTimeout) well under five minutes.
+//
+// # What the store needs from Redis
+//
+// Redis holds the queue, so whatever Redis forgets, the relay forgets:
+//
+//   - persistence: run Redis with appendonly yes (appendfsync everysec
+//     loses at most about a second of writes on a crash; RDB snapshots
+//     alone can lose minutes of jobs and de-duplication keys), and with
+//     replicas for failover; a failover to a replica can still lose the
+//     writes it had not received yet;
+//   - maxmemory-policy noeviction: under an evicting policy Redis may drop
+//     a job hash, a key's list or a de-duplication key to make room, which
+//     loses jobs, can wedge a key's queue and lets duplicates through. With
+//     noeviction a full Redis refuses writes instead, and the store returns
+//     those errors. Claim copes with a job hash that is gone anyway (it drops
+//     the id rather than recreating a partial job), but it cannot bring the
+//     job back.
+//
+// Records that accumulate with traffic are bounded with [WithRecordTTL], and
+// the markers of lost-reply protection expire on their own; size maxmemory
+// for the rest.
 //
 // # Key layout
 //
@@ -35,10 +77,14 @@
 //	                             sender, status, error_code, rank
 //	{p}:part:<id>         string relayed Intercom conversation part
 //	{p}:optout            set    "customer|sender" pairs that opted out
-//	{p}:seen:<key>        string de-duplication key, with a TTL (PX)
+//	{p}:seen:<key>        string de-duplication key, with a TTL (PX); holds
+//	                             the id of the job or call that recorded it
+//	{p}:req:<id>          string outcome of a call, kept five minutes (see
+//	                             Lost replies)
 //	{p}:job:<id>          hash   job: kind, key, payload, state (ready,
 //	                             leased, dead), attempt, lease, until, err,
-//	                             created, run, died
+//	                             created, run, died; ids are random, 32 hex
+//	                             digits
 //	{p}:q:<key>           list   ids of the ready and leased jobs of one
 //	                             ordering key, oldest first; the head is the
 //	                             only one that may run
@@ -47,7 +93,7 @@
 //	{p}:leased            zset   leased job ids, scored by lease expiry
 //	{p}:pending           set    ids of all ready and leased jobs
 //	{p}:dead              zset   dead-lettered job ids, oldest first
-//	{p}:seq               string job id and dead-letter sequence
+//	{p}:seq               string dead-letter sequence
 //	{p}:clock             string last time handed out, see Clock
 //
 // Times are microseconds since the Unix epoch. To inspect the dead letters
@@ -79,6 +125,14 @@
 // another keep their order even within one microsecond, and a Redis clock
 // stepping back does not reorder the queue. Job.CreatedAt is on the Redis
 // clock too.
+//
+// {p}:clock is the last time handed out, and the clock never goes below
+// it. After a failover to a server whose clock is behind the old one's,
+// queue time therefore stands still (each script adds one microsecond)
+// until the new server's clock catches up: leases, retry delays and run
+// times stretch by the difference. Keep the servers' clocks in sync (NTP)
+// so that the difference is milliseconds. De-duplication and record TTLs
+// are Redis key expiries and follow the new server's own clock.
 //
 // # Limiter
 //

@@ -14,10 +14,18 @@ import (
 	"github.com/smsrelay/smsrelay/store"
 )
 
-// eval runs a queue script with the shared keys and the prefix as ARGV[1],
-// followed by args.
-func (s *Store) eval(ctx context.Context, sc *redis.Script, args ...any) *redis.Cmd {
-	return sc.Run(ctx, s.rdb, s.queueKeys, append([]any{s.base}, args...)...)
+// requestMemory is how long a script remembers the outcome of a request
+// (see scripts.go), so that a command go-redis sends again after a lost
+// reply finds it. go-redis gives up after MaxRetries (default 3) further
+// attempts, each bounded by its read and write timeouts (default 3 s) plus
+// a back-off under a second, so a few minutes cover any sane configuration.
+const requestMemory = 5 * time.Minute
+
+// eval runs a queue script with the shared keys and ARGV prefix, request
+// id and requestMemory in milliseconds, followed by args. req must be
+// unique to the call (newToken), and the same for every attempt of it.
+func (s *Store) eval(ctx context.Context, sc *redis.Script, req string, args ...any) *redis.Cmd {
+	return sc.Run(ctx, s.rdb, s.queueKeys, append([]any{s.base, req, requestMemory.Milliseconds()}, args...)...)
 }
 
 // micros converts d to whole microseconds, at least 1 when d is positive.
@@ -29,6 +37,8 @@ func micros(d time.Duration) int64 {
 	return us
 }
 
+// newToken returns a random 128-bit hex string: job ids, lease tokens and
+// request ids.
 func newToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24).
@@ -47,7 +57,9 @@ func payloadBytes(s string) []byte {
 // Enqueue inserts a ready job at the back of its key's list and returns it.
 // With a DedupeKey, recording the key (SET NX PX on the Redis clock) and
 // inserting the job happen in one script; a key already recorded gives
-// store.ErrDuplicate and inserts nothing.
+// store.ErrDuplicate and inserts nothing. The job id is chosen here, so a
+// command the client sends again after a lost reply returns the job the
+// first attempt inserted instead of inserting a second one.
 func (s *Store) Enqueue(ctx context.Context, j store.NewJob) (store.Job, error) {
 	if err := j.Validate(); err != nil {
 		return store.Job{}, fmt.Errorf("redisstore: enqueue: %w", err)
@@ -56,7 +68,7 @@ func (s *Store) Enqueue(ctx context.Context, j store.NewJob) (store.Job, error) 
 	if j.DedupeKey != "" {
 		ttl = ceilMillis(j.DedupeTTL).Milliseconds()
 	}
-	res, err := s.eval(ctx, s.enqueue, j.Kind, j.Key, j.Payload, j.DedupeKey, ttl).Slice()
+	res, err := s.eval(ctx, s.enqueue, newToken(), j.Kind, j.Key, j.Payload, j.DedupeKey, ttl).Slice()
 	if err != nil {
 		return store.Job{}, wrap("enqueue", err)
 	}
@@ -82,21 +94,21 @@ func (s *Store) Enqueue(ctx context.Context, j store.NewJob) (store.Job, error) 
 }
 
 // Claim leases, for lease, the job whose run time is earliest among the
-// heads of the keys that have no job leased; first it gives jobs whose lease
-// ran out back to the queue. It returns store.ErrNoJob when no job is ready.
+// heads of the keys that have no job leased and the jobs whose lease ran
+// out. Only the job it hands out changes hands: the holders of other lapsed
+// leases may still finish them. It returns store.ErrNoJob when no job is
+// ready. A command the client sends again after a lost reply returns the
+// job the first attempt leased.
 func (s *Store) Claim(ctx context.Context, lease time.Duration) (store.Job, error) {
 	if lease <= 0 {
 		return store.Job{}, fmt.Errorf("redisstore: claim: lease %v is not positive", lease)
 	}
 	token := newToken()
-	res, err := s.eval(ctx, s.claim, micros(lease), token).Slice()
+	res, err := s.eval(ctx, s.claim, token, micros(lease)).Slice()
 	if err != nil {
 		return store.Job{}, wrap("claim", err)
 	}
 	r := reply(res)
-	if n := r.int(1); n > 0 {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "redisstore: expired leases taken back", slog.Int64("jobs", n))
-	}
 	if r.int(0) == 0 {
 		if r.err != nil {
 			return store.Job{}, fmt.Errorf("redisstore: claim: %w", r.err)
@@ -116,6 +128,10 @@ func (s *Store) Claim(ctx context.Context, lease time.Duration) (store.Job, erro
 	}
 	if r.err != nil {
 		return store.Job{}, fmt.Errorf("redisstore: claim: %w", r.err)
+	}
+	if r.int(1) == 1 {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "redisstore: lease ran out; job claimed again",
+			slog.String("job", job.ID), slog.String("key", job.Key), slog.Int("attempt", job.Attempt))
 	}
 	return job, nil
 }
@@ -151,7 +167,7 @@ func (s *Store) Extend(ctx context.Context, j store.Job, lease time.Duration) er
 	if lease <= 0 {
 		return fmt.Errorf("redisstore: extend job %s: lease %v is not positive", j.ID, lease)
 	}
-	n, err := s.eval(ctx, s.extend, j.ID, j.Lease, micros(lease)).Int64()
+	n, err := s.eval(ctx, s.extend, newToken(), j.ID, j.Lease, micros(lease)).Int64()
 	return leaseResult("extend", j, n, err)
 }
 
@@ -160,7 +176,7 @@ func (s *Store) Complete(ctx context.Context, j store.Job) error {
 	if err := checkHeld("complete", j); err != nil {
 		return err
 	}
-	n, err := s.eval(ctx, s.complete, j.ID, j.Lease).Int64()
+	n, err := s.eval(ctx, s.complete, newToken(), j.ID, j.Lease).Int64()
 	return leaseResult("complete", j, n, err)
 }
 
@@ -173,7 +189,7 @@ func (s *Store) Retry(ctx context.Context, j store.Job, delay time.Duration, rea
 	if delay < 0 {
 		return fmt.Errorf("redisstore: retry job %s: negative delay %v", j.ID, delay)
 	}
-	n, err := s.eval(ctx, s.retry, j.ID, j.Lease, micros(delay), reason).Int64()
+	n, err := s.eval(ctx, s.retry, newToken(), j.ID, j.Lease, micros(delay), reason).Int64()
 	return leaseResult("retry", j, n, err)
 }
 
@@ -183,7 +199,7 @@ func (s *Store) DeadLetter(ctx context.Context, j store.Job, reason string) erro
 	if err := checkHeld("dead letter", j); err != nil {
 		return err
 	}
-	n, err := s.eval(ctx, s.deadLetter, j.ID, j.Lease, reason).Int64()
+	n, err := s.eval(ctx, s.deadLetter, newToken(), j.ID, j.Lease, reason).Int64()
 	return leaseResult("dead letter", j, n, err)
 }
 
@@ -227,7 +243,7 @@ func (s *Store) Replay(ctx context.Context, id string) error {
 	if id == "" {
 		return errors.New("redisstore: replay: empty job id")
 	}
-	n, err := s.eval(ctx, s.replay, id).Int64()
+	n, err := s.eval(ctx, s.replay, newToken(), id).Int64()
 	if err != nil {
 		return wrap("replay", err)
 	}
@@ -243,7 +259,7 @@ func (s *Store) DiscardDeadLetter(ctx context.Context, id string) error {
 	if id == "" {
 		return errors.New("redisstore: discard dead letter: empty job id")
 	}
-	n, err := s.eval(ctx, s.discard, id).Int64()
+	n, err := s.eval(ctx, s.discard, newToken(), id).Int64()
 	if err != nil {
 		return wrap("discard dead letter", err)
 	}
@@ -253,18 +269,23 @@ func (s *Store) DiscardDeadLetter(ctx context.Context, id string) error {
 	return nil
 }
 
-// Stats counts the jobs in the queue. It first gives jobs whose lease ran
-// out back to the queue, so they count as ready.
+// Stats counts the jobs in the queue. It only reads: a job whose lease ran
+// out counts as leased until a Claim hands it out again, and its holder may
+// still finish it until then.
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
-	res, err := s.eval(ctx, s.stats).Int64Slice()
+	var pending, leased, dead *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		pending = p.SCard(ctx, s.key("pending"))
+		leased = p.ZCard(ctx, s.key("leased"))
+		dead = p.ZCard(ctx, s.key("dead"))
+		return nil
+	})
 	if err != nil {
 		return store.Stats{}, wrap("stats", err)
 	}
-	if len(res) != 4 {
-		return store.Stats{}, fmt.Errorf("redisstore: stats: script reply has %d elements, want 4", len(res))
-	}
-	if res[3] > 0 {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "redisstore: expired leases taken back", slog.Int64("jobs", res[3]))
-	}
-	return store.Stats{Ready: int(res[0]), Leased: int(res[1]), Dead: int(res[2])}, nil
+	return store.Stats{
+		Ready:  int(pending.Val() - leased.Val()),
+		Leased: int(leased.Val()),
+		Dead:   int(dead.Val()),
+	}, nil
 }

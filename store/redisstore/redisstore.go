@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,7 @@ type Store struct {
 	queueKeys []string
 
 	advance     *redis.Script
+	markSeen    *redis.Script
 	enqueue     *redis.Script
 	claim       *redis.Script
 	extend      *redis.Script
@@ -46,7 +48,6 @@ type Store struct {
 	deadLetters *redis.Script
 	replay      *redis.Script
 	discard     *redis.Script
-	stats       *redis.Script
 }
 
 // Option configures a [Store]. Options are applied in order; the last one of
@@ -77,8 +78,9 @@ func WithPrefix(p string) Option {
 	}
 }
 
-// WithLogger sets the logger the store reports unusual events to (expired
-// leases taken back). Nil restores the default, which discards everything.
+// WithLogger sets the logger the store reports unusual events to (a job
+// claimed again after its lease ran out). Nil restores the default, which
+// discards everything.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		c.log = l
@@ -136,6 +138,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 			base + "pending", base + "dead", base + "seq",
 		},
 		advance:     redis.NewScript(advanceStatusLua),
+		markSeen:    redis.NewScript(markSeenLua),
 		enqueue:     redis.NewScript(queuePrelude + enqueueLua),
 		claim:       redis.NewScript(queuePrelude + claimLua),
 		extend:      redis.NewScript(queuePrelude + extendLua),
@@ -145,7 +148,6 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		deadLetters: redis.NewScript(deadLettersLua),
 		replay:      redis.NewScript(queuePrelude + replayLua),
 		discard:     redis.NewScript(queuePrelude + discardLua),
-		stats:       redis.NewScript(queuePrelude + statsLua),
 	}
 	return s, nil
 }
@@ -368,8 +370,8 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 	if status == "" {
 		return store.Message{}, false, errors.New("redisstore: advance message status: empty status")
 	}
-	res, err := s.advance.Run(ctx, s.rdb, []string{s.key("msg", sid)},
-		status, errorCode, store.StatusRank(status)).Slice()
+	res, err := s.advance.Run(ctx, s.rdb, []string{s.key("msg", sid), s.key("req", newToken())},
+		status, errorCode, store.StatusRank(status), requestMemory.Milliseconds()).Slice()
 	if err != nil {
 		return store.Message{}, false, wrap("advance message status", err)
 	}
@@ -453,7 +455,9 @@ func (s *Store) OptedOut(ctx context.Context, key store.ThreadKey) (bool, error)
 
 // MarkSeen records key for ttl (SET NX PX, so the TTL runs on the Redis
 // clock) and reports whether it was new. TTLs are kept in whole
-// milliseconds, rounded up.
+// milliseconds, rounded up. The key holds a value unique to the call, so a
+// command the client sends again after a lost reply still reports the key
+// as new.
 func (s *Store) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if key == "" {
 		return false, errors.New("redisstore: mark seen: empty key")
@@ -461,17 +465,23 @@ func (s *Store) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bo
 	if ttl <= 0 {
 		return false, fmt.Errorf("redisstore: mark seen: ttl %v is not positive", ttl)
 	}
-	ok, err := s.rdb.SetNX(ctx, s.key("seen", key), "1", ceilMillis(ttl)).Result()
+	n, err := s.markSeen.Run(ctx, s.rdb, []string{s.key("seen", key)},
+		ceilMillis(ttl).Milliseconds(), newToken()).Int64()
 	if err != nil {
 		return false, wrap("mark seen", err)
 	}
-	return ok, nil
+	return n == 1, nil
 }
 
 // ceilMillis rounds d up to a whole, positive number of milliseconds, the
-// resolution of PX.
+// resolution of PX. It cannot overflow: within a millisecond of the largest
+// Duration it rounds down instead.
 func ceilMillis(d time.Duration) time.Duration {
-	return max(time.Millisecond, (d+time.Millisecond-1)/time.Millisecond*time.Millisecond)
+	ms := d / time.Millisecond
+	if d%time.Millisecond > 0 && ms < math.MaxInt64/time.Millisecond {
+		ms++
+	}
+	return max(1, ms) * time.Millisecond
 }
 
 // reply reads the flat array a Lua script returns. The first conversion

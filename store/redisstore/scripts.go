@@ -3,36 +3,62 @@ package redisstore
 // The Lua scripts that make the store's multi-key operations atomic.
 //
 // Every queue script receives the same six keys first (see Store.queueKeys)
-// and the hash-tagged prefix as ARGV[1]. Keys whose names depend on data the
-// script reads (a job hash, a per-key list) are built from that prefix inside
-// the script; they carry the same hash tag, so in Redis Cluster they live in
-// the slot of the declared keys.
+// and then, as ARGV[1] to ARGV[3], the hash-tagged prefix, the request id
+// of the call and how long to remember that request, in milliseconds (see
+// Store.eval). Keys whose names depend on data the script reads (a job hash,
+// a per-key list) are built from that prefix inside the script; they carry
+// the same hash tag, so in Redis Cluster they live in the slot of the
+// declared keys.
+//
+// A client may run a script twice for one call: go-redis sends a command
+// again when the reply was lost (a dropped connection, a read timeout),
+// although Redis may already have run it. Every script that writes is
+// therefore idempotent for its request id: it records the outcome under
+// {p}:req:<request id> for a while, and a second run with the same id
+// returns that outcome and changes nothing.
 //
 // Times are microseconds on the Redis clock. Numbers written to Redis go
 // through n2s so that large values are stored as plain integers, never in
 // exponent notation.
 
-// advanceStatusLua: KEYS[1] message hash; ARGV status, error code, rank.
-// Returns {-1} when the message is missing, else {1, changed, status, code,
-// conversation, part, customer, sender}.
+// advanceStatusLua: KEYS[1] message hash, KEYS[2] request marker; ARGV
+// status, error code, rank, marker lifetime in ms. Returns {-1} when the
+// message is missing, else {1, changed, status, code, conversation, part,
+// customer, sender}. A repeat of a run that changed the status reports the
+// change again.
 const advanceStatusLua = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-local changed = 0
+local changed = tonumber(redis.call('GET', KEYS[2]) or '0')
 local rank = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0') or 0
 if tonumber(ARGV[3]) > rank then
   redis.call('HSET', KEYS[1], 'status', ARGV[1], 'error_code', ARGV[2], 'rank', ARGV[3])
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
   changed = 1
 end
 local f = redis.call('HMGET', KEYS[1], 'status', 'error_code', 'conversation', 'part', 'customer', 'sender')
 return {1, changed, f[1] or '', f[2] or '0', f[3] or '', f[4] or '', f[5] or '', f[6] or ''}
 `
 
+// markSeenLua: KEYS[1] seen key; ARGV TTL in ms, request id. Returns 1 when
+// the key is new (or was recorded by an earlier run of the same request),
+// else 0.
+const markSeenLua = `
+if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[2] then return 1 end
+return 0
+`
+
 // queuePrelude defines the helpers shared by the queue scripts.
 const queuePrelude = `
 local K_CLOCK, K_RUN, K_LEASED, K_PENDING, K_DEAD, K_SEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local base = ARGV[1]
+local base, REQ, REQ_TTL = ARGV[1], ARGV[2], ARGV[3]
 
 local function n2s(x) return string.format('%.0f', x) end
+
+-- recalled returns the outcome recorded by an earlier run of this request,
+-- or nil; remember records it.
+local function recalled() return redis.call('GET', base .. 'req:' .. REQ) end
+local function remember(v) redis.call('SET', base .. 'req:' .. REQ, v, 'PX', REQ_TTL) end
 
 -- now returns the Redis server time in microseconds, made strictly
 -- increasing across calls so that jobs enqueued one after the other keep
@@ -49,29 +75,27 @@ end
 local function jobkey(id) return base .. 'job:' .. id end
 local function qkey(key) return base .. 'q:' .. key end
 
--- reclaim gives jobs whose lease ran out back to the queue: the job stays at
--- the head of its key's list and the key becomes runnable again at the job's
--- old run time. It handles at most 100 jobs per call.
-local function reclaim(t)
-  local ids = redis.call('ZRANGEBYSCORE', K_LEASED, '-inf', n2s(t), 'LIMIT', 0, 100)
-  for _, id in ipairs(ids) do
-    redis.call('ZREM', K_LEASED, id)
-    local jk = jobkey(id)
-    local f = redis.call('HMGET', jk, 'key', 'run', 'state')
-    if f[1] and f[3] == 'leased' then
-      redis.call('HSET', jk, 'state', 'ready', 'lease', '', 'until', '0')
-      redis.call('ZADD', K_RUN, f[2], f[1])
-    end
-  end
-  return #ids
+-- forget drops every reference to job id, whose hash is gone (evicted or
+-- deleted by hand), except from its key's list, which the caller handles.
+local function forget(id)
+  redis.call('ZREM', K_LEASED, id)
+  redis.call('SREM', K_PENDING, id)
 end
 
--- promote makes the new head of key's list (if any) runnable at its run time.
+-- promote makes the new head of key's list (if any) runnable at its run
+-- time. Heads whose hash is gone are dropped.
 local function promote(key)
-  local head = redis.call('LINDEX', qkey(key), 0)
-  if head then
+  local q = qkey(key)
+  while true do
+    local head = redis.call('LINDEX', q, 0)
+    if not head then return end
     local run = redis.call('HGET', jobkey(head), 'run')
-    if run then redis.call('ZADD', K_RUN, run, key) end
+    if run then
+      redis.call('ZADD', K_RUN, run, key)
+      return
+    end
+    redis.call('LPOP', q)
+    forget(head)
   end
 end
 
@@ -82,107 +106,170 @@ local function held(id, token)
 end
 `
 
-// enqueueLua: ARGV base, kind, key, payload, dedupe key (empty for none),
-// dedupe TTL in ms. Returns {0} for a duplicate, else {1, id, created}.
+// enqueueLua: ARGV base, job id (the request id), marker lifetime, kind,
+// key, payload, dedupe key (empty for none), dedupe TTL in ms. Returns {0}
+// for a duplicate, else {1, id, created}. The dedupe key holds the id of the
+// job that recorded it, so a repeat of the same request is no duplicate.
 const enqueueLua = `
-if ARGV[5] ~= '' then
-  if not redis.call('SET', base .. 'seen:' .. ARGV[5], '1', 'NX', 'PX', ARGV[6]) then
-    return {0}
+local id = REQ
+local prev = recalled()
+if prev then return {1, id, prev} end
+if ARGV[7] ~= '' then
+  local sk = base .. 'seen:' .. ARGV[7]
+  if not redis.call('SET', sk, id, 'NX', 'PX', ARGV[8]) then
+    if redis.call('GET', sk) ~= id then return {0} end
+    -- Recorded by this very request, whose marker has expired since.
+    return {1, id, redis.call('HGET', jobkey(id), 'created') or n2s(now())}
   end
 end
-local t = now()
-local id = n2s(redis.call('INCR', K_SEQ))
-redis.call('HSET', jobkey(id), 'kind', ARGV[2], 'key', ARGV[3], 'payload', ARGV[4],
+local t = n2s(now())
+redis.call('HSET', jobkey(id), 'kind', ARGV[4], 'key', ARGV[5], 'payload', ARGV[6],
   'state', 'ready', 'attempt', '0', 'lease', '', 'until', '0', 'err', '',
-  'created', n2s(t), 'run', n2s(t))
+  'created', t, 'run', t)
 redis.call('SADD', K_PENDING, id)
-if redis.call('RPUSH', qkey(ARGV[3]), id) == 1 then
-  redis.call('ZADD', K_RUN, n2s(t), ARGV[3])
+if redis.call('RPUSH', qkey(ARGV[5]), id) == 1 then
+  redis.call('ZADD', K_RUN, t, ARGV[5])
 end
+remember(t)
 return {1, id, t}
 `
 
-// claimLua: ARGV base, lease in µs, token. Returns {0, reclaimed} when no
-// job is ready, else {1, reclaimed, id, kind, key, payload, err, created,
-// attempt}.
+// claimLua: ARGV base, lease token (the request id), marker lifetime, lease
+// in µs. Returns {0} when no job is ready, else {1, lapsed, id, kind, key,
+// payload, err, created, attempt}, where lapsed is 1 when the job's previous
+// lease ran out without being finished.
+//
+// The candidates are the earliest runnable key's head and the job whose
+// lease ran out first; of the two, the one with the earlier run time wins.
+// Only the job handed out changes hands: other lapsed leases stay with
+// their holders, who may still finish them.
 const claimLua = `
-local t = now()
-local reclaimed = reclaim(t)
-for _ = 1, 16 do
-  local keys = redis.call('ZRANGEBYSCORE', K_RUN, '-inf', n2s(t), 'LIMIT', 0, 1)
-  if #keys == 0 then return {0, reclaimed} end
-  local key = keys[1]
-  redis.call('ZREM', K_RUN, key)
-  local id = redis.call('LINDEX', qkey(key), 0)
-  if id then
-    local jk = jobkey(id)
-    local attempt = redis.call('HINCRBY', jk, 'attempt', 1)
-    local expires = n2s(t + tonumber(ARGV[2]))
-    redis.call('HSET', jk, 'state', 'leased', 'lease', ARGV[3], 'until', expires)
-    redis.call('ZADD', K_LEASED, expires, id)
-    local f = redis.call('HMGET', jk, 'kind', 'key', 'payload', 'err', 'created')
-    return {1, reclaimed, id, f[1] or '', f[2] or '', f[3] or '', f[4] or '', f[5] or '0', attempt}
-  end
+local token = REQ
+local function out(id, lapsed)
+  local f = redis.call('HMGET', jobkey(id), 'kind', 'key', 'payload', 'err', 'created', 'attempt')
+  return {1, lapsed, id, f[1] or '', f[2] or '', f[3] or '', f[4] or '', f[5] or '0', f[6] or '0'}
 end
-return {0, reclaimed}
+
+local prev = recalled()
+if prev then
+  if held(prev, token) then return out(prev, 0) end
+  return {0}
+end
+
+local t = now()
+
+-- lapsed: the leased job whose lease ran out first, and its run time.
+local lapsed, lapsedRun
+for _ = 1, 16 do
+  local e = redis.call('ZRANGEBYSCORE', K_LEASED, '-inf', n2s(t), 'LIMIT', 0, 1)
+  if #e == 0 then break end
+  local f = redis.call('HMGET', jobkey(e[1]), 'state', 'run')
+  if f[1] == 'leased' then
+    lapsed, lapsedRun = e[1], tonumber(f[2])
+    break
+  end
+  forget(e[1])
+end
+
+-- ready: the head of the runnable key with the earliest run time.
+local ready, readyKey, readyRun
+for _ = 1, 16 do
+  local r = redis.call('ZRANGEBYSCORE', K_RUN, '-inf', n2s(t), 'WITHSCORES', 'LIMIT', 0, 1)
+  if #r == 0 then break end
+  local head = redis.call('LINDEX', qkey(r[1]), 0)
+  if head and redis.call('EXISTS', jobkey(head)) == 1 then
+    ready, readyKey, readyRun = head, r[1], tonumber(r[2])
+    break
+  end
+  redis.call('ZREM', K_RUN, r[1])
+  promote(r[1])
+end
+
+local id, wasLapsed
+if lapsed and (not ready or lapsedRun <= readyRun) then
+  id, wasLapsed = lapsed, 1
+elseif ready then
+  id, wasLapsed = ready, 0
+  redis.call('ZREM', K_RUN, readyKey)
+else
+  return {0}
+end
+local jk = jobkey(id)
+local expires = n2s(t + tonumber(ARGV[4]))
+redis.call('HINCRBY', jk, 'attempt', 1)
+redis.call('HSET', jk, 'state', 'leased', 'lease', token, 'until', expires)
+redis.call('ZADD', K_LEASED, expires, id)
+remember(id)
+return out(id, wasLapsed)
 `
 
-// extendLua: ARGV base, id, token, lease in µs. Returns 1, or 0 when the
-// lease is lost.
+// extendLua: ARGV base, request id, marker lifetime, job id, token, lease in
+// µs. Returns 1, or 0 when the lease is lost.
 const extendLua = `
-if not held(ARGV[2], ARGV[3]) then return 0 end
-local expires = n2s(now() + tonumber(ARGV[4]))
-redis.call('HSET', jobkey(ARGV[2]), 'until', expires)
-redis.call('ZADD', K_LEASED, expires, ARGV[2])
+if recalled() then return 1 end
+local id = ARGV[4]
+if not held(id, ARGV[5]) then return 0 end
+local expires = n2s(now() + tonumber(ARGV[6]))
+redis.call('HSET', jobkey(id), 'until', expires)
+redis.call('ZADD', K_LEASED, expires, id)
+remember('1')
 return 1
 `
 
-// completeLua: ARGV base, id, token. Returns 1, or 0 when the lease is lost.
+// completeLua: ARGV base, request id, marker lifetime, job id, token.
+// Returns 1, or 0 when the lease is lost.
 const completeLua = `
-local id = ARGV[2]
-if not held(id, ARGV[3]) then return 0 end
+if recalled() then return 1 end
+local id = ARGV[4]
+if not held(id, ARGV[5]) then return 0 end
 local key = redis.call('HGET', jobkey(id), 'key')
 redis.call('LREM', qkey(key), 1, id)
 redis.call('DEL', jobkey(id))
 redis.call('ZREM', K_LEASED, id)
 redis.call('SREM', K_PENDING, id)
 promote(key)
+remember('1')
 return 1
 `
 
-// retryLua: ARGV base, id, token, delay in µs, reason. Returns 1, or 0 when
-// the lease is lost. The job stays at the head of its key's list.
+// retryLua: ARGV base, request id, marker lifetime, job id, token, delay in
+// µs, reason. Returns 1, or 0 when the lease is lost. The job stays at the
+// head of its key's list.
 const retryLua = `
-local id = ARGV[2]
-if not held(id, ARGV[3]) then return 0 end
-local run = n2s(now() + tonumber(ARGV[4]))
+if recalled() then return 1 end
+local id = ARGV[4]
+if not held(id, ARGV[5]) then return 0 end
+local run = n2s(now() + tonumber(ARGV[6]))
 local jk = jobkey(id)
-redis.call('HSET', jk, 'state', 'ready', 'lease', '', 'until', '0', 'err', ARGV[5], 'run', run)
+redis.call('HSET', jk, 'state', 'ready', 'lease', '', 'until', '0', 'err', ARGV[7], 'run', run)
 redis.call('ZREM', K_LEASED, id)
 redis.call('ZADD', K_RUN, run, redis.call('HGET', jk, 'key'))
+remember('1')
 return 1
 `
 
-// deadLetterLua: ARGV base, id, token, reason. Returns 1, or 0 when the
-// lease is lost.
+// deadLetterLua: ARGV base, request id, marker lifetime, job id, token,
+// reason. Returns 1, or 0 when the lease is lost.
 const deadLetterLua = `
-local id = ARGV[2]
-if not held(id, ARGV[3]) then return 0 end
+if recalled() then return 1 end
+local id = ARGV[4]
+if not held(id, ARGV[5]) then return 0 end
 local jk = jobkey(id)
 local key = redis.call('HGET', jk, 'key')
 local seq = redis.call('INCR', K_SEQ)
-redis.call('HSET', jk, 'state', 'dead', 'lease', '', 'until', '0', 'err', ARGV[4], 'died', n2s(now()))
+redis.call('HSET', jk, 'state', 'dead', 'lease', '', 'until', '0', 'err', ARGV[6], 'died', n2s(now()))
 redis.call('LREM', qkey(key), 1, id)
 redis.call('ZREM', K_LEASED, id)
 redis.call('SREM', K_PENDING, id)
 redis.call('ZADD', K_DEAD, seq, id)
 promote(key)
+remember('1')
 return 1
 `
 
 // deadLettersLua: KEYS[1] dead-letter sorted set; ARGV base, limit. Returns
 // seven fields per dead letter: id, kind, key, payload, attempt, err,
-// created.
+// created. It only reads.
 const deadLettersLua = `
 local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 local out = {}
@@ -196,10 +283,11 @@ end
 return out
 `
 
-// replayLua: ARGV base, id. Returns 1, or 0 when there is no such dead
-// letter.
+// replayLua: ARGV base, request id, marker lifetime, job id. Returns 1, or 0
+// when there is no such dead letter.
 const replayLua = `
-local id = ARGV[2]
+if recalled() then return 1 end
+local id = ARGV[4]
 if redis.call('ZREM', K_DEAD, id) == 0 then return 0 end
 local jk = jobkey(id)
 local key = redis.call('HGET', jk, 'key')
@@ -211,22 +299,17 @@ redis.call('SADD', K_PENDING, id)
 if redis.call('RPUSH', qkey(key), id) == 1 then
   redis.call('ZADD', K_RUN, run, key)
 end
+remember('1')
 return 1
 `
 
-// discardLua: ARGV base, id. Returns 1, or 0 when there is no such dead
-// letter.
+// discardLua: ARGV base, request id, marker lifetime, job id. Returns 1, or
+// 0 when there is no such dead letter.
 const discardLua = `
-local id = ARGV[2]
+if recalled() then return 1 end
+local id = ARGV[4]
 if redis.call('ZREM', K_DEAD, id) == 0 then return 0 end
 redis.call('DEL', jobkey(id))
+remember('1')
 return 1
-`
-
-// statsLua: ARGV base. Takes expired leases back first, then returns
-// {ready, leased, dead, reclaimed}.
-const statsLua = `
-local reclaimed = reclaim(now())
-local leased = redis.call('ZCARD', K_LEASED)
-return {redis.call('SCARD', K_PENDING) - leased, leased, redis.call('ZCARD', K_DEAD), reclaimed}
 `
