@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -738,5 +739,29 @@ func TestHoldIsCapped(t *testing.T) {
 	g.hold(now, now.Add(time.Second)) // an earlier reset never shortens a hold
 	if got := g.heldUntil().Sub(now); got != maxHold {
 		t.Errorf("hold shortened to %v", got)
+	}
+}
+
+func TestIsAmbiguous(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"500", &Error{StatusCode: 500}, true},
+		{"502", &Error{StatusCode: 502}, true},
+		{"504", &Error{StatusCode: 504}, true},
+		{"503", &Error{StatusCode: 503}, false},
+		{"429", &Error{StatusCode: 429}, false},
+		{"dial refused", &transportError{err: &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}}, false},
+		{"reset after sending", &transportError{err: &net.OpError{Op: "read", Err: syscall.ECONNRESET}}, true},
+		{"timeout", &transportError{err: context.DeadlineExceeded}, true},
+		{"cancelled", context.Canceled, false},
+	}
+	for _, tt := range tests {
+		if got := IsAmbiguous(tt.err); got != tt.want {
+			t.Errorf("IsAmbiguous(%s) = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

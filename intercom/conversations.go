@@ -40,10 +40,11 @@ type createConversationRequest struct {
 // conversation; its ConversationID is the new conversation's id. An answer
 // without a conversation id is an error.
 //
-// Like every call, it is retried on transient failures. A retry after a
-// timeout or a 5xx can create a second conversation if the first attempt
-// did reach Intercom; use WithRetry(RetryPolicy{MaxAttempts: 1}) on a
-// separate client if a duplicate is worse than a failure for you.
+// It is retried only after failures that show Intercom did not act (429,
+// 503, no connection). After an ambiguous failure (a timeout, 500, 502,
+// 504) it returns the error, for which [IsAmbiguous] is true: the
+// conversation may exist, and a caller that tries again may create a
+// second one.
 func (c *Client) CreateConversation(ctx context.Context, cc ConversationCreate) (*ConversationMessage, error) {
 	from := cc.FromType
 	if from == "" {

@@ -159,6 +159,16 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// IsAmbiguous reports whether err, from a call that failed, leaves open
+// whether Intercom carried the request out: its answer was lost (a
+// timeout, a dropped or reset connection) or is a server error that may
+// come after the work was done (500, 502, 504, 408). A caller about to
+// repeat a call that creates something should look first. It is false for
+// nil, for 429 and 503 answers and for connections that could not be made.
+func IsAmbiguous(err error) bool {
+	return err != nil && !errors.Is(err, context.Canceled) && ambiguous(err)
+}
+
 // ambiguous reports whether a failed request may nevertheless have been
 // carried out by Intercom: the answer was lost (a timeout, a dropped or reset
 // connection) or is a server error that may come after the work was done

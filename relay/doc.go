@@ -96,13 +96,20 @@
 // → conversation, a relayed part's id) right after each side effect, so a
 // retried job does not repeat it. What is left is the window between a side
 // effect and its record: Twilio or Intercom accepted a request but the
-// answer was lost (a timeout, a 502 from a proxy, a crash). A retried job
-// looks before it acts again: for a customer's text, among the
-// conversation's parts; for an agent's reply, among the latest texts Twilio
-// created for the customer (when the SMSSender is a [SentLister], as
-// *twiliosms.Client is). Only a conversation whose creation answer was lost
-// may still be started twice. Neither API offers an idempotency key to
-// close that window for good, and the relay prefers a duplicate to a loss.
+// answer was lost (a timeout, a 502 from a proxy, a crash). After such an
+// unsure failure a retried job looks before it acts again: for a customer's
+// text, among the conversation's parts (skipping parts other texts are
+// known to have become); for an agent's reply, among the latest texts
+// Twilio created for the customer (when the SMSSender is a [SentLister], as
+// *twiliosms.Client is). Neither API offers an idempotency key to close the
+// window for good, and the relay prefers a duplicate to a loss.
+//
+// Known limits: a conversation whose creation answer was lost may be started
+// twice, and the relay carries only the second; an agent's reply on the
+// first is not sent (it is logged). A reply that arrives before the relay
+// has recorded a conversation it just started (only when the store fails
+// right then) waits under the conversation's own key and may be overtaken
+// by the agent's next reply.
 //
 // A job holds a lease on its customer's queue while it runs and extends it;
 // if the lease cannot be kept (the store says another worker has it, or
@@ -114,11 +121,12 @@
 // Given a Config.MeterProvider, the relay records OpenTelemetry metrics:
 // smsrelay.webhook.requests (by handler and result: accepted, duplicate,
 // ignored, rejected, error), smsrelay.jobs (by kind and outcome:
-// completed, retried, dead_lettered, lease_lost, interrupted),
-// smsrelay.job.duration (seconds, by kind), smsrelay.sms.sent,
-// smsrelay.sms.withheld (by reason: opted_out, refused) and the gauge
-// smsrelay.queue.jobs (by state: ready, leased, dead). Alert on dead
-// letters and on a growing ready count.
+// completed, retried, deferred, dead_lettered, dead_letter_failed,
+// lease_lost, interrupted), smsrelay.job.duration (seconds, by kind),
+// smsrelay.sms.sent, smsrelay.sms.withheld (by reason: opted_out, refused)
+// and the gauge smsrelay.queue.jobs (by state: ready, leased, dead). Alert
+// on dead letters and on a growing ready count. Call [Relay.Close] when
+// discarding a Relay, to stop its gauge being polled.
 //
 // # Shape
 //

@@ -190,7 +190,7 @@ func (r *Relay) intercomJobFor(n *intercom.Notification) (intercomJob, bool) {
 
 // youngConversation is how old a conversation may be for a reply on it to
 // be kept although the relay has no record of it (yet).
-const youngConversation = 15 * time.Minute
+const youngConversation = 2 * time.Minute
 
 // young reports whether c was created lately enough that the relay may
 // still be recording it as its own.

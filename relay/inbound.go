@@ -55,18 +55,9 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, attempt int) e
 	}
 	log := r.log.With("message", in.MessageSID, "from", maskAddr(in.From), "to", in.To)
 
-	// An opt-out or opt-in counts only when it changes something; it is
-	// recorded after the agents were told (afterDelivery), so that a retry
-	// still tells them.
-	optChange := optOutChange(in.OptOutType, in.Body, twiliosms.IsWhatsApp(in.From))
-	if optChange != 0 {
-		out, err := r.st.OptedOut(ctx, key)
-		if err != nil {
-			return fmt.Errorf("relay: reading opt-out: %w", err)
-		}
-		if out == (optChange > 0) {
-			optChange = 0
-		}
+	optChange, err := r.applyOptChange(ctx, key, in)
+	if err != nil {
+		return err
 	}
 
 	// Already on a conversation? Then only the bookkeeping is left.
@@ -139,23 +130,35 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, attempt int) e
 // conversation although its answer was lost, so as not to post it twice.
 func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID string, in inboundJob, attempt int) (string, bool, error) {
 	body := inboundText(in, true)
+	unsure := "unsure:" + in.MessageSID // an earlier attempt may have posted it
 	if attempt > 1 {
-		posted, err := r.alreadyPosted(ctx, th.ConversationID, contactID, body, in.ReceivedAt)
-		if err != nil && !errors.Is(err, intercom.ErrNotFound) {
-			return "", false, fmt.Errorf("relay: checking for an earlier reply: %w", err)
+		maybe, err := r.st.PartRelayed(ctx, unsure)
+		if err != nil {
+			return "", false, fmt.Errorf("relay: reading reply record: %w", err)
 		}
-		if posted {
-			if err := r.recordDelivery(ctx, th.Key, in, th.ConversationID, receivedStatus); err != nil {
-				return "", false, err
+		if maybe {
+			posted, err := r.alreadyPosted(ctx, th.ConversationID, contactID, body, in.ReceivedAt)
+			if err != nil && !errors.Is(err, intercom.ErrNotFound) {
+				return "", false, fmt.Errorf("relay: checking for an earlier reply: %w", err)
 			}
-			return th.ConversationID, true, nil
+			if posted {
+				if err := r.recordDelivery(ctx, th.Key, in, th.ConversationID, receivedStatus); err != nil {
+					return "", false, err
+				}
+				return th.ConversationID, true, nil
+			}
 		}
 	}
-	_, err := r.ic.ReplyAsContact(ctx, th.ConversationID, intercom.ContactReply{
+	conv, err := r.ic.ReplyAsContact(ctx, th.ConversationID, intercom.ContactReply{
 		IntercomUserID: contactID,
 		Body:           body,
 		AttachmentURLs: mediaURLs(in.Media),
 	})
+	if intercom.IsAmbiguous(err) {
+		if merr := r.st.MarkPartRelayed(ctx, unsure); merr != nil {
+			r.log.Warn("relay: recording an unsure reply", "err", merr)
+		}
+	}
 	if errors.Is(err, intercom.ErrNotFound) {
 		// Either the conversation or the contact is gone; ask which.
 		if _, cerr := r.ic.Conversation(ctx, th.ConversationID); errors.Is(cerr, intercom.ErrNotFound) {
@@ -174,11 +177,22 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 	if err := r.recordDelivery(ctx, th.Key, in, th.ConversationID, receivedStatus); err != nil {
 		return "", false, err
 	}
+	// Remember which part this text became, so that a later unsure retry of
+	// another text with the same words does not take it for its own.
+	for i := len(conv.Parts) - 1; i >= 0; i-- {
+		if p := conv.Parts[i]; p.Author.ID == contactID && p.ID != "" {
+			if err := r.st.MarkPartRelayed(ctx, "contact-part:"+p.ID); err != nil {
+				r.log.Warn("relay: recording the customer's part", "err", err)
+			}
+			break
+		}
+	}
 	return th.ConversationID, true, nil
 }
 
 // alreadyPosted reports whether conversationID holds a part by contactID with
-// body's text, created since the text arrived (less a minute for clocks).
+// body's text, created since the text arrived (less a minute for clocks),
+// that no other text is known to have become.
 func (r *Relay) alreadyPosted(ctx context.Context, conversationID, contactID, body string, since time.Time) (bool, error) {
 	conv, err := r.ic.Conversation(ctx, conversationID)
 	if err != nil {
@@ -186,7 +200,13 @@ func (r *Relay) alreadyPosted(ctx context.Context, conversationID, contactID, bo
 	}
 	want := SMSText(body)
 	for _, p := range conv.Parts {
-		if p.Author.ID == contactID && !p.CreatedAt.Before(since.Add(-time.Minute)) && SMSText(p.Body) == want {
+		if p.Author.ID != contactID || p.CreatedAt.Before(since.Add(-time.Minute)) || SMSText(p.Body) != want {
+			continue
+		}
+		// A part another text became is not this one.
+		if known, err := r.st.PartRelayed(ctx, "contact-part:"+p.ID); err != nil {
+			return false, err
+		} else if !known {
 			return true, nil
 		}
 	}
@@ -251,14 +271,53 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 		}
 	}
 	if optChange != 0 {
-		if err := r.noteOptChange(ctx, convID, in, optChange > 0); err != nil {
-			return err
+		noted, err := r.st.PartRelayed(ctx, "opt-note:"+in.MessageSID)
+		if err != nil {
+			return fmt.Errorf("relay: reading opt-out note record: %w", err)
 		}
-		if err := r.st.SetOptedOut(ctx, key, optChange > 0); err != nil {
-			return fmt.Errorf("relay: recording opt-out: %w", err)
+		if !noted {
+			if err := r.noteOptChange(ctx, convID, in, optChange > 0); err != nil {
+				return err
+			}
+			if err := r.st.MarkPartRelayed(ctx, "opt-note:"+in.MessageSID); err != nil {
+				return fmt.Errorf("relay: recording opt-out note: %w", err)
+			}
 		}
 	}
 	return nil
+}
+
+// applyOptChange records an opt-out or opt-in the text asks for, at once,
+// before the text is even on a conversation, so that no reply reaches a
+// customer who texted STOP. It returns +1 or -1 when the text changed the
+// customer's state (then the agents get a note), 0 otherwise: "Yes" from a
+// customer who never opted out is just a word. Which text changed the state
+// is recorded, so that a retry still owes the note.
+func (r *Relay) applyOptChange(ctx context.Context, key store.ThreadKey, in inboundJob) (int, error) {
+	want := optOutChange(in.OptOutType, in.Body, twiliosms.IsWhatsApp(in.From))
+	if want == 0 {
+		return 0, nil
+	}
+	changed, err := r.st.PartRelayed(ctx, "opt-change:"+in.MessageSID)
+	if err != nil {
+		return 0, fmt.Errorf("relay: reading opt-out record: %w", err)
+	}
+	if !changed {
+		out, err := r.st.OptedOut(ctx, key)
+		if err != nil {
+			return 0, fmt.Errorf("relay: reading opt-out: %w", err)
+		}
+		if out == (want > 0) {
+			return 0, nil
+		}
+		if err := r.st.MarkPartRelayed(ctx, "opt-change:"+in.MessageSID); err != nil {
+			return 0, fmt.Errorf("relay: recording opt-out change: %w", err)
+		}
+	}
+	if err := r.st.SetOptedOut(ctx, key, want > 0); err != nil {
+		return 0, fmt.Errorf("relay: recording opt-out: %w", err)
+	}
+	return want, nil
 }
 
 // enqueueRoute schedules the route of a new conversation, once.

@@ -16,7 +16,8 @@ const meterName = "github.com/smsrelay/smsrelay/relay"
 // in the Config they are no-ops.
 //
 //	smsrelay.webhook.requests  counter    handler, result
-//	smsrelay.jobs              counter    kind, outcome
+//	smsrelay.jobs              counter    kind, outcome (completed, retried, deferred,
+//	                                      dead_lettered, dead_letter_failed, lease_lost, interrupted)
 //	smsrelay.job.duration      histogram  kind (seconds)
 //	smsrelay.sms.sent          counter    texts the relay sent for agents
 //	smsrelay.sms.withheld      counter    reason (opted_out, refused)
@@ -27,6 +28,7 @@ type metrics struct {
 	jobDuration metric.Float64Histogram
 	smsSent     metric.Int64Counter
 	smsWithheld metric.Int64Counter
+	gauge       metric.Registration // the queue gauge's callback
 }
 
 // Values of the result attribute of smsrelay.webhook.requests.
@@ -74,7 +76,7 @@ func newMetrics(mp metric.MeterProvider, q interface {
 	if err != nil {
 		return nil, err
 	}
-	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+	out.gauge, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		ready, leased, dead, err := q.statsForMetrics(ctx)

@@ -46,13 +46,18 @@ const maxMedia = 10
 // relay has no record of is tried: the record may be on its way.
 const unknownConversationAttempts = 5
 
+// errNotYetOurs defers a reply on a conversation the relay has no record of
+// yet. It is not a failure: it counts against no attempt limit, raises no
+// alarm, and after a few looks the reply is dropped as not the relay's.
+var errNotYetOurs = errors.New("relay: conversation not (yet) one the relay carries")
+
 func (r *Relay) handleIntercom(ctx context.Context, j intercomJob, attempt int) error {
 	keyOfConv, err := r.st.ThreadByConversation(ctx, j.ConversationID)
 	if errors.Is(err, store.ErrNotFound) {
 		if attempt < unknownConversationAttempts && len(j.Parts) > 0 {
-			return fmt.Errorf("relay: conversation %s is not (yet) one the relay carries", j.ConversationID)
+			return errNotYetOurs
 		}
-		r.log.Debug("relay: dropping notification on a conversation the relay does not carry", "conversation", j.ConversationID)
+		r.log.Info("relay: reply on a conversation the relay does not carry; not sent", "conversation", j.ConversationID)
 		return nil
 	}
 	if err != nil {
@@ -113,12 +118,12 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 	}
 	if opted {
 		log.Info("relay: customer opted out; reply not sent")
-		r.m.withheld(ctx, "opted_out")
 		note := fmt.Sprintf("<p>This reply was not sent by SMS: the customer (%s) has opted out of texts from %s. They can opt back in by texting START.</p>",
 			html.EscapeString(key.Customer), html.EscapeString(key.Sender))
 		if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, note); err != nil {
 			return fmt.Errorf("relay: adding opt-out note: %w", err)
 		}
+		r.m.withheld(ctx, "opted_out")
 		return r.markPart(ctx, p.ID)
 	}
 
@@ -164,9 +169,20 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 		} else {
 			msg.From = key.Sender
 		}
-		sent, err := r.sentBefore(ctx, msg, p.ID, p.CreatedAt, attempt)
-		if err == nil && sent == nil {
+		unsure := fmt.Sprintf("unsure-send:%s:%d", p.ID, i) // an earlier attempt may have sent it
+		sent, err := r.sentBefore(ctx, msg, p.ID, p.CreatedAt, attempt, unsure)
+		if err != nil {
+			// Not knowing is no reason to give up on the reply: try again.
+			return err
+		}
+		fresh := sent == nil
+		if fresh {
 			sent, err = r.tw.Send(ctx, msg)
+			if err != nil && mayHaveSent(err) {
+				if merr := r.st.MarkPartRelayed(ctx, unsure); merr != nil {
+					log.Warn("relay: recording an unsure send", "err", merr)
+				}
+			}
 		}
 		if err != nil {
 			if !twiliosms.IsPermanent(err) {
@@ -175,11 +191,13 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 			return r.sendFailed(ctx, key, convID, p.ID, err)
 		}
 		log.Info("relay: reply sent", "sid", sent.SID)
-		r.m.smsSent.Add(ctx, 1)
 		if err := r.st.PutMessage(ctx, store.Message{
 			SID: sent.SID, ConversationID: convID, PartID: p.ID, Thread: key, Status: sent.Status,
 		}); err != nil {
 			return fmt.Errorf("relay: recording sent message: %w", err)
+		}
+		if fresh {
+			r.m.smsSent.Add(ctx, 1)
 		}
 		if len(chunks) > 1 {
 			if err := r.st.MarkPartRelayed(ctx, marker); err != nil {
@@ -198,11 +216,33 @@ type SentLister interface {
 	Recent(ctx context.Context, to string, since time.Time) ([]twiliosms.Record, error)
 }
 
-// sentBefore looks, on a retry, for msg among the texts Twilio created since
-// the part was written, and returns it as sent if it is there.
-func (r *Relay) sentBefore(ctx context.Context, msg twiliosms.Message, partID string, partCreated time.Time, attempt int) (*twiliosms.Sent, error) {
+// mayHaveSent reports whether a failed Send may nevertheless have created
+// the message: its answer was lost, or is a server error. Twilio's refusals
+// (4xx with a code) and 429s mean it did not.
+func mayHaveSent(err error) bool {
+	if twiliosms.IsPermanent(err) {
+		return false
+	}
+	var he *twiliosms.HTTPError
+	if code, ok := twiliosms.ErrorCode(err); ok && code == 20429 || errors.As(err, &he) && he.StatusCode == 429 {
+		return false
+	}
+	return true // a timeout, a lost connection, a 5xx, a cancelled call in flight
+}
+
+// sentBefore looks, on a retry after a send whose outcome was unknown, for
+// msg among the texts Twilio created since the part was written, and returns
+// it as sent if it is there. When Twilio's list cannot be read for good
+// (say, the credentials may not list messages), it says so in the log and
+// lets the text be sent again: a duplicate is better than a loss.
+func (r *Relay) sentBefore(ctx context.Context, msg twiliosms.Message, partID string, partCreated time.Time, attempt int, unsure string) (*twiliosms.Sent, error) {
 	lister, ok := r.tw.(SentLister)
 	if attempt <= 1 || !ok {
+		return nil, nil
+	}
+	if maybe, err := r.st.PartRelayed(ctx, unsure); err != nil {
+		return nil, fmt.Errorf("relay: reading send record: %w", err)
+	} else if !maybe {
 		return nil, nil
 	}
 	since := partCreated.Add(-time.Minute)
@@ -210,6 +250,10 @@ func (r *Relay) sentBefore(ctx context.Context, msg twiliosms.Message, partID st
 		since = time.Now().Add(-24 * time.Hour)
 	}
 	recent, err := lister.Recent(ctx, msg.To, since)
+	if err != nil && twiliosms.IsPermanent(err) {
+		r.log.Warn("relay: cannot read Twilio's message list; sending again, perhaps twice", "err", err)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("relay: looking for an earlier attempt's text: %w", err)
 	}
@@ -244,7 +288,6 @@ const optedOutCode = 21610
 func (r *Relay) sendFailed(ctx context.Context, key store.ThreadKey, convID, partID string, sendErr error) error {
 	code, _ := twiliosms.ErrorCode(sendErr)
 	r.log.Warn("relay: reply could not be sent", "conversation", convID, "code", code, "err", sendErr)
-	r.m.withheld(ctx, "refused")
 	if code == optedOutCode {
 		if err := r.st.SetOptedOut(ctx, key, true); err != nil {
 			return fmt.Errorf("relay: recording opt-out: %w", err)
@@ -253,6 +296,7 @@ func (r *Relay) sendFailed(ctx context.Context, key store.ThreadKey, convID, par
 	if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, failureNote("This reply was not sent by SMS", code, "")); err != nil {
 		return fmt.Errorf("relay: adding failure note: %w", err)
 	}
+	r.m.withheld(ctx, "refused")
 	return r.markPart(ctx, partID)
 }
 

@@ -30,6 +30,9 @@ type Relay struct {
 	twilio  *twiliosms.Validator
 	m       *metrics
 	running sync.Mutex // held while Run runs
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New validates cfg and returns a Relay. It starts nothing: handlers work at
@@ -183,23 +186,32 @@ func (r *Relay) runJob(ctx context.Context, job store.Job) {
 	var perm *permanentError
 	outcome := ""
 	switch {
-	case errors.Is(context.Cause(jctx), errLeaseLost):
-		// Another worker may be running the job now; it owns the outcome.
-		outcome = "lease_lost"
-		log.Warn("relay: lease lost; job stopped and left to its next holder", "err", err)
 	case err == nil:
+		// Finished: complete it, even if the heartbeat lost faith in the
+		// lease meanwhile; the queue refuses if another worker holds it.
 		outcome = "completed"
 		if cerr := r.q.Complete(octx, job); cerr != nil {
 			log.Error("relay: completing job", "err", cerr)
 		}
+	case errors.Is(context.Cause(jctx), errLeaseLost):
+		// Another worker may be running the job now; it owns the outcome.
+		outcome = "lease_lost"
+		log.Warn("relay: lease lost; job stopped and left to its next holder", "err", err)
 	case ctx.Err() != nil:
 		// Shutting down: leave the job to its lease, whatever attempt it was.
 		outcome = "interrupted"
 		log.Warn("relay: job interrupted by shutdown; it will run again", "err", err)
+	case errors.Is(err, errNotYetOurs):
+		outcome = "deferred"
+		log.Debug("relay: reply on a conversation not recorded yet; looking again later")
+		if rerr := r.q.Retry(octx, job, time.Duration(job.Attempt)*r.cfg.RetryBase, err.Error()); rerr != nil {
+			log.Error("relay: scheduling retry", "err", rerr)
+		}
 	case errors.As(err, &perm) || job.Attempt >= r.cfg.MaxAttempts:
 		outcome = "dead_lettered"
 		log.Error("relay: dead-lettering job", "err", err)
 		if derr := r.q.DeadLetter(octx, job, err.Error()); derr != nil {
+			outcome = "dead_letter_failed"
 			log.Error("relay: dead-lettering job", "err", derr)
 			break
 		}
@@ -361,6 +373,19 @@ func (r *Relay) DiscardDeadLetter(ctx context.Context, id string) error {
 		return fmt.Errorf("relay: discarding %s: %w", id, err)
 	}
 	return nil
+}
+
+// Close releases what New registered with Config.MeterProvider (the queue
+// gauge's callback), so that a discarded Relay is no longer polled. It does
+// not stop Run; cancel Run's context for that. Close is safe to call more
+// than once.
+func (r *Relay) Close() error {
+	r.closeOnce.Do(func() {
+		if r.m.gauge != nil {
+			r.closeErr = r.m.gauge.Unregister()
+		}
+	})
+	return r.closeErr
 }
 
 // Stats counts the relay's queued, running and dead jobs.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/smsrelay/smsrelay/store/memstore"
 	"github.com/smsrelay/smsrelay/twiliosms"
 	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
+	twilioclient "github.com/twilio/twilio-go/client"
 )
 
 // an admin's "close with a message" (part_type "close" with a body, as
@@ -266,5 +268,131 @@ func TestLostTwilioAnswerDoesNotSendTwice(t *testing.T) {
 	h.drain()
 	if n := len(h.sent()); n != 2 {
 		t.Fatalf("customer received %d texts, want 2 (one per part, none twice)", n)
+	}
+}
+
+// Two photos without a caption have the same text. When the second one's
+// reply fails in a way that shows Intercom did nothing (503), its retry must
+// post it, not take the first photo's part for it.
+func TestRetriedTextIsNotTakenForAnIdenticalEarlierOne(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.text(customer, "Hello")
+	h.drain()
+	photo := func(u string) {
+		h.textForm(twiliotest.InboundForm(customer, ourNumber, "", twiliosms.Media{URL: u, ContentType: "image/jpeg"}))
+	}
+	photo("https://api.twilio.com/media/one.jpg")
+	h.drain()
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Status: 503, Times: 2}); err != nil {
+		t.Fatal(err)
+	}
+	photo("https://api.twilio.com/media/two.jpg")
+	h.drain()
+	c := h.onlyConversation()
+	got := contactParts(c)
+	if len(got) != 3 {
+		t.Fatalf("customer's parts in Intercom = %q, want 3 (hello + two photos): the second photo was lost", got)
+	}
+}
+
+// The same with words: "ok" twice.
+func TestRetriedRepeatedWordIsNotLost(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.text(customer, "Hello")
+	h.drain()
+	h.text(customer, "ok")
+	h.drain()
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Status: 503, Times: 2}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "ok")
+	h.drain()
+	if got := contactParts(h.onlyConversation()); len(got) != 3 {
+		t.Fatalf("customer's parts = %q, want 3", got)
+	}
+}
+
+// An agent reply on a young conversation the relay never carried (a chat
+// started minutes ago) is looked at a few times, in case its record is on
+// the way, and then dropped: never dead-lettered, never noted, whatever
+// MaxAttempts says.
+func TestReplyOnAChatConversationIsNeitherDeadLetteredNorNoted(t *testing.T) {
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) { c.MaxAttempts = 3 })
+	ct, err := h.ic.AddContact(intercomtest.Contact{Role: "user", Email: "chat@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := h.ic.StartConversation(ct.ID, "hi from the messenger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.reply(conv.ID, "Hello, chat customer")
+	h.drain()
+	dl, _ := h.r.DeadLetters(context.Background(), 10)
+	if n := notes(h.conversation(conv.ID)); len(n) > 0 || len(dl) > 0 {
+		t.Fatalf("chat conversation got notes %q and %d dead letters; want none", n, len(dl))
+	}
+}
+
+// listDenied is a Twilio client that may not list messages.
+type listDenied struct{ *twiliosms.Client }
+
+func (listDenied) Recent(context.Context, string, time.Time) ([]twiliosms.Record, error) {
+	return nil, fmt.Errorf("twiliosms: listing messages: %w", &twilioclient.TwilioRestError{Status: 403, Code: 20403, Message: "Permission denied"})
+}
+
+// A send whose outcome is unknown is looked up in Twilio's message list
+// before it is repeated; when that list cannot be read, the reply is sent
+// again rather than given up.
+func TestUnreadableMessageListDoesNotStopAReply(t *testing.T) {
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) {
+		c.Twilio = listDenied{c.Twilio.(*twiliosms.Client)}
+	})
+	h.text(customer, "Hello")
+	h.drain()
+	c := h.onlyConversation()
+	h.tw.FailNext(20500, 500)
+	h.reply(c.ID, "Your refund is on its way")
+	h.drain()
+	if len(h.sent()) != 1 {
+		t.Fatalf("sent %d texts, want 1; notes: %q", len(h.sent()), notes(h.conversation(c.ID)))
+	}
+}
+
+// A STOP counts from the moment it arrives, even when its text cannot reach
+// Intercom and ends as a dead letter.
+func TestStopIsHonouredEvenIfItsTextIsDeadLettered(t *testing.T) {
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) { c.MaxAttempts = 2 })
+	h.text(customer, "Hello")
+	h.drain()
+	c := h.onlyConversation()
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Status: 500}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "STOP")
+	h.drain()
+	h.ic.ClearFaults()
+	h.reply(c.ID, "Are you still there?")
+	h.drain()
+	if len(h.sent()) != 0 {
+		t.Fatalf("texted %q to a customer who sent STOP", h.sent()[0].Body)
+	}
+}
+
+// Intercom committed the second "ok" but its answer was lost (502); the
+// retry finds that part, not the first "ok", which another text became.
+func TestUnsureRetryFindsItsOwnPartAmongIdenticalOnes(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.text(customer, "ok")
+	h.drain()
+	h.text(customer, "ok")
+	h.drain()
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "ok")
+	h.drain()
+	if got := contactParts(h.onlyConversation()); len(got) != 3 {
+		t.Fatalf("customer's parts = %q, want 3: no loss, no duplicate", got)
 	}
 }
