@@ -241,6 +241,7 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 	if err != nil {
 		return fmt.Errorf("smsrelay: cannot start: %w", err)
 	}
+	defer r.Close()
 
 	mux := http.NewServeMux()
 	mux.Handle("POST /twilio/messages", r.TwilioHandler())
