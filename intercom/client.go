@@ -272,10 +272,15 @@ type call struct {
 func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 	var body []byte
 	if k.in != nil {
-		var err error
-		if body, err = json.Marshal(k.in); err != nil {
+		// Bodies and operators hold <, > and &: send them as they are
+		// rather than as \u003c escapes.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(k.in); err != nil {
 			return nil, fmt.Errorf("intercom: %s %s: encoding request: %w", k.method, k.path, err)
 		}
+		body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	u := *c.base
 	u.Path += k.path

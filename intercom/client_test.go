@@ -696,6 +696,22 @@ func TestInvalidArguments(t *testing.T) {
 		{"tag no tag", func() error { return c.TagConversation(ctx, "1", "", "2") }, "tag id"},
 		{"tag no admin", func() error { return c.TagConversation(ctx, "1", "3", "") }, "admin id"},
 		{"get no id", func() error { _, err := c.Conversation(ctx, ""); return err }, "empty conversation id"},
+		{"search conv no contact", func() error {
+			_, err := c.SearchConversationsByContact(ctx, " ", time.Unix(1e9, 0))
+			return err
+		}, "empty contact id"},
+		{"search conv spaced contact", func() error {
+			_, err := c.SearchConversationsByContact(ctx, "a b", time.Unix(1e9, 0))
+			return err
+		}, "invalid contact id"},
+		{"search conv zero since", func() error {
+			_, err := c.SearchConversationsByContact(ctx, "c1", time.Time{})
+			return err
+		}, "zero since"},
+		{"search conv since before epoch", func() error {
+			_, err := c.SearchConversationsByContact(ctx, "c1", time.Unix(-5, 0))
+			return err
+		}, "UNIX epoch"},
 	}
 	for _, tt := range calls {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
+	"unicode"
 )
 
 // maxAttachmentURLs is Intercom's limit on attachment_urls per request.
@@ -255,4 +259,112 @@ func checkMessage(body string, urls []string) error {
 		}
 	}
 	return nil
+}
+
+// conversationSearchPageSize is how many conversations one
+// SearchConversationsByContact call asks for: Intercom's maximum.
+const conversationSearchPageSize = 150
+
+// SearchConversationsByContact returns the conversations of a contact
+// created at or after since, newest first (POST /conversations/search, one
+// page of up to 150). since is compared in whole seconds, as Intercom
+// stores created_at: a conversation created during the second of since is
+// included. The conversations carry their state, source (with its HTML
+// body and author) and contacts, but no parts; fetch one with
+// [Client.Conversation] for those.
+//
+// Its use is to look before repeating a [Client.CreateConversation] that
+// failed ambiguously ([IsAmbiguous]): search from a little before the first
+// attempt (Intercom stamps created_at with its own clock) and match the
+// source's author and body. Mind two limits. Intercom's search index lags
+// behind writes: the API description says so for contacts (a delay of "a
+// few minutes") and says nothing either way for conversations, so expect
+// the same, and do not take an empty answer soon after the attempt as proof
+// that no conversation was created. And since the search has no sort
+// order, a contact with more than 150 matching conversations gets an error
+// rather than a list that may lack the newest: narrow since.
+//
+// It is a read, retried after any transient failure.
+func (c *Client) SearchConversationsByContact(ctx context.Context, contactID string, since time.Time) ([]Conversation, error) {
+	if strings.TrimSpace(contactID) == "" {
+		return nil, errors.New("intercom: SearchConversationsByContact: empty contact id")
+	}
+	if strings.IndexFunc(contactID, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return nil, fmt.Errorf("intercom: SearchConversationsByContact: invalid contact id %q", contactID)
+	}
+	if since.IsZero() {
+		return nil, errors.New("intercom: SearchConversationsByContact: zero since")
+	}
+	secs := since.Unix()
+	if secs < 1 {
+		return nil, fmt.Errorf("intercom: SearchConversationsByContact: since %v is not after the UNIX epoch", since)
+	}
+	// The API description calls ">" on dates both "greater than" and
+	// "greater (or equal) than", and dates accept only =, < and >. Asking
+	// for > secs-1 covers the second of since either way; anything older
+	// that a ">=" reading lets through is dropped below.
+	req := searchRequest{
+		Query: searchQuery{Operator: "AND", Value: []searchFilter{
+			{Field: "contact_ids", Operator: "=", Value: contactID},
+			{Field: "created_at", Operator: ">", Value: strconv.FormatInt(secs-1, 10)},
+		}},
+		Pagination: map[string]int{"per_page": conversationSearchPageSize},
+	}
+	const path = "/conversations/search"
+	var out wireConversationList
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: path, in: req, out: &out}); err != nil {
+		return nil, err
+	}
+	more := out.Pages != nil && out.Pages.Next != nil && out.Pages.Next.StartingAfter != nil && *out.Pages.Next.StartingAfter != ""
+	if more || out.TotalCount != nil && *out.TotalCount > len(out.Conversations) {
+		total := "more"
+		if out.TotalCount != nil {
+			total = strconv.Itoa(*out.TotalCount)
+		}
+		return nil, fmt.Errorf("intercom: POST %s: %s conversations of contact %s since %d, more than one page of %d; narrow since",
+			path, total, contactID, secs, conversationSearchPageSize)
+	}
+	floor := time.Unix(secs, 0)
+	convs := make([]Conversation, 0, len(out.Conversations))
+	for i := range out.Conversations {
+		conv := out.Conversations[i].conversation()
+		if conv.ID == "" {
+			return nil, fmt.Errorf("intercom: POST %s: conversation %d of the answer carries no id", path, i)
+		}
+		if !conv.CreatedAt.IsZero() && conv.CreatedAt.Before(floor) {
+			continue
+		}
+		convs = append(convs, *conv)
+	}
+	slices.SortStableFunc(convs, func(a, b Conversation) int {
+		if d := b.CreatedAt.Compare(a.CreatedAt); d != 0 {
+			return d
+		}
+		return compareIDs(b.ID, a.ID)
+	})
+	return convs, nil
+}
+
+// compareIDs orders Intercom's numeric conversation ids by value, which
+// grows with creation; other ids compare as strings.
+func compareIDs(a, b string) int {
+	if isDigits(a) && isDigits(b) {
+		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+		if d := len(a) - len(b); d != 0 {
+			return d
+		}
+	}
+	return strings.Compare(a, b)
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -16,10 +16,12 @@
 // [Client.Contact] (which follows a merged contact's 410 to the canonical
 // one). Conversations: [Client.CreateConversation] (answers with the first
 // message and its conversation id), [Client.ReplyAsContact],
-// [Client.AddNote], [Client.Assign], [Client.Open], [Client.TagConversation]
-// and [Client.Conversation]. Request and response shapes follow the
-// Intercom OpenAPI description of version 2.16; ids that Intercom sends as
-// JSON numbers or strings are both accepted and exposed as strings.
+// [Client.AddNote], [Client.Assign], [Client.Open], [Client.TagConversation],
+// [Client.Conversation] and [Client.SearchConversationsByContact] (a
+// contact's conversations created since a given time, newest first).
+// Request and response shapes follow the Intercom OpenAPI description of
+// version 2.16; ids that Intercom sends as JSON numbers or strings are both
+// accepted and exposed as strings.
 //
 // # Budget
 //
@@ -49,10 +51,10 @@
 // connection that could not be made); after an ambiguous one (500, 502,
 // 504, a timeout or a dropped connection: the work may be done and only the
 // answer lost) they return the error, which [IsRetryable] still calls
-// transient, and leave the decision to the caller, who can look before
-// trying again. CreateContact is safe to retry: a second attempt meets a
-// conflict and returns the contact the first one created. Every call stops
-// when its context ends.
+// transient, and leave the decision to the caller, who can look with
+// [Client.SearchConversationsByContact] before trying again. CreateContact
+// is safe to retry: a second attempt meets a conflict and returns the
+// contact the first one created. Every call stops when its context ends.
 //
 // # Errors
 //

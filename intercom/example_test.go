@@ -128,3 +128,35 @@ func ExampleContextWithAdmission() {
 	fmt.Println(conv.ID, conv.State)
 	// Output: 499 open
 }
+
+func ExampleClient_SearchConversationsByContact() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Println(r.Method, r.URL.Path, string(body))
+		io.WriteString(w, `{"type":"conversation.list","total_count":2,"conversations":[
+			{"type":"conversation","id":"515","created_at":1734537100,"state":"closed",
+			 "source":{"type":"conversation","body":"<p>Hello</p>","author":{"type":"lead","id":"6762f0dd1bb69f9f2193bb83"}}},
+			{"type":"conversation","id":"516","created_at":1734537600,"state":"open",
+			 "source":{"type":"conversation","body":"<p>Is my order shipped?</p>","author":{"type":"lead","id":"6762f0dd1bb69f9f2193bb83"}}}]}`)
+	}))
+	defer srv.Close()
+	client, err := intercom.NewClient("access-token", intercom.WithBaseURL(srv.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// CreateConversation failed ambiguously: look for what the attempt may
+	// have created, from a little before it (Intercom's clock may differ).
+	since := time.Unix(1734537000, 0)
+	convs, err := client.SearchConversationsByContact(context.Background(), "6762f0dd1bb69f9f2193bb83", since)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, c := range convs { // newest first
+		fmt.Println(c.ID, c.State, c.CreatedAt.Unix(), c.Source.Body)
+	}
+	// Output:
+	// POST /conversations/search {"query":{"operator":"AND","value":[{"field":"contact_ids","operator":"=","value":"6762f0dd1bb69f9f2193bb83"},{"field":"created_at","operator":">","value":"1734536999"}]},"pagination":{"per_page":150}}
+	// 516 open 1734537600 <p>Is my order shipped?</p>
+	// 515 closed 1734537100 <p>Hello</p>
+}

@@ -336,3 +336,16 @@ type wireMessage struct {
 	Body           *string    `json:"body"`
 	ConversationID flexString `json:"conversation_id"`
 }
+
+// wireConversationList is the answer of a conversation search: schema
+// conversation_list.
+type wireConversationList struct {
+	Type          string             `json:"type"`
+	Conversations []wireConversation `json:"conversations"`
+	TotalCount    *int               `json:"total_count"`
+	Pages         *struct {
+		Next *struct {
+			StartingAfter *string `json:"starting_after"`
+		} `json:"next"`
+	} `json:"pages"`
+}

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"time"
 
 	"github.com/smsrelay/smsrelay/intercom"
 )
@@ -92,4 +93,13 @@ func (b *budgeted) Conversation(ctx context.Context, id string) (*intercom.Conve
 		return nil, err
 	}
 	return b.api.Conversation(ctx, id)
+}
+
+// search runs a conversation search through the budget.
+func (b *budgeted) search(ctx context.Context, f ConversationFinder, contactID string, since time.Time) ([]intercom.Conversation, error) {
+	ctx, err := b.admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.SearchConversationsByContact(ctx, contactID, since)
 }

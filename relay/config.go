@@ -34,6 +34,14 @@ type IntercomAPI interface {
 	Conversation(ctx context.Context, id string) (*intercom.Conversation, error)
 }
 
+// ConversationFinder is an optional capability of an [IntercomAPI]: finding a
+// contact's recent conversations. *intercom.Client has it. With it, a job
+// whose request to start a conversation had an unknown outcome (a timeout,
+// a 502) looks for the conversation before starting another.
+type ConversationFinder interface {
+	SearchConversationsByContact(ctx context.Context, contactID string, since time.Time) ([]intercom.Conversation, error)
+}
+
 // SMSSender sends a text through Twilio. *twiliosms.Client satisfies it.
 type SMSSender interface {
 	Send(ctx context.Context, m twiliosms.Message) (*twiliosms.Sent, error)

@@ -96,20 +96,26 @@
 // → conversation, a relayed part's id) right after each side effect, so a
 // retried job does not repeat it. What is left is the window between a side
 // effect and its record: Twilio or Intercom accepted a request but the
-// answer was lost (a timeout, a 502 from a proxy, a crash). After such an
-// unsure failure a retried job looks before it acts again: for a customer's
-// text, among the conversation's parts (skipping parts other texts are
-// known to have become); for an agent's reply, among the latest texts
-// Twilio created for the customer (when the SMSSender is a [SentLister], as
-// *twiliosms.Client is). Neither API offers an idempotency key to close the
-// window for good, and the relay prefers a duplicate to a loss.
+// answer was lost (a timeout, a 502 from a proxy). After such an unsure
+// failure a retried job looks before it acts again: for a new
+// conversation, among the contact's recent conversations (when the
+// IntercomAPI is a [ConversationFinder], as *intercom.Client is); for a
+// customer's text on a conversation, among its parts (skipping parts other
+// texts are known to have become); for an agent's reply, among the latest
+// texts Twilio created for the customer (when the SMSSender is a
+// [SentLister], as *twiliosms.Client is). Neither API offers an idempotency
+// key to close the window for good, and the relay prefers a duplicate to a
+// loss.
 //
-// Known limits: a conversation whose creation answer was lost may be started
-// twice, and the relay carries only the second; an agent's reply on the
-// first is not sent (it is logged). A reply that arrives before the relay
-// has recorded a conversation it just started (only when the store fails
-// right then) waits under the conversation's own key and may be overtaken
-// by the agent's next reply.
+// Known limits: a process that dies between a side effect and its record
+// leaves no mark of doubt, and the retry repeats the side effect. Intercom's
+// search can lag behind a conversation created a
+// moment ago, so a lost answer to starting one may still end in two
+// conversations; the relay then carries the second, and an agent's reply on
+// the first is not sent (it is logged). A reply that arrives before the
+// relay has recorded a conversation it just started (only when the store
+// fails right then) waits under the conversation's own key and may be
+// overtaken by the agent's next reply.
 //
 // A job holds a lease on its customer's queue while it runs and extends it;
 // if the lease cannot be kept (the store says another worker has it, or

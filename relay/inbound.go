@@ -98,12 +98,33 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, attempt int) e
 		}
 	}
 
+	// An earlier attempt may have started the conversation and lost the
+	// answer: look for it before starting another.
+	unsure := "unsure-start:" + in.MessageSID
+	if attempt > 1 {
+		convID, err := r.startedBefore(ctx, unsure, contactID, in)
+		if err != nil {
+			return err
+		}
+		if convID != "" {
+			log.Info("relay: an earlier attempt started the conversation after all", "conversation", convID)
+			if err := r.recordDelivery(ctx, key, in, convID, startedThreadStatus); err != nil {
+				return err
+			}
+			return r.afterDelivery(ctx, key, in, convID, contactID, true, optChange)
+		}
+	}
 	msg, err := r.ic.CreateConversation(ctx, intercom.ConversationCreate{
 		FromType:       "contact",
 		FromID:         contactID,
 		Body:           inboundText(in, false),
 		AttachmentURLs: mediaURLs(in.Media),
 	})
+	if intercom.IsAmbiguous(err) {
+		if merr := r.st.MarkPartRelayed(ctx, unsure); merr != nil {
+			log.Warn("relay: recording an unsure start", "err", merr)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, intercom.ErrNotFound) {
 			// The contact is gone (deleted or merged): forget it and retry.
@@ -188,6 +209,41 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 		}
 	}
 	return th.ConversationID, true, nil
+}
+
+// startedBefore looks, after an attempt to start a conversation whose
+// outcome was unknown, for the conversation that attempt may have started:
+// one of the contact's, created since the text arrived (less a minute for
+// clocks), that opens with the text. It returns "" when there is none, when
+// no attempt was unsure, or when the Intercom client cannot search.
+//
+// Intercom's search can lag behind a conversation created moments ago; the
+// retry delay gives it time, and a miss means a second conversation, never a
+// lost text.
+func (r *Relay) startedBefore(ctx context.Context, unsure, contactID string, in inboundJob) (string, error) {
+	maybe, err := r.st.PartRelayed(ctx, unsure)
+	if err != nil {
+		return "", fmt.Errorf("relay: reading start record: %w", err)
+	}
+	finder, ok := r.cfg.Intercom.(ConversationFinder)
+	if !maybe || !ok {
+		return "", nil
+	}
+	convs, err := r.ic.search(ctx, finder, contactID, in.ReceivedAt.Add(-time.Minute))
+	if err != nil {
+		return "", fmt.Errorf("relay: looking for a conversation an earlier attempt started: %w", err)
+	}
+	want := SMSText(inboundText(in, false))
+	for _, c := range convs {
+		if c.Source.Author.ID == contactID && SMSText(c.Source.Body) == want {
+			if _, err := r.st.ThreadByConversation(ctx, c.ID); errors.Is(err, store.ErrNotFound) {
+				return c.ID, nil // not one another text already carries
+			} else if err != nil {
+				return "", fmt.Errorf("relay: reading conversation mapping: %w", err)
+			}
+		}
+	}
+	return "", nil
 }
 
 // alreadyPosted reports whether conversationID holds a part by contactID with

@@ -21,7 +21,7 @@ import (
 // Relay is safe for concurrent use.
 type Relay struct {
 	cfg     Config
-	ic      IntercomAPI // cfg.Intercom behind the budget
+	ic      *budgeted // cfg.Intercom behind the budget
 	tw      SMSSender
 	st      store.Store
 	q       store.Queue

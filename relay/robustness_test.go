@@ -396,3 +396,24 @@ func TestUnsureRetryFindsItsOwnPartAmongIdenticalOnes(t *testing.T) {
 		t.Fatalf("customer's parts = %q, want 3: no loss, no duplicate", got)
 	}
 }
+
+// Intercom started the conversation but the answer was lost (502): the
+// retry finds it through the conversation search instead of starting a
+// second one.
+func TestLostStartAnswerDoesNotStartASecondConversation(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	if err := h.ic.Fail("POST", "/conversations", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "Hello, is anyone there?")
+	h.drain()
+	if n := len(h.ic.Conversations()); n != 1 {
+		t.Fatalf("Intercom holds %d conversations, want 1", n)
+	}
+	c := h.onlyConversation()
+	h.reply(c.ID, "Yes, we are here")
+	h.drain()
+	if msgs := h.sent(); len(msgs) != 1 {
+		t.Fatalf("the reply on the conversation reached the phone %d times, want 1", len(msgs))
+	}
+}

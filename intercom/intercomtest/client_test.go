@@ -227,6 +227,11 @@ func TestSpecConformance(t *testing.T) {
 	if len(conv.Parts) != 6 {
 		t.Errorf("conversation has %d parts, want 6", len(conv.Parts))
 	}
+	found2, err := c.SearchConversationsByContact(ctx, user.ID, time.Now().Add(-time.Minute))
+	must("SearchConversationsByContact", err)
+	if len(found2) != 1 || found2[0].ID != convID || found2[0].Source.Body != "<p>hello</p>" || found2[0].Source.Author.ID != user.ID {
+		t.Errorf("conversation search = %+v", found2)
+	}
 	_, err = c.Conversation(ctx, "424242")
 	if !errors.Is(err, intercom.ErrNotFound) {
 		t.Errorf("unknown conversation: err = %v, want ErrNotFound", err)
@@ -274,6 +279,9 @@ func TestSpecConformance(t *testing.T) {
 	raw("POST", "/contacts/search", `{"query":{"field":"phone","operator":"=","value":"+1"},"sort":{"field":"name","order":"desc"}}`, true, true)
 	raw("POST", "/contacts", `{"role":"lead","phone":"+15551230003"}`, true)
 	raw("POST", "/contacts/search", `{"query":{"field":"phone","operator":"=","value":"+1"}}`, false)
+	raw("POST", "/conversations/search", `{"query":{"operator":"OR","value":[{"field":"state","operator":"=","value":"closed"},{"field":"source.author.id","operator":"=","value":"`+user.ID+`"}]},"pagination":{"per_page":1}}`, true)
+	raw("POST", "/conversations/search", `{"query":{"field":"created_at","operator":">","value":"yesterday"}}`, true)
+	raw("POST", "/conversations/search", `{"query":{"field":"id","operator":"=","value":"`+convID+`"}}`, false)
 
 	xs := rec.exchanges()
 	if got := len(s.Requests()); got != len(xs) {
@@ -301,6 +309,7 @@ func TestSpecConformance(t *testing.T) {
 		"manageConversation 200", "manageConversation 404",
 		"attachTagToConversation 200", "attachTagToConversation 404",
 		"retrieveConversation 200", "retrieveConversation 404", "retrieveConversation 401",
+		"searchConversations 200", "searchConversations 400", "searchConversations 401",
 	} {
 		if !ops[want] {
 			t.Errorf("the run did not exercise %s", want)
@@ -340,5 +349,63 @@ func TestSpecConformance(t *testing.T) {
 		for _, p := range sp.validate(convSchema, v, fmt.Sprintf("webhook item %d", i)) {
 			t.Error(p)
 		}
+	}
+}
+
+// TestFindConversationAfterAmbiguousCreate plays the case the conversation
+// search exists for: Intercom creates the conversation but the answer is
+// lost (502). The client does not retry; the caller searches and finds the
+// conversation instead of creating a second one. The fake answers oldest
+// first; the client puts the newest first.
+func TestFindConversationAfterAmbiguousCreate(t *testing.T) {
+	s := intercomtest.NewServer()
+	defer s.Close()
+	c, err := intercom.NewClient(s.Token, intercom.WithBaseURL(s.URL),
+		intercom.WithRetry(intercom.RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ct, _ := s.AddContact(intercomtest.Contact{Phone: "+15551230001"})
+	older, _ := s.StartConversation(ct.ID, "an old thread")
+	other, _ := s.AddContact(intercomtest.Contact{Phone: "+15551230002"})
+	if _, err := s.StartConversation(other.ID, "someone else"); err != nil {
+		t.Fatal(err)
+	}
+
+	since := time.Now().Add(-time.Minute)
+	if err := s.Fail("POST", "/conversations", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateConversation(ctx, intercom.ConversationCreate{FromID: ct.ID, Body: "Is my order shipped?"})
+	if !intercom.IsAmbiguous(err) {
+		t.Fatalf("CreateConversation: err = %v, want an ambiguous failure", err)
+	}
+	found, err := c.SearchConversationsByContact(ctx, ct.ID, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 2 || found[1].ID != older.ID || found[0].Source.Body != "<p>Is my order shipped?</p>" ||
+		found[0].Source.Author.ID != ct.ID || len(found[0].Contacts) != 1 || found[0].Contacts[0].ID != ct.ID {
+		t.Fatalf("found %+v, want the new conversation, then the old one", found)
+	}
+	if n := len(s.Conversations()); n != 3 {
+		t.Errorf("the server holds %d conversations, want 3", n)
+	}
+	// A since after the old thread leaves it out (whole seconds: wait for
+	// the next one).
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	later, err := c.SearchConversationsByContact(ctx, ct.ID, time.Now())
+	if err != nil || len(later) != 0 {
+		t.Errorf("search from now = %+v, %v; want none", later, err)
+	}
+	var searches int
+	for _, r := range s.Requests() {
+		if r.Path == "/conversations/search" {
+			searches++
+		}
+	}
+	if searches != 2 {
+		t.Errorf("%d search requests, want 2", searches)
 	}
 }

@@ -146,12 +146,68 @@ func TestParseFilter(t *testing.T) {
 		{`{"operator":"OR"}`, false, true},
 		{`[]`, false, true},
 	} {
-		f, err := parseFilter(json.RawMessage(tc.q), 0)
+		f, err := parseFilter(json.RawMessage(tc.q), contactFields, 0)
 		if (err != nil) != tc.err {
 			t.Errorf("parseFilter(%s) error = %v, want error %v", tc.q, err, tc.err)
 			continue
 		}
-		if err == nil && f.match(c) != tc.match {
+		if err == nil && f.match(c.searchValues) != tc.match {
+			t.Errorf("parseFilter(%s).match = %v, want %v", tc.q, !tc.match, tc.match)
+		}
+	}
+}
+
+func TestParseConversationFilter(t *testing.T) {
+	created := time.Unix(1734537546, 0)
+	c := &Conversation{
+		ID: "515", State: StateOpen, ContactIDs: []string{"ct1", "ct2"}, Tags: []Tag{{ID: "77"}},
+		Source:    Source{Type: "conversation", DeliveredAs: "customer_initiated", Author: Author{Type: "lead", ID: "ct1"}},
+		CreatedAt: created, UpdatedAt: created.Add(time.Minute), TeamAssigneeID: "5017691",
+	}
+	for _, tc := range []struct {
+		q     string
+		match bool
+		err   bool
+	}{
+		{`{"field":"contact_ids","operator":"=","value":"ct2"}`, true, false},
+		{`{"field":"contact_ids","operator":"=","value":"ct3"}`, false, false},
+		{`{"field":"contact_ids","operator":"!=","value":"ct1"}`, false, false},
+		{`{"field":"contact_ids","operator":"IN","value":["x","ct1"]}`, true, false},
+		{`{"field":"contact_ids","operator":"NIN","value":["ct1"]}`, false, false},
+		{`{"field":"created_at","operator":">","value":"1734537545"}`, true, false},
+		{`{"field":"created_at","operator":">","value":1734537546}`, false, false}, // strict
+		{`{"field":"created_at","operator":"<","value":1734537547}`, true, false},
+		{`{"field":"created_at","operator":"=","value":"1734537546"}`, true, false},
+		{`{"field":"created_at","operator":">=","value":1}`, false, true}, // dates take =, <, > only
+		{`{"field":"created_at","operator":"!=","value":1}`, false, true},
+		{`{"field":"created_at","operator":">","value":"foobar"}`, false, true},
+		{`{"field":"created_at","operator":"~","value":"1"}`, false, true},
+		{`{"field":"updated_at","operator":">","value":1734537600}`, true, false},
+		{`{"field":"snoozed_until","operator":"<","value":9999999999}`, false, false}, // null
+		{`{"field":"state","operator":"=","value":"open"}`, true, false},
+		{`{"field":"state","operator":">","value":"open"}`, false, true},
+		{`{"field":"open","operator":"=","value":true}`, true, false},
+		{`{"field":"open","operator":"!=","value":"true"}`, false, false},
+		{`{"field":"read","operator":"=","value":"maybe"}`, false, true},
+		{`{"field":"id","operator":"=","value":"515"}`, true, false},
+		{`{"field":"id","operator":"=","value":515}`, false, true},
+		{`{"field":"source.author.id","operator":"=","value":"ct1"}`, true, false},
+		{`{"field":"source.author.type","operator":"IN","value":["user","lead"]}`, true, false},
+		{`{"field":"team_assignee_id","operator":">=","value":"5017691"}`, true, false},
+		{`{"field":"admin_assignee_id","operator":"=","value":0}`, true, false}, // unassigned
+		{`{"field":"admin_assignee_id","operator":"IN","value":[1,"2"]}`, false, false},
+		{`{"field":"tag_ids","operator":"=","value":"77"}`, true, false},
+		{`{"field":"source.body","operator":"=","value":"x"}`, false, true}, // not implemented
+		{`{"operator":"AND","value":[{"field":"contact_ids","operator":"=","value":"ct1"},{"field":"created_at","operator":">","value":"1734537545"}]}`, true, false},
+		{`{"operator":"AND","value":[{"field":"contact_ids","operator":"=","value":"ct1"},{"field":"created_at","operator":">","value":"1734537546"}]}`, false, false},
+		{`{"operator":"OR","value":[{"field":"state","operator":"=","value":"closed"},{"operator":"AND","value":[{"field":"id","operator":"=","value":"515"}]}]}`, true, false},
+	} {
+		f, err := parseFilter(json.RawMessage(tc.q), conversationFields, 0)
+		if (err != nil) != tc.err {
+			t.Errorf("parseFilter(%s) error = %v, want error %v", tc.q, err, tc.err)
+			continue
+		}
+		if err == nil && f.match(c.searchValues) != tc.match {
 			t.Errorf("parseFilter(%s).match = %v, want %v", tc.q, !tc.match, tc.match)
 		}
 	}
@@ -163,16 +219,25 @@ func FuzzParseFilter(f *testing.F) {
 	f.Add(`{"operator":"AND","value":[{"operator":"OR","value":[{"field":"name","operator":"IN","value":["a"]}]}]}`)
 	f.Add(`{"field":"email","operator":"=","value":null}`)
 	f.Add(`not json`)
-	c := &Contact{ID: "x", Role: "lead", Phone: "+15551234567", Name: "n", Email: "e@x"}
+	f.Add(`{"operator":"AND","value":[{"field":"contact_ids","operator":"=","value":"x"},{"field":"created_at","operator":">","value":"1734537545"}]}`)
+	f.Add(`{"field":"admin_assignee_id","operator":"NIN","value":[1,"2"]}`)
+	f.Add(`{"field":"open","operator":"=","value":"true"}`)
+	ct := &Contact{ID: "x", Role: "lead", Phone: "+15551234567", Name: "n", Email: "e@x"}
+	conv := &Conversation{ID: "1", State: StateOpen, ContactIDs: []string{"x"}, CreatedAt: time.Unix(1734537546, 0)}
 	f.Fuzz(func(t *testing.T, q string) {
-		filter, err := parseFilter(json.RawMessage(q), 0)
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "query: ") {
-				t.Errorf("error without prefix: %v", err)
+		for _, set := range []struct {
+			fields fieldSet
+			values func(string) []string
+		}{{contactFields, ct.searchValues}, {conversationFields, conv.searchValues}} {
+			filter, err := parseFilter(json.RawMessage(q), set.fields, 0)
+			if err != nil {
+				if !strings.HasPrefix(err.Error(), "query: ") {
+					t.Errorf("error without prefix: %v", err)
+				}
+				continue
 			}
-			return
+			_ = filter.match(set.values)
 		}
-		_ = filter.match(c)
 	})
 }
 

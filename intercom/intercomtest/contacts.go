@@ -2,13 +2,11 @@ package intercomtest
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -259,39 +257,6 @@ func (s *Server) showContact(c *call, id string) {
 
 // ---- POST /contacts/search ----
 
-type searchRequest struct {
-	Query      json.RawMessage `json:"query"`
-	Pagination *struct {
-		PerPage       *int    `json:"per_page"`
-		StartingAfter *string `json:"starting_after"`
-	} `json:"pagination"`
-	Sort *struct {
-		Field string `json:"field"`
-		Order string `json:"order"`
-	} `json:"sort"`
-}
-
-// filter is a single filter or an AND/OR group of filters.
-type filter struct {
-	field    string
-	operator string
-	value    any // nil, string or []string
-	group    []*filter
-}
-
-type wirePages struct {
-	Type       string    `json:"type"`
-	Page       int       `json:"page"`
-	PerPage    int       `json:"per_page"`
-	TotalPages int       `json:"total_pages"`
-	Next       *wireNext `json:"next,omitempty"`
-}
-
-type wireNext struct {
-	PerPage       int    `json:"per_page"`
-	StartingAfter string `json:"starting_after"`
-}
-
 type wireContactList struct {
 	Type       string        `json:"type"`
 	Data       []wireContact `json:"data"`
@@ -304,13 +269,8 @@ func (s *Server) searchContacts(c *call) {
 	if !c.decode(&req) {
 		return
 	}
-	if len(req.Query) == 0 || string(req.Query) == "null" {
-		c.fail(http.StatusBadRequest, "parameter_not_found", "query is required")
-		return
-	}
-	f, err := parseFilter(req.Query, 0)
-	if err != nil {
-		c.fail(http.StatusBadRequest, "parameter_invalid", err.Error())
+	f, ok := c.query(&req, contactFields)
+	if !ok {
 		return
 	}
 	if req.Sort != nil && req.Sort.Order != "" && req.Sort.Order != "ascending" && req.Sort.Order != "descending" {
@@ -318,21 +278,9 @@ func (s *Server) searchContacts(c *call) {
 			fmt.Sprintf("Invalid sort order '%s'. Must be one of: ascending, descending", req.Sort.Order))
 		return
 	}
-	perPage, offset := 50, 0
-	if p := req.Pagination; p != nil {
-		if p.PerPage != nil {
-			perPage = *p.PerPage
-			if perPage < 1 || perPage > 150 {
-				c.fail(http.StatusBadRequest, "parameter_invalid", "per_page must be between 1 and 150")
-				return
-			}
-		}
-		if p.StartingAfter != nil && *p.StartingAfter != "" {
-			if offset, err = decodeCursor(*p.StartingAfter); err != nil {
-				c.fail(http.StatusBadRequest, "parameter_invalid", "starting_after is not a valid cursor")
-				return
-			}
-		}
+	perPage, offset, ok := c.page(&req, 50)
+	if !ok {
+		return
 	}
 
 	now := time.Now()
@@ -343,177 +291,50 @@ func (s *Server) searchContacts(c *call) {
 		if ct.MergedInto != "" || now.Sub(ct.CreatedAt) < s.cfg.searchLag {
 			continue
 		}
-		if f.match(ct) {
+		if f.match(ct.searchValues) {
 			hits = append(hits, ct)
 		}
 	}
 	if req.Sort != nil && req.Sort.Order == "descending" {
 		slices.Reverse(hits)
 	}
-	total := len(hits)
-	page := hits[min(offset, total):min(offset+perPage, total)]
+	lo, hi := bounds(len(hits), offset, perPage)
 	out := wireContactList{
 		Type:       "list",
-		Data:       make([]wireContact, 0, len(page)),
-		TotalCount: total,
-		Pages: wirePages{Type: "pages", Page: offset/perPage + 1, PerPage: perPage,
-			TotalPages: (total + perPage - 1) / perPage},
+		Data:       make([]wireContact, 0, hi-lo),
+		TotalCount: len(hits),
+		Pages:      pages(len(hits), offset, perPage),
 	}
-	for _, ct := range page {
+	for _, ct := range hits[lo:hi] {
 		out.Data = append(out.Data, s.wireContact(ct))
 	}
 	s.mu.Unlock()
-	if offset+perPage < total {
-		out.Pages.Next = &wireNext{PerPage: perPage, StartingAfter: encodeCursor(offset + perPage)}
-	}
 	c.ok(out)
 }
 
-func encodeCursor(offset int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(offset)))
+// contactFields are the contact fields the server can search on.
+var contactFields = fieldSet{
+	"id": kindString, "role": kindString, "name": kindString, "email": kindString,
+	"phone": kindString, "formatted_phone": kindString, "external_id": kindString,
 }
 
-func decodeCursor(s string) (int, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return 0, err
-	}
-	n, ok := strings.CutPrefix(string(b), "offset:")
-	if !ok {
-		return 0, errors.New("bad cursor")
-	}
-	v, err := strconv.Atoi(n)
-	if err != nil || v < 0 {
-		return 0, errors.New("bad cursor")
-	}
-	return v, nil
-}
-
-// searchField returns the value of a searchable contact field, and false
-// for fields the fake cannot search on.
-func searchField(c *Contact, field string) (string, bool) {
+// searchValues returns the values of a searchable contact field.
+func (c *Contact) searchValues(field string) []string {
 	switch field {
 	case "id":
-		return c.ID, true
+		return []string{c.ID}
 	case "role":
-		return c.Role, true
+		return []string{c.Role}
 	case "name":
-		return c.Name, true
+		return []string{c.Name}
 	case "email":
-		return c.Email, true
+		return []string{c.Email}
 	case "phone":
-		return c.Phone, true
+		return []string{c.Phone}
 	case "formatted_phone":
-		return formatPhone(c.Phone), true
+		return []string{formatPhone(c.Phone)}
 	case "external_id":
-		return c.ExternalID, true
+		return []string{c.ExternalID}
 	}
-	return "", false
-}
-
-// parseFilter parses a query: a single filter {field, operator, value} or a
-// group {operator: AND|OR, value: [...]} nested at most two levels deep with
-// at most 15 filters per group, as the API documents.
-func parseFilter(raw json.RawMessage, depth int) (*filter, error) {
-	var q struct {
-		Field    *string         `json:"field"`
-		Operator string          `json:"operator"`
-		Value    json.RawMessage `json:"value"`
-	}
-	if err := json.Unmarshal(raw, &q); err != nil {
-		return nil, fmt.Errorf("query: %v", err)
-	}
-	if q.Field == nil {
-		if q.Operator != "AND" && q.Operator != "OR" {
-			return nil, fmt.Errorf("query: a filter needs a field, a group needs operator AND or OR (got %q)", q.Operator)
-		}
-		if depth >= 2 {
-			return nil, errors.New("query: filters nest at most 2 levels deep")
-		}
-		var items []json.RawMessage
-		if err := json.Unmarshal(q.Value, &items); err != nil || len(items) == 0 {
-			return nil, fmt.Errorf("query: the value of an %s group must be a non-empty array of filters", q.Operator)
-		}
-		if len(items) > 15 {
-			return nil, fmt.Errorf("query: at most 15 filters per %s group, got %d", q.Operator, len(items))
-		}
-		g := &filter{operator: q.Operator}
-		for _, it := range items {
-			sub, err := parseFilter(it, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			g.group = append(g.group, sub)
-		}
-		return g, nil
-	}
-	if _, ok := searchField(&Contact{}, *q.Field); !ok {
-		return nil, fmt.Errorf("query: intercomtest cannot search on field %q", *q.Field)
-	}
-	f := &filter{field: *q.Field, operator: q.Operator}
-	switch q.Operator {
-	case "=", "!=", "~", "!~", "^", "$":
-		var v *string
-		if err := json.Unmarshal(q.Value, &v); err != nil {
-			return nil, fmt.Errorf("query: %s %s needs a string value", f.field, f.operator)
-		}
-		if v != nil {
-			f.value = *v
-		} else if f.operator != "=" && f.operator != "!=" {
-			return nil, fmt.Errorf("query: %s %s needs a string value", f.field, f.operator)
-		}
-	case "IN", "NIN":
-		var v []string
-		if err := json.Unmarshal(q.Value, &v); err != nil {
-			return nil, fmt.Errorf("query: %s %s needs an array of strings", f.field, f.operator)
-		}
-		f.value = v
-	case "<", "<=", ">", ">=":
-		return nil, fmt.Errorf("query: operator %s does not apply to string field %s", q.Operator, f.field)
-	default:
-		return nil, fmt.Errorf("query: unknown operator %q", q.Operator)
-	}
-	return f, nil
-}
-
-func (f *filter) match(c *Contact) bool {
-	switch f.operator {
-	case "AND":
-		for _, g := range f.group {
-			if !g.match(c) {
-				return false
-			}
-		}
-		return true
-	case "OR":
-		for _, g := range f.group {
-			if g.match(c) {
-				return true
-			}
-		}
-		return false
-	}
-	got, _ := searchField(c, f.field)
-	switch v := f.value.(type) {
-	case nil: // = null: the field is empty; != null: it is set.
-		return (got == "") == (f.operator == "=")
-	case []string:
-		return slices.Contains(v, got) == (f.operator == "IN")
-	case string:
-		switch f.operator {
-		case "=":
-			return got == v
-		case "!=":
-			return got != v
-		case "~":
-			return strings.Contains(got, v)
-		case "!~":
-			return !strings.Contains(got, v)
-		case "^":
-			return strings.HasPrefix(got, v)
-		case "$":
-			return strings.HasSuffix(got, v)
-		}
-	}
-	return false
+	return nil
 }

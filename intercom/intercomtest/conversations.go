@@ -42,6 +42,7 @@ func (s *Server) DeleteConversation(id string) error {
 		return fmt.Errorf("intercomtest: DeleteConversation: no conversation %q", id)
 	}
 	delete(s.conversations, id)
+	delete(s.indexed, id)
 	for i, o := range s.convOrder {
 		if o == id {
 			s.convOrder = append(s.convOrder[:i], s.convOrder[i+1:]...)
@@ -110,6 +111,7 @@ func (s *Server) newConversationLocked(ct *Contact, body, subject string, atts [
 	}
 	s.conversations[c.ID] = c
 	s.convOrder = append(s.convOrder, c.ID)
+	s.indexed[c.ID] = time.Now()
 	return c
 }
 
@@ -249,6 +251,136 @@ func (s *Server) retrieveConversation(c *call, id string) {
 		return
 	}
 	c.ok(w)
+}
+
+// ---- POST /conversations/search ----
+
+type wireConversationList struct {
+	Type          string             `json:"type"`
+	Conversations []wireConversation `json:"conversations"`
+	TotalCount    int                `json:"total_count"`
+	Pages         wirePages          `json:"pages"`
+}
+
+// conversationFields are the conversation fields the server can search on,
+// with the types the API description gives them.
+var conversationFields = fieldSet{
+	"id": kindString, "state": kindString, "contact_ids": kindString, "tag_ids": kindString,
+	"created_at": kindDate, "updated_at": kindDate, "waiting_since": kindDate, "snoozed_until": kindDate,
+	"open": kindBool, "read": kindBool,
+	"admin_assignee_id": kindInt, "team_assignee_id": kindInt,
+	"source.type": kindString, "source.id": kindString, "source.delivered_as": kindString,
+	"source.subject": kindString, "source.author.id": kindString, "source.author.type": kindString,
+	"source.author.name": kindString, "source.author.email": kindString,
+}
+
+// searchValues returns the values of a searchable conversation field;
+// contact_ids and tag_ids have one per contact or tag.
+func (c *Conversation) searchValues(field string) []string {
+	one := func(s string) []string { return []string{s} }
+	secs := func(t time.Time) []string {
+		if t.IsZero() {
+			return nil
+		}
+		return one(strconv.FormatInt(t.Unix(), 10))
+	}
+	assignee := func(id string) []string {
+		if id == "" {
+			return one("0")
+		}
+		return one(id)
+	}
+	switch field {
+	case "id":
+		return one(c.ID)
+	case "state":
+		return one(c.State)
+	case "contact_ids":
+		return c.ContactIDs
+	case "tag_ids":
+		var ids []string
+		for _, t := range c.Tags {
+			ids = append(ids, t.ID)
+		}
+		return ids
+	case "created_at":
+		return secs(c.CreatedAt)
+	case "updated_at":
+		return secs(c.UpdatedAt)
+	case "waiting_since":
+		if c.State != StateOpen {
+			return nil
+		}
+		return secs(c.waitingSince())
+	case "snoozed_until":
+		return secs(c.SnoozedUntil)
+	case "open":
+		return one(strconv.FormatBool(c.Open()))
+	case "read":
+		return one(strconv.FormatBool(c.Read))
+	case "admin_assignee_id":
+		return assignee(c.AdminAssigneeID)
+	case "team_assignee_id":
+		return assignee(c.TeamAssigneeID)
+	case "source.type":
+		return one(c.Source.Type)
+	case "source.id":
+		return one(c.Source.ID)
+	case "source.delivered_as":
+		return one(c.Source.DeliveredAs)
+	case "source.subject":
+		return one(c.Source.Subject)
+	case "source.author.id":
+		return one(c.Source.Author.ID)
+	case "source.author.type":
+		return one(c.Source.Author.Type)
+	case "source.author.name":
+		return one(c.Source.Author.Name)
+	case "source.author.email":
+		return one(c.Source.Author.Email)
+	}
+	return nil
+}
+
+func (s *Server) searchConversations(c *call) {
+	var req searchRequest
+	if !c.decode(&req) {
+		return
+	}
+	f, ok := c.query(&req, conversationFields)
+	if !ok {
+		return
+	}
+	perPage, offset, ok := c.page(&req, 20)
+	if !ok {
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	var hits []*Conversation
+	for _, id := range s.convOrder {
+		conv := s.conversations[id]
+		if now.Sub(s.indexed[id]) < s.cfg.searchLag {
+			continue
+		}
+		if f.match(conv.searchValues) {
+			hits = append(hits, conv)
+		}
+	}
+	lo, hi := bounds(len(hits), offset, perPage)
+	out := wireConversationList{
+		Type:          "conversation.list",
+		Conversations: make([]wireConversation, 0, hi-lo),
+		TotalCount:    len(hits),
+		Pages:         pages(len(hits), offset, perPage),
+	}
+	for _, conv := range hits[lo:hi] {
+		w := s.wireConversation(conv, nil, htmlView)
+		w.Parts = nil // list items carry no parts
+		out.Conversations = append(out.Conversations, w)
+	}
+	s.mu.Unlock()
+	c.ok(out)
 }
 
 // ---- POST /conversations/{id}/reply ----

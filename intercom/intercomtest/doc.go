@@ -33,6 +33,16 @@
 //   - POST /conversations/{id}/parts: assignment, open, close, snoozed.
 //   - POST /conversations/{id}/tags: tags made with [Server.AddTag].
 //   - GET /conversations/{id}: the full conversation; display_as=plaintext.
+//   - POST /conversations/search: filters on id, state, open, read,
+//     contact_ids, tag_ids, created_at, updated_at, waiting_since,
+//     snoozed_until, admin_assignee_id, team_assignee_id and source.type,
+//     .id, .delivered_as, .subject, .author.id, .author.type, .author.name
+//     and .author.email, with the operators each type accepts (dates =, <,
+//     >, read strictly; integers also !=, <=, >=, IN, NIN; dates and
+//     integers as JSON numbers or digit strings), the same groups and
+//     pagination (20 per page unless asked, at most 150). It answers a
+//     conversation.list of REST-rendered conversations (HTML bodies, no
+//     parts) in creation order. [WithSearchLag] hides new conversations too.
 //
 // Unknown and deleted conversations ([Server.DeleteConversation]) get 404.
 // Every error is an Intercom error.list.

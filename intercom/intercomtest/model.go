@@ -385,7 +385,8 @@ type wireConversation struct {
 	LinkedObjects       wireLinked      `json:"linked_objects"`
 	AIAgent             *struct{}       `json:"ai_agent"`
 	AIAgentParticipated bool            `json:"ai_agent_participated"`
-	Parts               wireParts       `json:"conversation_parts"`
+	// Parts is nil in search results: a conversation_list_item has none.
+	Parts *wireParts `json:"conversation_parts,omitempty"`
 }
 
 func unix(t time.Time) *int64 {
@@ -440,7 +441,7 @@ func (s *Server) wireConversation(c *Conversation, parts []Part, view bodyView) 
 		CustomAttributes: map[string]any{},
 		Topics:           map[string]any{},
 		LinkedObjects:    wireLinked{Type: "list", Data: []any{}},
-		Parts:            wireParts{Type: "conversation_part.list", Parts: []wirePart{}, TotalCount: len(parts)},
+		Parts:            &wireParts{Type: "conversation_part.list", Parts: []wirePart{}, TotalCount: len(parts)},
 	}
 	if c.State == StateOpen {
 		w.WaitingSince = unix(c.waitingSince())

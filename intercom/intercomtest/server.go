@@ -126,10 +126,11 @@ func WithBudget(n int, window time.Duration) Option {
 	}
 }
 
-// WithSearchLag makes contacts invisible to POST /contacts/search for the
-// given time after their creation, like the real search index that lags
-// behind by minutes. Creating such a contact again still answers 409. The
-// default is 0 (no lag).
+// WithSearchLag makes contacts and conversations invisible to POST
+// /contacts/search and POST /conversations/search for the given time after
+// their creation, like the real search index that lags behind by minutes.
+// Creating such a contact again still answers 409, and GET
+// /conversations/{id} finds such a conversation. The default is 0 (no lag).
 func WithSearchLag(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
@@ -186,6 +187,7 @@ type Server struct {
 	contactOrder  []string
 	conversations map[string]*Conversation
 	convOrder     []string
+	indexed       map[string]time.Time // when each conversation was stored, for the search lag
 	deleted       map[string]bool
 	tags          map[string]*Tag
 	admissions    []time.Time
@@ -228,6 +230,7 @@ func NewServer(opts ...Option) *Server {
 		hook:          hook,
 		contacts:      make(map[string]*Contact),
 		conversations: make(map[string]*Conversation),
+		indexed:       make(map[string]time.Time),
 		deleted:       make(map[string]bool),
 		tags:          make(map[string]*Tag),
 		notifications: make(map[string]*notification),
@@ -491,6 +494,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, reqI
 		s.showContact(c, p[1])
 	case r.Method == http.MethodPost && len(p) == 1 && p[0] == "conversations":
 		s.createConversation(c)
+	case r.Method == http.MethodPost && len(p) == 2 && p[0] == "conversations" && p[1] == "search":
+		s.searchConversations(c)
 	case r.Method == http.MethodGet && len(p) == 2 && p[0] == "conversations":
 		s.retrieveConversation(c, p[1])
 	case r.Method == http.MethodPost && len(p) == 3 && p[0] == "conversations" && p[2] == "reply":
