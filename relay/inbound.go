@@ -121,7 +121,7 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, attempt int) e
 		AttachmentURLs: mediaURLs(in.Media),
 	})
 	if intercom.IsAmbiguous(err) {
-		if merr := r.st.MarkPartRelayed(ctx, unsure); merr != nil {
+		if merr := r.st.Mark(ctx, unsure); merr != nil {
 			log.Warn("relay: recording an unsure start", "err", merr)
 		}
 	}
@@ -153,7 +153,7 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 	body := inboundText(in, true)
 	unsure := "unsure:" + in.MessageSID // an earlier attempt may have posted it
 	if attempt > 1 {
-		maybe, err := r.st.PartRelayed(ctx, unsure)
+		maybe, err := r.st.Marked(ctx, unsure)
 		if err != nil {
 			return "", false, fmt.Errorf("relay: reading reply record: %w", err)
 		}
@@ -176,7 +176,7 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 		AttachmentURLs: mediaURLs(in.Media),
 	})
 	if intercom.IsAmbiguous(err) {
-		if merr := r.st.MarkPartRelayed(ctx, unsure); merr != nil {
+		if merr := r.st.Mark(ctx, unsure); merr != nil {
 			r.log.Warn("relay: recording an unsure reply", "err", merr)
 		}
 	}
@@ -202,7 +202,7 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 	// another text with the same words does not take it for its own.
 	for i := len(conv.Parts) - 1; i >= 0; i-- {
 		if p := conv.Parts[i]; p.Author.ID == contactID && p.ID != "" {
-			if err := r.st.MarkPartRelayed(ctx, "contact-part:"+p.ID); err != nil {
+			if err := r.st.Mark(ctx, "contact-part:"+p.ID); err != nil {
 				r.log.Warn("relay: recording the customer's part", "err", err)
 			}
 			break
@@ -221,7 +221,7 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 // retry delay gives it time, and a miss means a second conversation, never a
 // lost text.
 func (r *Relay) startedBefore(ctx context.Context, unsure, contactID string, in inboundJob) (string, error) {
-	maybe, err := r.st.PartRelayed(ctx, unsure)
+	maybe, err := r.st.Marked(ctx, unsure)
 	if err != nil {
 		return "", fmt.Errorf("relay: reading start record: %w", err)
 	}
@@ -260,7 +260,7 @@ func (r *Relay) alreadyPosted(ctx context.Context, conversationID, contactID, bo
 			continue
 		}
 		// A part another text became is not this one.
-		if known, err := r.st.PartRelayed(ctx, "contact-part:"+p.ID); err != nil {
+		if known, err := r.st.Marked(ctx, "contact-part:"+p.ID); err != nil {
 			return false, err
 		} else if !known {
 			return true, nil
@@ -327,7 +327,7 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 		}
 	}
 	if optChange != 0 {
-		noted, err := r.st.PartRelayed(ctx, "opt-note:"+in.MessageSID)
+		noted, err := r.st.Marked(ctx, "opt-note:"+in.MessageSID)
 		if err != nil {
 			return fmt.Errorf("relay: reading opt-out note record: %w", err)
 		}
@@ -335,7 +335,7 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 			if err := r.noteOptChange(ctx, convID, in, optChange > 0); err != nil {
 				return err
 			}
-			if err := r.st.MarkPartRelayed(ctx, "opt-note:"+in.MessageSID); err != nil {
+			if err := r.st.Mark(ctx, "opt-note:"+in.MessageSID); err != nil {
 				return fmt.Errorf("relay: recording opt-out note: %w", err)
 			}
 		}
@@ -354,7 +354,7 @@ func (r *Relay) applyOptChange(ctx context.Context, key store.ThreadKey, in inbo
 	if want == 0 {
 		return 0, nil
 	}
-	changed, err := r.st.PartRelayed(ctx, "opt-change:"+in.MessageSID)
+	changed, err := r.st.Marked(ctx, "opt-change:"+in.MessageSID)
 	if err != nil {
 		return 0, fmt.Errorf("relay: reading opt-out record: %w", err)
 	}
@@ -366,7 +366,7 @@ func (r *Relay) applyOptChange(ctx context.Context, key store.ThreadKey, in inbo
 		if out == (want > 0) {
 			return 0, nil
 		}
-		if err := r.st.MarkPartRelayed(ctx, "opt-change:"+in.MessageSID); err != nil {
+		if err := r.st.Mark(ctx, "opt-change:"+in.MessageSID); err != nil {
 			return 0, fmt.Errorf("relay: recording opt-out change: %w", err)
 		}
 	}

@@ -104,7 +104,7 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 		return nil
 	}
 	log := r.log.With("conversation", convID, "part", p.ID, "to", maskAddr(key.Customer))
-	done, err := r.st.PartRelayed(ctx, "intercom:"+p.ID)
+	done, err := r.st.Marked(ctx, "intercom:"+p.ID)
 	if err != nil {
 		return fmt.Errorf("relay: reading part record: %w", err)
 	}
@@ -154,7 +154,7 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 	for i, chunk := range chunks {
 		marker := fmt.Sprintf("intercom:%s:%d", p.ID, i)
 		if len(chunks) > 1 {
-			if sent, err := r.st.PartRelayed(ctx, marker); err != nil {
+			if sent, err := r.st.Marked(ctx, marker); err != nil {
 				return fmt.Errorf("relay: reading part record: %w", err)
 			} else if sent {
 				continue
@@ -179,7 +179,7 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 		if fresh {
 			sent, err = r.tw.Send(ctx, msg)
 			if err != nil && mayHaveSent(err) {
-				if merr := r.st.MarkPartRelayed(ctx, unsure); merr != nil {
+				if merr := r.st.Mark(ctx, unsure); merr != nil {
 					log.Warn("relay: recording an unsure send", "err", merr)
 				}
 			}
@@ -200,7 +200,7 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 			r.m.smsSent.Add(ctx, 1)
 		}
 		if len(chunks) > 1 {
-			if err := r.st.MarkPartRelayed(ctx, marker); err != nil {
+			if err := r.st.Mark(ctx, marker); err != nil {
 				return fmt.Errorf("relay: recording part progress: %w", err)
 			}
 		}
@@ -240,7 +240,7 @@ func (r *Relay) sentBefore(ctx context.Context, msg twiliosms.Message, partID st
 	if attempt <= 1 || !ok {
 		return nil, nil
 	}
-	if maybe, err := r.st.PartRelayed(ctx, unsure); err != nil {
+	if maybe, err := r.st.Marked(ctx, unsure); err != nil {
 		return nil, fmt.Errorf("relay: reading send record: %w", err)
 	} else if !maybe {
 		return nil, nil
@@ -275,7 +275,7 @@ func (r *Relay) sentBefore(ctx context.Context, msg twiliosms.Message, partID st
 }
 
 func (r *Relay) markPart(ctx context.Context, partID string) error {
-	if err := r.st.MarkPartRelayed(ctx, "intercom:"+partID); err != nil {
+	if err := r.st.Mark(ctx, "intercom:"+partID); err != nil {
 		return fmt.Errorf("relay: recording relayed part: %w", err)
 	}
 	return nil

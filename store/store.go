@@ -219,11 +219,15 @@ type Store interface {
 	// ErrNotFound.
 	AdvanceMessageStatus(ctx context.Context, sid, status string, errorCode int) (Message, bool, error)
 
-	// PartRelayed reports whether the Intercom conversation part partID was
-	// already relayed.
-	PartRelayed(ctx context.Context, partID string) (bool, error)
-	// MarkPartRelayed records that partID was relayed.
-	MarkPartRelayed(ctx context.Context, partID string) error
+	// Marked reports whether marker was recorded by Mark.
+	Marked(ctx context.Context, marker string) (bool, error)
+	// Mark records marker, a fact the relay must remember across attempts,
+	// restarts and replicas: a conversation part relayed, a side effect
+	// whose outcome was unknown, a note already written. Markers are opaque
+	// strings built by the relay (relay/keys.go holds every one of them);
+	// recording one twice is not an error. A store keeps markers at least
+	// as long as the jobs that may consult them.
+	Mark(ctx context.Context, marker string) error
 
 	// SetOptedOut records whether key's customer has opted out of messages
 	// from key's sender.

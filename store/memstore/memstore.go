@@ -256,13 +256,13 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 	return m, true, nil
 }
 
-// PartRelayed reports whether the conversation part partID was relayed.
-func (s *Store) PartRelayed(ctx context.Context, partID string) (bool, error) {
+// Marked reports whether the conversation part partID was relayed.
+func (s *Store) Marked(ctx context.Context, partID string) (bool, error) {
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
 	if partID == "" {
-		return false, errors.New("memstore: PartRelayed: empty part id")
+		return false, errors.New("memstore: Marked: empty part id")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -270,13 +270,13 @@ func (s *Store) PartRelayed(ctx context.Context, partID string) (bool, error) {
 	return ok, nil
 }
 
-// MarkPartRelayed records that partID was relayed.
-func (s *Store) MarkPartRelayed(ctx context.Context, partID string) error {
+// Mark records that partID was relayed.
+func (s *Store) Mark(ctx context.Context, partID string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
 	if partID == "" {
-		return errors.New("memstore: MarkPartRelayed: empty part id")
+		return errors.New("memstore: Mark: empty part id")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

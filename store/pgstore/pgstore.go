@@ -319,8 +319,8 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 	return m, changed, nil
 }
 
-// PartRelayed implements [store.Store].
-func (s *Store) PartRelayed(ctx context.Context, partID string) (bool, error) {
+// Marked implements [store.Store].
+func (s *Store) Marked(ctx context.Context, partID string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("pgstore: part relayed: %w", err)
 	}
@@ -334,9 +334,9 @@ func (s *Store) PartRelayed(ctx context.Context, partID string) (bool, error) {
 	return ok, nil
 }
 
-// MarkPartRelayed implements [store.Store]. Records are kept until an
+// Mark implements [store.Store]. Records are kept until an
 // operator deletes them (see the package documentation).
-func (s *Store) MarkPartRelayed(ctx context.Context, partID string) error {
+func (s *Store) Mark(ctx context.Context, partID string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pgstore: mark part relayed: %w", err)
 	}

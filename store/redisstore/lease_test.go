@@ -211,7 +211,7 @@ func TestHugeDurations(t *testing.T) {
 		t.Fatal(err)
 	}
 	pttl(s.key("msg", "SM1"))
-	if err := s.MarkPartRelayed(ctx, "p1"); err != nil {
+	if err := s.Mark(ctx, "p1"); err != nil {
 		t.Fatal(err)
 	}
 	pttl(s.key("part", "p1"))

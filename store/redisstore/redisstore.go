@@ -90,7 +90,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithRecordTTL makes the records that accumulate with traffic expire d
 // after they were written: sent messages ([Store.PutMessage]) and relayed-part
-// markers ([Store.MarkPartRelayed]). The default, 0, keeps them forever, as
+// markers ([Store.Mark]). The default, 0, keeps them forever, as
 // the [store.Store] contract describes; a Redis with bounded memory wants a
 // TTL comfortably longer than the time within which Twilio status callbacks
 // and Intercom webhook redeliveries still arrive, such as 30 days. Contacts,
@@ -393,9 +393,9 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 	return m, r.int(1) == 1, nil
 }
 
-// PartRelayed reports whether the Intercom conversation part partID was
+// Marked reports whether the Intercom conversation part partID was
 // already relayed.
-func (s *Store) PartRelayed(ctx context.Context, partID string) (bool, error) {
+func (s *Store) Marked(ctx context.Context, partID string) (bool, error) {
 	if partID == "" {
 		return false, errors.New("redisstore: part relayed: empty part id")
 	}
@@ -406,9 +406,9 @@ func (s *Store) PartRelayed(ctx context.Context, partID string) (bool, error) {
 	return n == 1, nil
 }
 
-// MarkPartRelayed records that partID was relayed (for the record TTL, if
+// Mark records that partID was relayed (for the record TTL, if
 // one was set with [WithRecordTTL]).
-func (s *Store) MarkPartRelayed(ctx context.Context, partID string) error {
+func (s *Store) Mark(ctx context.Context, partID string) error {
 	if partID == "" {
 		return errors.New("redisstore: mark part relayed: empty part id")
 	}

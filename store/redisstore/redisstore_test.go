@@ -127,7 +127,7 @@ func TestKeysShareOneSlot(t *testing.T) {
 		s.SetContact(ctx, key.Customer, "c1"),
 		s.PutThread(ctx, store.Thread{Key: key, ConversationID: "conv1", State: store.StateOpen}),
 		s.PutMessage(ctx, store.Message{SID: "SM1", ConversationID: "conv1", Status: "queued"}),
-		s.MarkPartRelayed(ctx, "part1"),
+		s.Mark(ctx, "part1"),
 		s.SetOptedOut(ctx, key, true),
 	}
 	_, err := s.MarkSeen(ctx, "seen1", time.Minute)
@@ -170,7 +170,7 @@ func TestRecordTTL(t *testing.T) {
 	if err := s.PutMessage(ctx, store.Message{SID: "SM1", ConversationID: "c", Status: "queued"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkPartRelayed(ctx, "p1"); err != nil {
+	if err := s.Mark(ctx, "p1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, changed, err := s.AdvanceMessageStatus(ctx, "SM1", "sent", 0); err != nil || !changed {
@@ -186,7 +186,7 @@ func TestRecordTTL(t *testing.T) {
 		}
 	}
 	// The store without a TTL on the same keys keeps records forever.
-	if err := s0.MarkPartRelayed(ctx, "p2"); err != nil {
+	if err := s0.Mark(ctx, "p2"); err != nil {
 		t.Fatal(err)
 	}
 	if ttl, err := c.PTTL(ctx, s0.key("part", "p2")).Result(); err != nil || ttl != -1 {
@@ -196,8 +196,8 @@ func TestRecordTTL(t *testing.T) {
 	if _, err := s.Message(ctx, "SM1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Message after its TTL: %v, want ErrNotFound", err)
 	}
-	if ok, err := s.PartRelayed(ctx, "p1"); err != nil || ok {
-		t.Errorf("PartRelayed after its TTL = %v, %v; want false", ok, err)
+	if ok, err := s.Marked(ctx, "p1"); err != nil || ok {
+		t.Errorf("Marked after its TTL = %v, %v; want false", ok, err)
 	}
 }
 

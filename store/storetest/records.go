@@ -276,23 +276,23 @@ func TestMessages(t *testing.T, newStore func(t *testing.T) Backend) {
 	})
 }
 
-// TestParts checks PartRelayed and MarkPartRelayed.
+// TestParts checks Marked and Mark.
 func TestParts(t *testing.T, newStore func(t *testing.T) Backend) {
 	t.Run("MarkAndCheck", func(t *testing.T) {
 		e := open(t, newStore)
 		relayed := func(part string, want bool) {
 			t.Helper()
-			got, err := e.b.PartRelayed(e.ctx, part)
-			noErr(t, "PartRelayed("+part+")", err)
+			got, err := e.b.Marked(e.ctx, part)
+			noErr(t, "Marked("+part+")", err)
 			if got != want {
-				t.Fatalf("PartRelayed(%s) = %v, want %v", part, got, want)
+				t.Fatalf("Marked(%s) = %v, want %v", part, got, want)
 			}
 		}
 		relayed("part-1", false)
-		noErr(t, "MarkPartRelayed", e.b.MarkPartRelayed(e.ctx, "part-1"))
+		noErr(t, "Mark", e.b.Mark(e.ctx, "part-1"))
 		relayed("part-1", true)
 		relayed("part-2", false)
-		noErr(t, "MarkPartRelayed again", e.b.MarkPartRelayed(e.ctx, "part-1"))
+		noErr(t, "Mark again", e.b.Mark(e.ctx, "part-1"))
 		relayed("part-1", true)
 	})
 }

@@ -99,8 +99,8 @@ func TestArgumentValidation(t *testing.T, newStore func(t *testing.T) Backend) {
 				return err
 			}},
 
-			{"PartRelayed empty id", func(ctx context.Context) error { _, err := b.PartRelayed(ctx, ""); return err }},
-			{"MarkPartRelayed empty id", func(ctx context.Context) error { return b.MarkPartRelayed(ctx, "") }},
+			{"Marked empty id", func(ctx context.Context) error { _, err := b.Marked(ctx, ""); return err }},
+			{"Mark empty id", func(ctx context.Context) error { return b.Mark(ctx, "") }},
 			{"SetOptedOut zero key", func(ctx context.Context) error { return b.SetOptedOut(ctx, store.ThreadKey{}, true) }},
 			{"OptedOut zero key", func(ctx context.Context) error { _, err := b.OptedOut(ctx, store.ThreadKey{}); return err }},
 
@@ -218,8 +218,8 @@ func TestContext(t *testing.T, newStore func(t *testing.T) Backend) {
 				_, _, err := b.AdvanceMessageStatus(ctx, "SM1", "delivered", 0)
 				return err
 			}},
-			{"PartRelayed", func(ctx context.Context) error { _, err := b.PartRelayed(ctx, "p1"); return err }},
-			{"MarkPartRelayed", func(ctx context.Context) error { return b.MarkPartRelayed(ctx, "p1") }},
+			{"Marked", func(ctx context.Context) error { _, err := b.Marked(ctx, "p1"); return err }},
+			{"Mark", func(ctx context.Context) error { return b.Mark(ctx, "p1") }},
 			{"SetOptedOut", func(ctx context.Context) error { return b.SetOptedOut(ctx, key, true) }},
 			{"OptedOut", func(ctx context.Context) error { _, err := b.OptedOut(ctx, key); return err }},
 			{"MarkSeen", func(ctx context.Context) error { _, err := b.MarkSeen(ctx, "s1", time.Minute); return err }},
@@ -261,8 +261,8 @@ func TestContext(t *testing.T, newStore func(t *testing.T) Backend) {
 		if m, err := b.Message(e.ctx, "SM1"); err != nil || m.Status != "queued" {
 			t.Fatalf("Message after a cancelled AdvanceMessageStatus = %+v, %v; want status queued", m, err)
 		}
-		if r, err := b.PartRelayed(e.ctx, "p1"); err != nil || r {
-			t.Fatalf("PartRelayed after a cancelled MarkPartRelayed = %v, %v; want false", r, err)
+		if r, err := b.Marked(e.ctx, "p1"); err != nil || r {
+			t.Fatalf("Marked after a cancelled Mark = %v, %v; want false", r, err)
 		}
 		if o, err := b.OptedOut(e.ctx, key); err != nil || o {
 			t.Fatalf("OptedOut after a cancelled SetOptedOut = %v, %v; want false", o, err)
