@@ -39,9 +39,9 @@ func (r *Relay) TwilioHandler() http.Handler {
 			// read: Twilio would not send it again after an error, so keep
 			// it, as a dead letter an operator can inspect.
 			r.log.Warn("relay: unreadable inbound message webhook; keeping it as a dead letter", "err", err)
-			nj := store.NewJob{Kind: kindUnreadable, Key: "unreadable:" + form.Get("From")}
+			nj := store.NewJob{Kind: kindUnreadable, Key: unreadableKey(form.Get("From"))}
 			if sid := form.Get("MessageSid"); sid != "" {
-				nj.DedupeKey, nj.DedupeTTL = "twilio:message:"+sid, r.cfg.DedupeTTL
+				nj.DedupeKey, nj.DedupeTTL = dedupeTwilioMessage(sid), r.cfg.DedupeTTL
 			}
 			return r.enqueue(req.Context(), w, nj, unreadableJob{Form: form.Encode(), Reason: err.Error()}, true)
 		}
@@ -59,7 +59,7 @@ func (r *Relay) TwilioHandler() http.Handler {
 		return r.enqueue(req.Context(), w, store.NewJob{
 			Kind:      kindInbound,
 			Key:       orderKey(job.From),
-			DedupeKey: "twilio:message:" + in.MessageSID,
+			DedupeKey: dedupeTwilioMessage(in.MessageSID),
 			DedupeTTL: r.cfg.DedupeTTL,
 		}, job, true)
 	})
@@ -91,8 +91,8 @@ func (r *Relay) StatusHandler() http.Handler {
 		}
 		return r.enqueue(req.Context(), w, store.NewJob{
 			Kind:      kindStatus,
-			Key:       "status:" + st.MessageSID,
-			DedupeKey: "twilio:status:" + st.MessageSID + ":" + st.MessageStatus,
+			Key:       statusKey(st.MessageSID),
+			DedupeKey: dedupeTwilioStatus(st.MessageSID, st.MessageStatus),
 			DedupeTTL: r.cfg.DedupeTTL,
 		}, job, true)
 	})
@@ -140,7 +140,7 @@ func (r *Relay) IntercomHandler() http.Handler {
 		case errors.Is(err, store.ErrNotFound) && young(n.Conversation, time.Now()) && len(job.Parts) > 0:
 			// Perhaps a conversation the relay has just started and not
 			// yet recorded: the worker looks again a few times.
-			nj.Key = "conversation:" + n.Conversation.ID
+			nj.Key = conversationKey(n.Conversation.ID)
 		case errors.Is(err, store.ErrNotFound):
 			// Not a conversation the relay carries (chat, email, ...).
 			w.WriteHeader(http.StatusOK)
@@ -152,7 +152,7 @@ func (r *Relay) IntercomHandler() http.Handler {
 		}
 		if n.ID != "" {
 			// Without an id, the part ids de-duplicate what matters.
-			nj.DedupeKey, nj.DedupeTTL = "intercom:notification:"+n.ID, r.cfg.DedupeTTL
+			nj.DedupeKey, nj.DedupeTTL = dedupeIntercomNotification(n.ID), r.cfg.DedupeTTL
 		}
 		return r.enqueue(req.Context(), w, nj, job, false)
 	})
@@ -164,7 +164,23 @@ func (r *Relay) intercomJobFor(n *intercom.Notification) (intercomJob, bool) {
 	if n.Conversation == nil {
 		return intercomJob{}, false
 	}
-	job := intercomJob{NotificationID: n.ID, Topic: n.Topic, ConversationID: n.Conversation.ID}
+	c := n.Conversation
+	job := intercomJob{
+		NotificationID:        n.ID,
+		Topic:                 n.Topic,
+		ConversationID:        c.ID,
+		ConversationCreatedAt: c.CreatedAt,
+		State:                 c.State,
+		StateAt:               c.UpdatedAt,
+	}
+	if len(c.Contacts) > 0 {
+		job.ContactID = c.Contacts[0].ID
+	} else if a := c.Source.Author; a.Type == "user" || a.Type == "lead" || a.Type == "contact" {
+		job.ContactID = a.ID
+	}
+	if job.StateAt.IsZero() {
+		job.StateAt = n.CreatedAt
+	}
 	switch n.Topic {
 	case intercom.TopicAdminReplied, intercom.TopicAdminClosed, intercom.TopicAdminOpened,
 		intercom.TopicAdminAssigned, topicAdminOpenAssigned:
@@ -200,25 +216,6 @@ func young(c *intercom.Conversation, now time.Time) bool {
 
 // topicAdminOpenAssigned fires when an admin assigns an open conversation.
 const topicAdminOpenAssigned = "conversation.admin.open.assigned"
-
-// relayable is the rule for what may reach a customer's phone: what a
-// teammate wrote for the customer to read. That is a comment, or the
-// message an admin attaches to closing, re-opening or assigning a
-// conversation (Intercom shows it to the customer too). Never a note, never
-// a bot, Fin or operator part, never the customer's own parts, never an
-// empty state change.
-func relayable(partType, authorType, body string, hasAttachments bool) bool {
-	if authorType != "admin" {
-		return false
-	}
-	switch partType {
-	case "comment":
-		return true
-	case "close", "open", "assignment":
-		return strings.TrimSpace(body) != "" || hasAttachments
-	}
-	return false
-}
 
 // readTwilio reads and verifies a Twilio webhook and returns its form. The
 // signature is checked against PublicURL plus the request's path and query,
@@ -330,16 +327,4 @@ func (r *Relay) normalize(addr string) string {
 		return strings.TrimSpace(addr)
 	}
 	return n
-}
-
-// orderKey is the queue key of everything about one customer: their
-// contact, their threads and their conversations change one job at a time.
-// A WhatsApp address and the SMS address of the same phone share it.
-func orderKey(customer string) string {
-	return "customer:" + bareNumber(customer)
-}
-
-// bareNumber strips the channel prefix from an address.
-func bareNumber(addr string) string {
-	return strings.TrimPrefix(addr, "whatsapp:")
 }

@@ -35,20 +35,12 @@ type routeJob struct {
 	Sender         string `json:"sender"`
 }
 
-// Statuses of a customer's text in the message records: it has reached
-// Intercom, on Message.ConversationID, as a reply on it or as the message
-// that started it (which then still needs its route).
-const (
-	receivedStatus      = "received"
-	startedThreadStatus = "received:started-conversation"
-)
-
 // handleInbound puts a customer's text on the right Intercom conversation.
 //
 // Progress is recorded so that a retried job repeats no side effect that
 // already happened: once the text is on a conversation, the message record
 // (SID → conversation) says so, and a retry only finishes the bookkeeping.
-func (r *Relay) handleInbound(ctx context.Context, in inboundJob, attempt int) error {
+func (r *Relay) handleInbound(ctx context.Context, in inboundJob, _ store.Job) error {
 	key := store.ThreadKey{Customer: in.From, Sender: in.To}
 	if err := key.Validate(); err != nil {
 		return permanent(fmt.Errorf("relay: inbound message %s: %w", in.MessageSID, err))
@@ -63,7 +55,7 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, attempt int) e
 	// Already on a conversation? Then only the bookkeeping is left.
 	if m, err := r.st.Message(ctx, in.MessageSID); err == nil && m.ConversationID != "" {
 		log.Debug("relay: text already delivered; finishing bookkeeping", "conversation", m.ConversationID)
-		return r.afterDelivery(ctx, key, in, m.ConversationID, "", m.Status == startedThreadStatus, optChange)
+		return r.afterDelivery(ctx, key, in, delivery{convID: m.ConversationID, started: m.Started || m.Status == legacyStartedStatus}, optChange)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("relay: reading message record: %w", err)
 	}
@@ -85,12 +77,12 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, attempt int) e
 	case th.State == store.StateClosed && !r.cfg.Reopen:
 		log.Info("relay: conversation closed; starting a new one", "conversation", th.ConversationID)
 	default:
-		convID, replied, err := r.replyOnThread(ctx, th, contactID, in, attempt)
+		d, replied, err := r.replyOnThread(ctx, th, contactID, in)
 		if err != nil {
 			return err
 		}
 		if replied {
-			return r.afterDelivery(ctx, key, in, convID, contactID, false, optChange)
+			return r.afterDelivery(ctx, key, in, d, optChange)
 		}
 		log.Info("relay: conversation no longer exists; starting a new one", "conversation", th.ConversationID)
 		if err := r.st.DeleteThread(ctx, key); err != nil {
@@ -98,140 +90,143 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, attempt int) e
 		}
 	}
 
-	// An earlier attempt may have started the conversation and lost the
-	// answer: look for it before starting another.
-	unsure := "unsure-start:" + in.MessageSID
-	if attempt > 1 {
-		convID, err := r.startedBefore(ctx, unsure, contactID, in)
-		if err != nil {
-			return err
-		}
-		if convID != "" {
-			log.Info("relay: an earlier attempt started the conversation after all", "conversation", convID)
-			if err := r.recordDelivery(ctx, key, in, convID, startedThreadStatus); err != nil {
-				return err
+	d, err := r.startConversation(ctx, key, contactID, in)
+	if err != nil {
+		return err
+	}
+	log.Info("relay: started conversation", "conversation", d.convID)
+	return r.afterDelivery(ctx, key, in, d, optChange)
+}
+
+// delivery is where a customer's text landed.
+type delivery struct {
+	convID    string
+	contactID string    // "" when not known (a retry finishing bookkeeping)
+	started   bool      // the text started convID
+	stateAt   time.Time // Intercom's time of the conversation's last change, if known
+}
+
+// startConversation starts a conversation with the customer's text, once:
+// an earlier attempt that may have started it is looked for first.
+func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, contactID string, in inboundJob) (delivery, error) {
+	attemptAt := time.Now()
+	e := sideEffect[*intercom.ConversationMessage]{
+		what:   "starting a conversation",
+		unsure: markUnsureStart(in.MessageSID),
+		extra:  []marker{markUnsureStartAround(contactID, attemptAt)},
+		do: func(ctx context.Context) (*intercom.ConversationMessage, error) {
+			return r.ic.CreateConversation(ctx, intercom.ConversationCreate{
+				FromType:       "contact",
+				FromID:         contactID,
+				Body:           inboundText(in, false),
+				AttachmentURLs: mediaURLs(in.Media),
+			})
+		},
+		ambiguous: intercomAmbiguous,
+	}
+	if r.ic.canFind() {
+		e.look = func(ctx context.Context) (*intercom.ConversationMessage, bool, error) {
+			id, err := r.startedBefore(ctx, contactID, in)
+			if id == "" || err != nil {
+				return nil, false, err
 			}
-			return r.afterDelivery(ctx, key, in, convID, contactID, true, optChange)
+			return &intercom.ConversationMessage{ConversationID: id}, true, nil
 		}
 	}
-	msg, err := r.ic.CreateConversation(ctx, intercom.ConversationCreate{
-		FromType:       "contact",
-		FromID:         contactID,
-		Body:           inboundText(in, false),
-		AttachmentURLs: mediaURLs(in.Media),
-	})
-	if intercom.IsAmbiguous(err) {
-		if merr := r.st.Mark(ctx, unsure); merr != nil {
-			log.Warn("relay: recording an unsure start", "err", merr)
-		}
-	}
+	msg, _, err := once(ctx, r, e)
 	if err != nil {
 		if errors.Is(err, intercom.ErrNotFound) {
 			// The contact is gone (deleted or merged): forget it and retry.
 			if derr := r.st.DeleteContact(ctx, bareNumber(in.From)); derr != nil {
-				return fmt.Errorf("relay: forgetting contact: %w", derr)
+				return delivery{}, fmt.Errorf("relay: forgetting contact: %w", derr)
 			}
 		}
-		return fmt.Errorf("relay: creating conversation: %w", err)
+		return delivery{}, fmt.Errorf("relay: creating conversation: %w", err)
 	}
 	if msg.ConversationID == "" {
-		return fmt.Errorf("relay: Intercom created a message without a conversation id")
+		return delivery{}, errors.New("relay: Intercom created a message without a conversation id")
 	}
-	log.Info("relay: started conversation", "conversation", msg.ConversationID)
-	if err := r.recordDelivery(ctx, key, in, msg.ConversationID, startedThreadStatus); err != nil {
-		return err
-	}
-	return r.afterDelivery(ctx, key, in, msg.ConversationID, contactID, true, optChange)
+	d := delivery{convID: msg.ConversationID, contactID: contactID, started: true, stateAt: msg.CreatedAt}
+	return d, r.recordDelivery(ctx, key, in, d)
 }
 
-// replyOnThread adds the text to th's conversation as the contact. It reports
-// false, with no error, when Intercom no longer has the conversation.
-//
-// On a retry it first looks whether an earlier attempt's reply reached the
-// conversation although its answer was lost, so as not to post it twice.
-func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID string, in inboundJob, attempt int) (string, bool, error) {
+// replyOnThread adds the text to th's conversation as the contact, once. It
+// reports false, with no error, when Intercom no longer has the
+// conversation.
+func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID string, in inboundJob) (delivery, bool, error) {
 	body := inboundText(in, true)
-	unsure := "unsure:" + in.MessageSID // an earlier attempt may have posted it
-	if attempt > 1 {
-		maybe, err := r.st.Marked(ctx, unsure)
-		if err != nil {
-			return "", false, fmt.Errorf("relay: reading reply record: %w", err)
-		}
-		if maybe {
+	conv, found, err := once(ctx, r, sideEffect[*intercom.Conversation]{
+		what:   "posting the customer's text",
+		unsure: markUnsureReply(in.MessageSID),
+		look: func(ctx context.Context) (*intercom.Conversation, bool, error) {
 			posted, err := r.alreadyPosted(ctx, th.ConversationID, contactID, body, in.ReceivedAt)
 			if err != nil && !errors.Is(err, intercom.ErrNotFound) {
-				return "", false, fmt.Errorf("relay: checking for an earlier reply: %w", err)
+				return nil, false, err
 			}
-			if posted {
-				if err := r.recordDelivery(ctx, th.Key, in, th.ConversationID, receivedStatus); err != nil {
-					return "", false, err
-				}
-				return th.ConversationID, true, nil
-			}
-		}
-	}
-	conv, err := r.ic.ReplyAsContact(ctx, th.ConversationID, intercom.ContactReply{
-		IntercomUserID: contactID,
-		Body:           body,
-		AttachmentURLs: mediaURLs(in.Media),
+			return nil, posted, nil
+		},
+		do: func(ctx context.Context) (*intercom.Conversation, error) {
+			return r.ic.ReplyAsContact(ctx, th.ConversationID, intercom.ContactReply{
+				IntercomUserID: contactID,
+				Body:           body,
+				AttachmentURLs: mediaURLs(in.Media),
+			})
+		},
+		ambiguous: intercomAmbiguous,
 	})
-	if intercom.IsAmbiguous(err) {
-		if merr := r.st.Mark(ctx, unsure); merr != nil {
-			r.log.Warn("relay: recording an unsure reply", "err", merr)
-		}
-	}
 	if errors.Is(err, intercom.ErrNotFound) {
 		// Either the conversation or the contact is gone; ask which.
 		if _, cerr := r.ic.Conversation(ctx, th.ConversationID); errors.Is(cerr, intercom.ErrNotFound) {
-			return "", false, nil
+			return delivery{}, false, nil
 		} else if cerr != nil {
-			return "", false, fmt.Errorf("relay: checking conversation: %w", cerr)
+			return delivery{}, false, fmt.Errorf("relay: checking conversation: %w", cerr)
 		}
 		if derr := r.st.DeleteContact(ctx, bareNumber(th.Key.Customer)); derr != nil {
-			return "", false, fmt.Errorf("relay: forgetting contact: %w", derr)
+			return delivery{}, false, fmt.Errorf("relay: forgetting contact: %w", derr)
 		}
-		return "", false, fmt.Errorf("relay: replying as contact: contact is gone: %w", err)
+		return delivery{}, false, fmt.Errorf("relay: replying as contact: contact is gone: %w", err)
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("relay: replying as contact: %w", err)
+		return delivery{}, false, fmt.Errorf("relay: replying as contact: %w", err)
 	}
-	if err := r.recordDelivery(ctx, th.Key, in, th.ConversationID, receivedStatus); err != nil {
-		return "", false, err
+	d := delivery{convID: th.ConversationID, contactID: contactID}
+	if conv != nil {
+		d.stateAt = conv.UpdatedAt
+	}
+	if err := r.recordDelivery(ctx, th.Key, in, d); err != nil {
+		return delivery{}, false, err
+	}
+	if found || conv == nil {
+		return d, true, nil
 	}
 	// Remember which part this text became, so that a later unsure retry of
 	// another text with the same words does not take it for its own.
 	for i := len(conv.Parts) - 1; i >= 0; i-- {
 		if p := conv.Parts[i]; p.Author.ID == contactID && p.ID != "" {
-			if err := r.st.Mark(ctx, "contact-part:"+p.ID); err != nil {
+			mctx, cancel := detached(ctx)
+			err := r.st.Mark(mctx, string(markContactPart(p.ID)))
+			cancel()
+			if err != nil {
 				r.log.Warn("relay: recording the customer's part", "err", err)
 			}
 			break
 		}
 	}
-	return th.ConversationID, true, nil
+	return d, true, nil
 }
 
-// startedBefore looks, after an attempt to start a conversation whose
-// outcome was unknown, for the conversation that attempt may have started:
-// one of the contact's, created since the text arrived (less a minute for
-// clocks), that opens with the text. It returns "" when there is none, when
-// no attempt was unsure, or when the Intercom client cannot search.
+// startedBefore looks for the conversation an earlier, unsure attempt to
+// start one may have started: one of the contact's, created since the text
+// arrived (less a minute for clocks), that opens with the text and that no
+// other text already carries. It returns "" when there is none.
 //
 // Intercom's search can lag behind a conversation created moments ago; the
 // retry delay gives it time, and a miss means a second conversation, never a
 // lost text.
-func (r *Relay) startedBefore(ctx context.Context, unsure, contactID string, in inboundJob) (string, error) {
-	maybe, err := r.st.Marked(ctx, unsure)
+func (r *Relay) startedBefore(ctx context.Context, contactID string, in inboundJob) (string, error) {
+	convs, err := r.ic.SearchConversationsByContact(ctx, contactID, in.ReceivedAt.Add(-time.Minute))
 	if err != nil {
-		return "", fmt.Errorf("relay: reading start record: %w", err)
-	}
-	finder, ok := r.cfg.Intercom.(ConversationFinder)
-	if !maybe || !ok {
-		return "", nil
-	}
-	convs, err := r.ic.search(ctx, finder, contactID, in.ReceivedAt.Add(-time.Minute))
-	if err != nil {
-		return "", fmt.Errorf("relay: looking for a conversation an earlier attempt started: %w", err)
+		return "", err
 	}
 	want := SMSText(inboundText(in, false))
 	for _, c := range convs {
@@ -260,7 +255,7 @@ func (r *Relay) alreadyPosted(ctx context.Context, conversationID, contactID, bo
 			continue
 		}
 		// A part another text became is not this one.
-		if known, err := r.st.Marked(ctx, "contact-part:"+p.ID); err != nil {
+		if known, err := r.st.Marked(ctx, string(markContactPart(p.ID))); err != nil {
 			return false, err
 		} else if !known {
 			return true, nil
@@ -269,14 +264,18 @@ func (r *Relay) alreadyPosted(ctx context.Context, conversationID, contactID, bo
 	return false, nil
 }
 
-// recordDelivery notes that the text is on conversationID, before anything
-// else can fail, so that a retry does not post it twice.
-func (r *Relay) recordDelivery(ctx context.Context, key store.ThreadKey, in inboundJob, conversationID, status string) error {
+// recordDelivery notes that the text is on d.convID, right after the side
+// effect and whatever happened to the job's context meanwhile, so that a
+// retry does not post it twice.
+func (r *Relay) recordDelivery(ctx context.Context, key store.ThreadKey, in inboundJob, d delivery) error {
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	err := r.st.PutMessage(ctx, store.Message{
 		SID:            in.MessageSID,
-		ConversationID: conversationID,
+		ConversationID: d.convID,
 		Thread:         key,
-		Status:         status,
+		Status:         receivedStatus,
+		Started:        d.started,
 	})
 	if err != nil {
 		return fmt.Errorf("relay: recording delivered text: %w", err)
@@ -288,7 +287,7 @@ func (r *Relay) recordDelivery(ctx context.Context, key store.ThreadKey, in inbo
 // started and tells the agent about an opt-out change. Every step is safe to
 // repeat. The thread (and with it the conversation → thread mapping that
 // lets agents' replies through) is stored first, as early as possible.
-func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inboundJob, convID, contactID string, started bool, optChange int) error {
+func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inboundJob, d delivery, optChange int) error {
 	th, err := r.st.Thread(ctx, key)
 	stale := false
 	switch {
@@ -296,11 +295,11 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 		th = store.Thread{Key: key}
 	case err != nil:
 		return fmt.Errorf("relay: reading thread: %w", err)
-	case th.ConversationID == convID:
+	case th.ConversationID == d.convID:
 	default:
 		// The thread points elsewhere. If convID is one of its older
 		// conversations, this is a retry of an old text: leave the thread.
-		known, kerr := r.st.ThreadByConversation(ctx, convID)
+		known, kerr := r.st.ThreadByConversation(ctx, d.convID)
 		switch {
 		case kerr == nil && known == key:
 			stale = true
@@ -309,10 +308,18 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 		}
 	}
 	if !stale {
-		th.ConversationID = convID
+		// The text is on the conversation now, which makes it open (a
+		// contact's reply re-opens a closed one), as of Intercom's answer
+		// when there was one: close and open notifications carry
+		// Intercom's clock too.
 		th.State = store.StateOpen
-		if contactID != "" {
-			th.ContactID = contactID
+		th.StateAt = d.stateAt
+		if th.StateAt.IsZero() {
+			th.StateAt = time.Now()
+		}
+		th.ConversationID = d.convID
+		if d.contactID != "" {
+			th.ContactID = d.contactID
 		}
 		if in.ReceivedAt.After(th.LastInbound) {
 			th.LastInbound = in.ReceivedAt
@@ -321,21 +328,23 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 			return fmt.Errorf("relay: storing thread: %w", err)
 		}
 	}
-	if started {
-		if err := r.enqueueRoute(ctx, convID, key); err != nil {
+	if d.started {
+		if err := r.enqueueRoute(ctx, d.convID, key); err != nil {
 			return err
 		}
 	}
 	if optChange != 0 {
-		noted, err := r.st.Marked(ctx, "opt-note:"+in.MessageSID)
+		noted, err := r.st.Marked(ctx, string(markOptNote(in.MessageSID)))
 		if err != nil {
 			return fmt.Errorf("relay: reading opt-out note record: %w", err)
 		}
 		if !noted {
-			if err := r.noteOptChange(ctx, convID, in, optChange > 0); err != nil {
-				return err
+			if _, err := r.ic.AddNote(ctx, d.convID, r.cfg.NoteAuthor, noteOptChange(in.Body, in.OptOutType, in.To, optChange > 0)); err != nil {
+				return fmt.Errorf("relay: adding opt-out note: %w", err)
 			}
-			if err := r.st.Mark(ctx, "opt-note:"+in.MessageSID); err != nil {
+			mctx, cancel := detached(ctx)
+			defer cancel()
+			if err := r.st.Mark(mctx, string(markOptNote(in.MessageSID))); err != nil {
 				return fmt.Errorf("relay: recording opt-out note: %w", err)
 			}
 		}
@@ -354,7 +363,7 @@ func (r *Relay) applyOptChange(ctx context.Context, key store.ThreadKey, in inbo
 	if want == 0 {
 		return 0, nil
 	}
-	changed, err := r.st.Marked(ctx, "opt-change:"+in.MessageSID)
+	changed, err := r.st.Marked(ctx, string(markOptChange(in.MessageSID)))
 	if err != nil {
 		return 0, fmt.Errorf("relay: reading opt-out record: %w", err)
 	}
@@ -366,7 +375,7 @@ func (r *Relay) applyOptChange(ctx context.Context, key store.ThreadKey, in inbo
 		if out == (want > 0) {
 			return 0, nil
 		}
-		if err := r.st.Mark(ctx, "opt-change:"+in.MessageSID); err != nil {
+		if err := r.st.Mark(ctx, string(markOptChange(in.MessageSID))); err != nil {
 			return 0, fmt.Errorf("relay: recording opt-out change: %w", err)
 		}
 	}
@@ -387,7 +396,7 @@ func (r *Relay) enqueueRoute(ctx context.Context, convID string, key store.Threa
 		Kind:      kindRoute,
 		Key:       orderKey(key.Customer),
 		Payload:   payload,
-		DedupeKey: "relay:route:" + convID,
+		DedupeKey: dedupeRoute(convID),
 		DedupeTTL: 365 * 24 * time.Hour,
 	})
 	if err != nil && !errors.Is(err, store.ErrDuplicate) {
@@ -405,7 +414,7 @@ func (r *Relay) route(sender string) Route {
 
 // handleRoute assigns and tags a new conversation. Each step is idempotent in
 // Intercom, so a retry may repeat them safely.
-func (r *Relay) handleRoute(ctx context.Context, p routeJob) error {
+func (r *Relay) handleRoute(ctx context.Context, p routeJob, _ store.Job) error {
 	rt := r.route(p.Sender)
 	if rt.TeamID != "" {
 		if _, err := r.ic.Assign(ctx, p.ConversationID, intercom.Assignment{
@@ -455,29 +464,12 @@ func (r *Relay) contactFor(ctx context.Context, addr string) (string, error) {
 		}
 		id = c.ID
 	}
-	if err := r.st.SetContact(ctx, phone, id); err != nil {
+	sctx, cancel := detached(ctx)
+	defer cancel()
+	if err := r.st.SetContact(sctx, phone, id); err != nil {
 		return "", fmt.Errorf("relay: storing contact: %w", err)
 	}
 	return id, nil
-}
-
-// noteOptChange tells the agents that the customer opted out or back in.
-func (r *Relay) noteOptChange(ctx context.Context, convID string, in inboundJob, out bool) error {
-	word := html.EscapeString(strings.TrimSpace(in.Body))
-	if word == "" {
-		word = html.EscapeString(in.OptOutType)
-	}
-	var body string
-	if out {
-		body = fmt.Sprintf("<p>The customer texted “%s” and has opted out of texts from %s. Replies on this conversation will not reach them by SMS until they text START.</p>",
-			word, html.EscapeString(in.To))
-	} else {
-		body = fmt.Sprintf("<p>The customer texted “%s” and has opted back in to texts from %s.</p>", word, html.EscapeString(in.To))
-	}
-	if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, body); err != nil {
-		return fmt.Errorf("relay: adding opt-out note: %w", err)
-	}
-	return nil
 }
 
 // inboundText is the text of an inbound message as Intercom gets it: the
@@ -504,41 +496,4 @@ func mediaURLs(ms []media) []string {
 		out = append(out, m.URL)
 	}
 	return out
-}
-
-// Opt-out and opt-in keywords, as Twilio handles them on long codes and
-// toll-free numbers: the whole message is the keyword.
-var (
-	optOutKeywords = []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-	optInKeywords  = []string{"START", "YES", "UNSTOP"}
-)
-
-// optOutChange says whether a text opts the customer out (+1), back in (-1),
-// or neither (0). Twilio's OptOutType, set by Advanced Opt-Out, wins over
-// the keyword lists, which apply to SMS only: Twilio does not filter STOP on
-// WhatsApp, where "Cancel" or "End" is just a word.
-func optOutChange(optOutType, body string, whatsApp bool) int {
-	switch strings.ToUpper(optOutType) {
-	case "STOP":
-		return 1
-	case "START":
-		return -1
-	case "HELP":
-		return 0
-	}
-	if whatsApp {
-		return 0
-	}
-	word := strings.ToUpper(strings.Trim(strings.TrimSpace(body), ".!"))
-	for _, k := range optOutKeywords {
-		if word == k {
-			return 1
-		}
-	}
-	for _, k := range optInKeywords {
-		if word == k {
-			return -1
-		}
-	}
-	return 0
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"strings"
 	"time"
 
@@ -34,6 +33,16 @@ type intercomJob struct {
 	Topic          string `json:"topic"`
 	ConversationID string `json:"conversation_id"`
 	Parts          []part `json:"parts,omitempty"`
+	// ContactID is the customer the conversation was started by, and
+	// ConversationCreatedAt when: they tell a reply on a conversation an
+	// unsure attempt of the relay may have started from one on a chat.
+	ContactID             string    `json:"contact_id,omitempty"`
+	ConversationCreatedAt time.Time `json:"conversation_created_at,omitzero"`
+	// State is the conversation's state ("open", "closed", "snoozed") as
+	// of StateAt, Intercom's time of the change (the conversation's
+	// updated_at, or the notification's created_at).
+	State   string    `json:"state,omitempty"`
+	StateAt time.Time `json:"state_at,omitzero"`
 }
 
 // maxSMSBody is Twilio's limit on a message body, in characters.
@@ -42,42 +51,95 @@ const maxSMSBody = 1600
 // maxMedia is Twilio's limit on media URLs in one message.
 const maxMedia = 10
 
-// unknownConversationAttempts is how often a reply on a conversation the
-// relay has no record of is tried: the record may be on its way.
+// unknownConversationAttempts is how often a reply on a young conversation
+// the relay has no record of is looked at again before it is taken for one
+// on a conversation the relay does not carry (a chat).
 const unknownConversationAttempts = 5
 
 // errNotYetOurs defers a reply on a conversation the relay has no record of
-// yet. It is not a failure: it counts against no attempt limit, raises no
-// alarm, and after a few looks the reply is dropped as not the relay's.
+// yet.
 var errNotYetOurs = errors.New("relay: conversation not (yet) one the relay carries")
 
-func (r *Relay) handleIntercom(ctx context.Context, j intercomJob, attempt int) error {
+// errStartUnconfirmed dead-letters a reply on a conversation that an unsure
+// attempt of the relay may have started but that never became the
+// customer's thread.
+var errStartUnconfirmed = errors.New("relay: reply on a conversation that a customer's text may have started, but that the relay could not confirm as their SMS thread; not sent")
+
+func (r *Relay) handleIntercom(ctx context.Context, j intercomJob, job store.Job) error {
 	keyOfConv, err := r.st.ThreadByConversation(ctx, j.ConversationID)
 	if errors.Is(err, store.ErrNotFound) {
-		if attempt < unknownConversationAttempts && len(j.Parts) > 0 {
-			return errNotYetOurs
-		}
-		r.log.Info("relay: reply on a conversation the relay does not carry; not sent", "conversation", j.ConversationID)
-		return nil
+		return r.unknownConversation(ctx, j, job)
 	}
 	if err != nil {
 		return fmt.Errorf("relay: reading conversation mapping: %w", err)
 	}
 	for _, p := range j.Parts {
-		if err := r.relayPart(ctx, keyOfConv, j.ConversationID, p, attempt); err != nil {
+		if err := r.relayPart(ctx, keyOfConv, j.ConversationID, p); err != nil {
 			return err
 		}
 	}
 	switch j.Topic {
 	case intercom.TopicAdminClosed, intercom.TopicAdminOpened:
-		return r.setState(ctx, keyOfConv, j.ConversationID, j.Topic == intercom.TopicAdminOpened)
+		return r.setState(ctx, keyOfConv, j)
 	}
 	return nil
 }
 
+// unknownConversation decides about a job on a conversation the relay has
+// no record of. An agent's reply accepted by the webhook handler must end
+// sent or dead-lettered, never dropped unsent, when the conversation may be
+// the relay's: one an attempt to start a conversation for the same contact,
+// at about the time it was created, ended without an answer. The reply waits
+// for that attempt's job to resolve the doubt, and is dead-lettered (with a
+// note) if it never does. Any other reply is looked at a few times, since
+// the record of a conversation the relay has just started may be on its
+// way, and then taken for one on a conversation the relay does not carry.
+func (r *Relay) unknownConversation(ctx context.Context, j intercomJob, job store.Job) error {
+	if len(j.Parts) == 0 {
+		return nil // a state change on a conversation the relay does not carry
+	}
+	pending, err := r.startPending(ctx, j)
+	if err != nil {
+		return err
+	}
+	log := r.log.With("conversation", j.ConversationID)
+	switch {
+	case pending && job.Attempt >= r.cfg.MaxAttempts:
+		return permanent(errStartUnconfirmed)
+	case pending:
+		return deferFor(errNotYetOurs, r.backoff(job.Attempt))
+	case job.Attempt < unknownConversationAttempts:
+		return deferFor(errNotYetOurs, time.Duration(job.Attempt)*r.cfg.RetryBase)
+	}
+	log.Info("relay: reply on a conversation the relay does not carry; not sent")
+	r.m.withheld(ctx, "not_relay_conversation")
+	return nil
+}
+
+// startPending reports whether an unsure attempt to start a conversation for
+// j's contact was made around the time j's conversation was created.
+func (r *Relay) startPending(ctx context.Context, j intercomJob) (bool, error) {
+	if j.ContactID == "" || j.ConversationCreatedAt.IsZero() {
+		return false, nil
+	}
+	// Clocks differ: look a couple of minutes either side.
+	for d := -2; d <= 2; d++ {
+		ok, err := r.st.Marked(ctx, string(markUnsureStartAround(j.ContactID, j.ConversationCreatedAt.Add(time.Duration(d)*time.Minute))))
+		if err != nil {
+			return false, fmt.Errorf("relay: reading unsure start record: %w", err)
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // setState records that a conversation was closed or re-opened, if it is
-// still its thread's current one.
-func (r *Relay) setState(ctx context.Context, key store.ThreadKey, convID string, open bool) error {
+// still its thread's current one and the change is not older than the one
+// the thread already has: Intercom redelivers a notification whose first
+// delivery failed, after later ones.
+func (r *Relay) setState(ctx context.Context, key store.ThreadKey, j intercomJob) error {
 	th, err := r.st.Thread(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -85,12 +147,17 @@ func (r *Relay) setState(ctx context.Context, key store.ThreadKey, convID string
 	if err != nil {
 		return fmt.Errorf("relay: reading thread: %w", err)
 	}
-	if th.ConversationID != convID {
+	if th.ConversationID != j.ConversationID {
 		return nil // an older conversation of the thread
 	}
-	th.State = store.StateClosed
-	if open {
-		th.State = store.StateOpen
+	if !j.StateAt.IsZero() && j.StateAt.Before(th.StateAt) {
+		r.log.Info("relay: ignoring a state change older than the thread's", "conversation", j.ConversationID,
+			"topic", j.Topic, "change_at", j.StateAt, "thread_state_at", th.StateAt)
+		return nil
+	}
+	th.State = conversationState(j)
+	if !j.StateAt.IsZero() {
+		th.StateAt = j.StateAt
 	}
 	if err := r.st.PutThread(ctx, th); err != nil {
 		return fmt.Errorf("relay: storing thread state: %w", err)
@@ -98,18 +165,35 @@ func (r *Relay) setState(ctx context.Context, key store.ThreadKey, convID string
 	return nil
 }
 
-// relayPart sends one agent comment to the customer, once.
-func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID string, p part, attempt int) error {
+// conversationState is the state j reports: the conversation's own, when
+// the notification carries it, else what its topic implies. A snoozed
+// conversation is open for threading: a customer's text wakes it.
+func conversationState(j intercomJob) store.ConversationState {
+	switch j.State {
+	case "closed":
+		return store.StateClosed
+	case "open", "snoozed":
+		return store.StateOpen
+	}
+	if j.Topic == intercom.TopicAdminClosed {
+		return store.StateClosed
+	}
+	return store.StateOpen
+}
+
+// relayPart sends one agent part to the customer, once.
+func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID string, p part) error {
 	if !relayable(p.Type, p.AuthorType, p.Body, len(p.Attachments) > 0) || p.ID == "" {
 		return nil
 	}
 	log := r.log.With("conversation", convID, "part", p.ID, "to", maskAddr(key.Customer))
-	done, err := r.st.Marked(ctx, "intercom:"+p.ID)
+	done, err := r.st.Marked(ctx, string(markPartRelayed(p.ID)))
 	if err != nil {
 		return fmt.Errorf("relay: reading part record: %w", err)
 	}
 	if done {
-		log.Debug("relay: part already relayed")
+		log.Info("relay: part already relayed; not sent again")
+		r.m.withheld(ctx, "already_relayed")
 		return nil
 	}
 	opted, err := r.st.OptedOut(ctx, key)
@@ -118,43 +202,22 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 	}
 	if opted {
 		log.Info("relay: customer opted out; reply not sent")
-		note := fmt.Sprintf("<p>This reply was not sent by SMS: the customer (%s) has opted out of texts from %s. They can opt back in by texting START.</p>",
-			html.EscapeString(key.Customer), html.EscapeString(key.Sender))
-		if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, note); err != nil {
+		if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, noteOptedOut(key.Customer, key.Sender)); err != nil {
 			return fmt.Errorf("relay: adding opt-out note: %w", err)
 		}
 		r.m.withheld(ctx, "opted_out")
 		return r.markPart(ctx, p.ID)
 	}
 
-	text := SMSText(p.Body)
-	var mediaURLs []string
-	for _, a := range p.Attachments {
-		if a.URL == "" {
-			continue
-		}
-		if twiliosms.SupportsMMS(key.Customer) && len(mediaURLs) < maxMedia {
-			mediaURLs = append(mediaURLs, a.URL)
-			continue
-		}
-		link := a.URL
-		if a.Name != "" {
-			link = a.Name + ": " + a.URL
-		}
-		text = strings.TrimSpace(text + "\n" + link)
-	}
-	if text == "" && len(mediaURLs) == 0 {
+	out, ok := composeReply(p, key.Customer)
+	if !ok {
 		log.Info("relay: reply has nothing to send")
+		r.m.withheld(ctx, "empty")
 		return r.markPart(ctx, p.ID)
 	}
-	chunks := splitText(text, maxSMSBody)
-	if len(chunks) == 0 {
-		chunks = []string{""}
-	}
-	for i, chunk := range chunks {
-		marker := fmt.Sprintf("intercom:%s:%d", p.ID, i)
-		if len(chunks) > 1 {
-			if sent, err := r.st.Marked(ctx, marker); err != nil {
+	for i, chunk := range out.chunks {
+		if len(out.chunks) > 1 {
+			if sent, err := r.st.Marked(ctx, string(markChunkSent(p.ID, i))); err != nil {
 				return fmt.Errorf("relay: reading part record: %w", err)
 			} else if sent {
 				continue
@@ -162,28 +225,25 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 		}
 		msg := twiliosms.Message{To: key.Customer, Body: chunk, StatusCallback: r.cfg.StatusCallbackURL}
 		if i == 0 {
-			msg.MediaURLs = mediaURLs
+			msg.MediaURLs = out.media
 		}
 		if r.cfg.MessagingServiceSID != "" && !twiliosms.IsWhatsApp(key.Sender) {
 			msg.MessagingServiceSID = r.cfg.MessagingServiceSID
 		} else {
 			msg.From = key.Sender
 		}
-		unsure := fmt.Sprintf("unsure-send:%s:%d", p.ID, i) // an earlier attempt may have sent it
-		sent, err := r.sentBefore(ctx, msg, p.ID, p.CreatedAt, attempt, unsure)
-		if err != nil {
-			// Not knowing is no reason to give up on the reply: try again.
-			return err
+		e := sideEffect[*twiliosms.Sent]{
+			what:      "sending a reply",
+			unsure:    markUnsureSend(p.ID, i),
+			do:        func(ctx context.Context) (*twiliosms.Sent, error) { return r.tw.Send(ctx, msg) },
+			ambiguous: mayHaveSent,
 		}
-		fresh := sent == nil
-		if fresh {
-			sent, err = r.tw.Send(ctx, msg)
-			if err != nil && mayHaveSent(err) {
-				if merr := r.st.Mark(ctx, unsure); merr != nil {
-					log.Warn("relay: recording an unsure send", "err", merr)
-				}
+		if r.tw.canList() {
+			e.look = func(ctx context.Context) (*twiliosms.Sent, bool, error) {
+				return r.sentBefore(ctx, msg, p.ID, p.CreatedAt)
 			}
 		}
+		sent, _, err := once(ctx, r, e)
 		if err != nil {
 			if !twiliosms.IsPermanent(err) {
 				return fmt.Errorf("relay: sending reply: %w", err)
@@ -191,27 +251,36 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 			return r.sendFailed(ctx, key, convID, p.ID, err)
 		}
 		log.Info("relay: reply sent", "sid", sent.SID)
-		if err := r.st.PutMessage(ctx, store.Message{
-			SID: sent.SID, ConversationID: convID, PartID: p.ID, Thread: key, Status: sent.Status,
-		}); err != nil {
-			return fmt.Errorf("relay: recording sent message: %w", err)
-		}
-		if fresh {
-			r.m.smsSent.Add(ctx, 1)
-		}
-		if len(chunks) > 1 {
-			if err := r.st.Mark(ctx, marker); err != nil {
-				return fmt.Errorf("relay: recording part progress: %w", err)
-			}
+		if err := r.recordSent(ctx, key, convID, p.ID, sent, i, len(out.chunks) > 1); err != nil {
+			return err
 		}
 	}
 	return r.markPart(ctx, p.ID)
 }
 
+// recordSent records a text Twilio accepted, right after the send and
+// whatever happened to the job's context meanwhile.
+func (r *Relay) recordSent(ctx context.Context, key store.ThreadKey, convID, partID string, sent *twiliosms.Sent, chunk int, chunked bool) error {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	if err := r.st.PutMessage(ctx, store.Message{
+		SID: sent.SID, ConversationID: convID, PartID: partID, Thread: key, Status: sent.Status,
+	}); err != nil {
+		return fmt.Errorf("relay: recording sent message: %w", err)
+	}
+	if chunked {
+		if err := r.st.Mark(ctx, string(markChunkSent(partID, chunk))); err != nil {
+			return fmt.Errorf("relay: recording part progress: %w", err)
+		}
+	}
+	return nil
+}
+
 // SentLister is an optional capability of an [SMSSender]: listing the latest
-// messages to an address. *twiliosms.Client has it. With it, a retried job
-// first looks whether an earlier attempt's text was created after all (its
-// answer lost to a timeout, say) before sending it again.
+// messages to an address. *twiliosms.Client has it. With it, a job whose
+// earlier attempt's send had an unknown outcome (its answer lost to a
+// timeout, say) first looks whether that text was created after all before
+// sending it again.
 type SentLister interface {
 	Recent(ctx context.Context, to string, since time.Time) ([]twiliosms.Record, error)
 }
@@ -230,32 +299,23 @@ func mayHaveSent(err error) bool {
 	return true // a timeout, a lost connection, a 5xx, a cancelled call in flight
 }
 
-// sentBefore looks, on a retry after a send whose outcome was unknown, for
-// msg among the texts Twilio created since the part was written, and returns
-// it as sent if it is there. When Twilio's list cannot be read for good
-// (say, the credentials may not list messages), it says so in the log and
-// lets the text be sent again: a duplicate is better than a loss.
-func (r *Relay) sentBefore(ctx context.Context, msg twiliosms.Message, partID string, partCreated time.Time, attempt int, unsure string) (*twiliosms.Sent, error) {
-	lister, ok := r.tw.(SentLister)
-	if attempt <= 1 || !ok {
-		return nil, nil
-	}
-	if maybe, err := r.st.Marked(ctx, unsure); err != nil {
-		return nil, fmt.Errorf("relay: reading send record: %w", err)
-	} else if !maybe {
-		return nil, nil
-	}
+// sentBefore looks for msg among the texts Twilio created since the part was
+// written, and returns it as sent if it is there. When Twilio's list cannot
+// be read for good (say, the credentials may not list messages), it says so
+// in the log and lets the text be sent again: a duplicate is better than a
+// loss.
+func (r *Relay) sentBefore(ctx context.Context, msg twiliosms.Message, partID string, partCreated time.Time) (*twiliosms.Sent, bool, error) {
 	since := partCreated.Add(-time.Minute)
 	if partCreated.IsZero() {
 		since = time.Now().Add(-24 * time.Hour)
 	}
-	recent, err := lister.Recent(ctx, msg.To, since)
+	recent, err := r.tw.Recent(ctx, msg.To, since)
 	if err != nil && twiliosms.IsPermanent(err) {
 		r.log.Warn("relay: cannot read Twilio's message list; sending again, perhaps twice", "err", err)
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("relay: looking for an earlier attempt's text: %w", err)
+		return nil, false, err
 	}
 	for _, rec := range recent {
 		if !strings.HasPrefix(rec.Direction, "outbound") || rec.Body != msg.Body || msg.From != "" && rec.From != msg.From {
@@ -266,16 +326,19 @@ func (r *Relay) sentBefore(ctx context.Context, msg twiliosms.Message, partID st
 		if m, err := r.st.Message(ctx, rec.SID); err == nil && m.PartID != partID {
 			continue
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("relay: reading message record: %w", err)
+			return nil, false, fmt.Errorf("relay: reading message record: %w", err)
 		}
-		r.log.Info("relay: an earlier attempt's text was sent after all", "sid", rec.SID)
-		return &twiliosms.Sent{SID: rec.SID, Status: rec.Status}, nil
+		return &twiliosms.Sent{SID: rec.SID, Status: rec.Status}, true, nil
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
+// markPart records that an agent's part is done with (sent, or withheld
+// with a note), on a context that survives the job's.
 func (r *Relay) markPart(ctx context.Context, partID string) error {
-	if err := r.st.Mark(ctx, "intercom:"+partID); err != nil {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	if err := r.st.Mark(ctx, string(markPartRelayed(partID))); err != nil {
 		return fmt.Errorf("relay: recording relayed part: %w", err)
 	}
 	return nil
@@ -293,30 +356,9 @@ func (r *Relay) sendFailed(ctx context.Context, key store.ThreadKey, convID, par
 			return fmt.Errorf("relay: recording opt-out: %w", err)
 		}
 	}
-	if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, failureNote("This reply was not sent by SMS", code, "")); err != nil {
+	if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, noteFailure(failedNotSent, code, "")); err != nil {
 		return fmt.Errorf("relay: adding failure note: %w", err)
 	}
 	r.m.withheld(ctx, "refused")
 	return r.markPart(ctx, partID)
-}
-
-// failureNote is the internal note for a text that did not go out.
-func failureNote(what string, code int, twilioMessage string) string {
-	var b strings.Builder
-	b.WriteString("<p>")
-	b.WriteString(html.EscapeString(what))
-	if code != 0 {
-		fmt.Fprintf(&b, ": Twilio error %d", code)
-		if d := twiliosms.Describe(code); d != "" {
-			b.WriteString(" (" + html.EscapeString(d) + ")")
-		}
-		fmt.Fprintf(&b, `. See https://www.twilio.com/docs/errors/%d`, code)
-	} else if twilioMessage == "" {
-		b.WriteString(": Twilio refused it")
-	}
-	if twilioMessage != "" {
-		b.WriteString(". Twilio says: " + html.EscapeString(twilioMessage))
-	}
-	b.WriteString(".</p>")
-	return b.String()
 }

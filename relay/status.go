@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/smsrelay/smsrelay/store"
 )
@@ -20,11 +21,12 @@ type statusJob struct {
 // not recorded is tried: the callback can overtake the record of the send.
 const unknownStatusAttempts = 3
 
-func (r *Relay) handleStatus(ctx context.Context, s statusJob, attempt int) error {
+func (r *Relay) handleStatus(ctx context.Context, s statusJob, job store.Job) error {
 	m, err := r.st.Message(ctx, s.MessageSID)
 	if errors.Is(err, store.ErrNotFound) {
-		if attempt < unknownStatusAttempts {
-			return fmt.Errorf("relay: status %q for message %s that is not recorded yet", s.Status, s.MessageSID)
+		if job.Attempt < unknownStatusAttempts {
+			return deferFor(fmt.Errorf("relay: status %q for message %s that is not recorded yet", s.Status, s.MessageSID),
+				time.Duration(job.Attempt)*r.cfg.RetryBase)
 		}
 		r.log.Info("relay: ignoring status of a message the relay did not send", "sid", s.MessageSID)
 		return nil
@@ -38,16 +40,16 @@ func (r *Relay) handleStatus(ctx context.Context, s statusJob, attempt int) erro
 	if s.Status == "failed" || s.Status == "undelivered" {
 		// Note first: if the note fails, the status stays unadvanced and the
 		// retry notes again.
-		what := "This reply was not delivered by SMS"
+		what := failedUndelivered
 		if s.Status == "failed" {
-			what = "This reply could not be sent by SMS"
+			what = failedCouldNotSend
 		}
 		if s.ErrorCode == optedOutCode {
 			if err := r.st.SetOptedOut(ctx, m.Thread, true); err != nil {
 				return fmt.Errorf("relay: recording opt-out: %w", err)
 			}
 		}
-		if _, err := r.ic.AddNote(ctx, m.ConversationID, r.cfg.NoteAuthor, failureNote(what, s.ErrorCode, s.ErrorMessage)); err != nil {
+		if _, err := r.ic.AddNote(ctx, m.ConversationID, r.cfg.NoteAuthor, noteFailure(what, s.ErrorCode, s.ErrorMessage)); err != nil {
 			return fmt.Errorf("relay: adding delivery failure note: %w", err)
 		}
 	}

@@ -120,6 +120,8 @@ type Thread struct {
 	// LastInbound is when the customer last wrote on this thread; the relay
 	// uses it for the idle-timeout rule.
 	LastInbound time.Time
+	// StateAt is when State last changed (placeholder; see the store branch).
+	StateAt time.Time
 }
 
 // Validate reports what is missing from t.
@@ -145,6 +147,7 @@ type Message struct {
 	Thread         ThreadKey // thread it was sent on
 	Status         string    // last status seen, never moved back (see StatusRank)
 	ErrorCode      int       // Twilio error code of the last status, 0 if none
+	Started        bool      // placeholder; see the store branch
 }
 
 // Validate reports what is missing from m.

@@ -1,0 +1,142 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/smsrelay/smsrelay/intercom"
+	"github.com/smsrelay/smsrelay/twiliosms"
+)
+
+// This file is the relay's one route to each API. New wraps the clients
+// from the Config once, resolves their optional capabilities, and drops
+// its references to the raw clients: nothing after New can call Intercom
+// without the budget, or Twilio without being counted.
+
+// intercomRoute puts every Intercom call through lim, the process's one
+// Intercom budget. After admitting a call it marks the context with the
+// admission, so that an *intercom.Client sharing the same limiter does not
+// charge the call twice, while a client with a limiter of its own still
+// applies it.
+type intercomRoute struct {
+	api    IntercomAPI
+	finder ConversationFinder // nil: the client cannot search conversations
+	lim    Limiter
+}
+
+func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
+	f, _ := api.(ConversationFinder)
+	return &intercomRoute{api: api, finder: f, lim: lim}
+}
+
+func (b *intercomRoute) admit(ctx context.Context) (context.Context, error) {
+	if err := b.lim.Wait(ctx); err != nil {
+		return ctx, &notSentError{err}
+	}
+	return intercom.ContextWithAdmission(ctx, b.lim), nil
+}
+
+// notSentError is a call that never left: the budget did not admit it
+// before its context ended. It is never ambiguous.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return "relay: Intercom call not sent: " + e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }
+
+// intercomAmbiguous reports whether a failed Intercom call may nevertheless
+// have taken effect.
+func intercomAmbiguous(err error) bool {
+	var ns *notSentError
+	return !errors.As(err, &ns) && intercom.IsAmbiguous(err)
+}
+
+// call admits one call through the budget and makes it.
+func call[T any](ctx context.Context, b *intercomRoute, f func(context.Context) (T, error)) (T, error) {
+	ctx, err := b.admit(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return f(ctx)
+}
+
+func (b *intercomRoute) SearchContactsByPhone(ctx context.Context, phone string) ([]intercom.Contact, error) {
+	return call(ctx, b, func(ctx context.Context) ([]intercom.Contact, error) { return b.api.SearchContactsByPhone(ctx, phone) })
+}
+
+func (b *intercomRoute) CreateContact(ctx context.Context, c intercom.ContactCreate) (*intercom.Contact, error) {
+	return call(ctx, b, func(ctx context.Context) (*intercom.Contact, error) { return b.api.CreateContact(ctx, c) })
+}
+
+func (b *intercomRoute) CreateConversation(ctx context.Context, c intercom.ConversationCreate) (*intercom.ConversationMessage, error) {
+	return call(ctx, b, func(ctx context.Context) (*intercom.ConversationMessage, error) { return b.api.CreateConversation(ctx, c) })
+}
+
+func (b *intercomRoute) ReplyAsContact(ctx context.Context, id string, r intercom.ContactReply) (*intercom.Conversation, error) {
+	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) { return b.api.ReplyAsContact(ctx, id, r) })
+}
+
+func (b *intercomRoute) AddNote(ctx context.Context, id, adminID, body string) (*intercom.Conversation, error) {
+	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) { return b.api.AddNote(ctx, id, adminID, body) })
+}
+
+func (b *intercomRoute) Assign(ctx context.Context, id string, a intercom.Assignment) (*intercom.Conversation, error) {
+	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) { return b.api.Assign(ctx, id, a) })
+}
+
+func (b *intercomRoute) Open(ctx context.Context, id, adminID string) (*intercom.Conversation, error) {
+	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) { return b.api.Open(ctx, id, adminID) })
+}
+
+func (b *intercomRoute) TagConversation(ctx context.Context, id, tagID, adminID string) error {
+	_, err := call(ctx, b, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.api.TagConversation(ctx, id, tagID, adminID)
+	})
+	return err
+}
+
+func (b *intercomRoute) Conversation(ctx context.Context, id string) (*intercom.Conversation, error) {
+	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) { return b.api.Conversation(ctx, id) })
+}
+
+// canFind reports whether the client can search a contact's conversations.
+func (b *intercomRoute) canFind() bool { return b.finder != nil }
+
+// SearchConversationsByContact searches through the budget; call it only
+// when canFind.
+func (b *intercomRoute) SearchConversationsByContact(ctx context.Context, contactID string, since time.Time) ([]intercom.Conversation, error) {
+	return call(ctx, b, func(ctx context.Context) ([]intercom.Conversation, error) {
+		return b.finder.SearchConversationsByContact(ctx, contactID, since)
+	})
+}
+
+// twilioRoute is the relay's one route to Twilio: it counts what Twilio
+// accepted and holds the optional message list.
+type twilioRoute struct {
+	api    SMSSender
+	lister SentLister // nil: the client cannot list messages
+	m      *metrics
+}
+
+func newTwilioRoute(api SMSSender, m *metrics) *twilioRoute {
+	l, _ := api.(SentLister)
+	return &twilioRoute{api: api, lister: l, m: m}
+}
+
+// Send sends one text and counts it when Twilio accepted it.
+func (t *twilioRoute) Send(ctx context.Context, msg twiliosms.Message) (*twiliosms.Sent, error) {
+	sent, err := t.api.Send(ctx, msg)
+	if err == nil {
+		t.m.smsSent.Add(ctx, 1)
+	}
+	return sent, err
+}
+
+// canList reports whether the client can list recent messages.
+func (t *twilioRoute) canList() bool { return t.lister != nil }
+
+// Recent lists texts to an address; call it only when canList.
+func (t *twilioRoute) Recent(ctx context.Context, to string, since time.Time) ([]twiliosms.Record, error) {
+	return t.lister.Recent(ctx, to, since)
+}

@@ -1,0 +1,68 @@
+package relay
+
+import (
+	"fmt"
+	"html"
+	"strings"
+
+	"github.com/smsrelay/smsrelay/twiliosms"
+)
+
+// This file holds every text the relay writes for agents to read: the
+// internal notes it adds to conversations. Notes are HTML (Intercom's
+// note body); everything interpolated is escaped.
+
+// noteOptedOut: an agent's reply was held back because the customer opted
+// out.
+func noteOptedOut(customer, sender string) string {
+	return fmt.Sprintf("<p>This reply was not sent by SMS: the customer (%s) has opted out of texts from %s. They can opt back in by texting START.</p>",
+		html.EscapeString(customer), html.EscapeString(sender))
+}
+
+// noteOptChange: the customer's text opted them out (out) or back in.
+func noteOptChange(word, optOutType, sender string, out bool) string {
+	w := html.EscapeString(strings.TrimSpace(word))
+	if w == "" {
+		w = html.EscapeString(optOutType)
+	}
+	if out {
+		return fmt.Sprintf("<p>The customer texted “%s” and has opted out of texts from %s. Replies on this conversation will not reach them by SMS until they text START.</p>",
+			w, html.EscapeString(sender))
+	}
+	return fmt.Sprintf("<p>The customer texted “%s” and has opted back in to texts from %s.</p>", w, html.EscapeString(sender))
+}
+
+// noteDeadLetter: an agent's reply was set aside after failing for good.
+func noteDeadLetter(attempts int, jobID string, cause error) string {
+	return fmt.Sprintf("<p>A reply on this conversation could not be sent by SMS after %d attempts and was set aside (job %s) for an operator to replay. Last error: %s</p>",
+		attempts, html.EscapeString(jobID), html.EscapeString(cause.Error()))
+}
+
+// Openings of noteFailure.
+const (
+	failedNotSent      = "This reply was not sent by SMS"
+	failedUndelivered  = "This reply was not delivered by SMS"
+	failedCouldNotSend = "This reply could not be sent by SMS"
+)
+
+// noteFailure: a text did not go out, with Twilio's error code, what it
+// means and Twilio's own message when there is one.
+func noteFailure(what string, code int, twilioMessage string) string {
+	var b strings.Builder
+	b.WriteString("<p>")
+	b.WriteString(html.EscapeString(what))
+	if code != 0 {
+		fmt.Fprintf(&b, ": Twilio error %d", code)
+		if d := twiliosms.Describe(code); d != "" {
+			b.WriteString(" (" + html.EscapeString(d) + ")")
+		}
+		fmt.Fprintf(&b, `. See https://www.twilio.com/docs/errors/%d`, code)
+	} else if twilioMessage == "" {
+		b.WriteString(": Twilio refused it")
+	}
+	if twilioMessage != "" {
+		b.WriteString(". Twilio says: " + html.EscapeString(twilioMessage))
+	}
+	b.WriteString(".</p>")
+	return b.String()
+}
