@@ -70,7 +70,9 @@ func (b *intercomRoute) CreateContact(ctx context.Context, c intercom.ContactCre
 }
 
 func (b *intercomRoute) CreateConversation(ctx context.Context, c intercom.ConversationCreate) (*intercom.ConversationMessage, error) {
-	return call(ctx, b, func(ctx context.Context) (*intercom.ConversationMessage, error) { return b.api.CreateConversation(ctx, c) })
+	return call(ctx, b, func(ctx context.Context) (*intercom.ConversationMessage, error) {
+		return b.api.CreateConversation(ctx, c)
+	})
 }
 
 func (b *intercomRoute) ReplyAsContact(ctx context.Context, id string, r intercom.ContactReply) (*intercom.Conversation, error) {
@@ -78,7 +80,9 @@ func (b *intercomRoute) ReplyAsContact(ctx context.Context, id string, r interco
 }
 
 func (b *intercomRoute) AddNote(ctx context.Context, id, adminID, body string) (*intercom.Conversation, error) {
-	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) { return b.api.AddNote(ctx, id, adminID, body) })
+	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) {
+		return b.api.AddNote(ctx, id, adminID, body)
+	})
 }
 
 func (b *intercomRoute) Assign(ctx context.Context, id string, a intercom.Assignment) (*intercom.Conversation, error) {

@@ -2,13 +2,20 @@ package relay_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/relay"
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/store/memstore"
+	"github.com/smsrelay/smsrelay/twiliosms"
 )
 
 // hungExtend is a store whose connection went silent for lease extensions:
@@ -45,5 +52,191 @@ func TestHungLeaseExtensionStopsTheJob(t *testing.T) {
 	_ = h.r.Run(ctx)
 	if n := len(h.sent()); n > 1 {
 		t.Fatalf("customer received %d texts: a worker stuck extending its lease kept sending", n)
+	}
+}
+
+// alwaysLost makes every Send that Twilio accepts look like a timeout.
+type alwaysLost struct{ *twiliosms.Client }
+
+func (l alwaysLost) Send(ctx context.Context, m twiliosms.Message) (*twiliosms.Sent, error) {
+	if _, err := l.Client.Send(ctx, m); err != nil {
+		return nil, err
+	}
+	return nil, context.DeadlineExceeded
+}
+
+// A reply whose only attempt timed out after Twilio accepted it is
+// dead-lettered; replaying it must look in Twilio's list first, not text
+// the customer again.
+func TestReplayedReplyLooksBeforeSendingAgain(t *testing.T) {
+	var lost *alwaysLost
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) {
+		c.MaxAttempts = 1
+		lost = &alwaysLost{c.Twilio.(*twiliosms.Client)}
+		c.Twilio = lost
+	})
+	h.text(customer, "Hello")
+	h.drain()
+	h.reply(h.onlyConversation().ID, "Your parcel ships today")
+	h.drain()
+	dl, err := h.r.DeadLetters(context.Background(), 10)
+	if err != nil || len(dl) != 1 {
+		t.Fatalf("dead letters = %d (%v), want the reply's job", len(dl), err)
+	}
+	if err := h.r.Replay(context.Background(), dl[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if n := len(h.sent()); n != 1 {
+		t.Fatalf("customer received %d texts, want 1: the replayed job sent again without looking", n)
+	}
+}
+
+// Intercom started the conversation but its answer was lost (502), and the
+// search that would find it keeps failing for a while; meanwhile an agent
+// answers on that conversation. The reply must wait for the conversation to
+// be recorded and then go out, not be dropped after a few looks.
+func TestReplyOnAnUnconfirmedStartIsNotDropped(t *testing.T) {
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) { c.MaxAttempts = 10000 })
+	if err := h.ic.Fail("POST", "/conversations", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ic.Fail("POST", "/conversations/search", intercomtest.Fault{Status: 500}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "Hello, is anyone there?")
+	if ran, err := h.r.RunOnce(context.Background()); !ran || err != nil {
+		t.Fatalf("RunOnce = %v, %v", ran, err)
+	}
+	conv := h.onlyConversation()
+	h.reply(conv.ID, "Yes, we are here")
+	// Both jobs run for a while: the text's search fails, the reply looks
+	// again and again.
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		if ran, _ := h.r.RunOnce(context.Background()); !ran {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	h.ic.ClearFaults()
+	h.drain()
+	if n := len(h.ic.Conversations()); n != 1 {
+		t.Fatalf("Intercom holds %d conversations, want 1", n)
+	}
+	if msgs := h.sent(); len(msgs) != 1 {
+		t.Fatalf("the reply reached the phone %d times, want 1", len(msgs))
+	}
+}
+
+// When the search never finds the conversation an unsure start made, the
+// relay starts a second one; a reply on the first then ends as a dead
+// letter with a note, not dropped in silence.
+func TestReplyOnANeverConfirmedStartIsDeadLetteredWithANote(t *testing.T) {
+	h := newHarness(t, []intercomtest.Option{intercomtest.WithSearchLag(time.Hour)},
+		func(c *relay.Config, _ *intercomtest.Server) { c.MaxAttempts = 8 })
+	if err := h.ic.Fail("POST", "/conversations", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "Hello, is anyone there?")
+	if ran, err := h.r.RunOnce(context.Background()); !ran || err != nil {
+		t.Fatalf("RunOnce = %v, %v", ran, err)
+	}
+	first := h.onlyConversation()
+	h.reply(first.ID, "Yes, we are here")
+	h.drain()
+	if n := len(h.ic.Conversations()); n != 2 {
+		t.Fatalf("Intercom holds %d conversations, want 2 (the search never found the first)", n)
+	}
+	if n := len(h.sent()); n != 0 {
+		t.Fatalf("sent %d texts for a conversation that is not the customer's thread", n)
+	}
+	dl, err := h.r.DeadLetters(context.Background(), 10)
+	if err != nil || len(dl) != 1 {
+		t.Fatalf("dead letters = %d (%v), want the reply's job", len(dl), err)
+	}
+	if n := notes(h.conversation(first.ID)); len(n) != 1 || !strings.Contains(n[0], "could not be sent by SMS") {
+		t.Fatalf("notes on the first conversation = %q, want one saying the reply was not sent", n)
+	}
+}
+
+// stateItem is a conversation as a close or open notification carries it.
+func stateItem(id, state string, createdAt, updatedAt time.Time) []byte {
+	return fmt.Appendf(nil, `{"type":"conversation","id":%q,"state":%q,"open":%t,"created_at":%d,"updated_at":%d,`+
+		`"conversation_parts":{"type":"conversation_part.list","conversation_parts":[],"total_count":0}}`,
+		id, state, state == "open", createdAt.Unix(), updatedAt.Unix())
+}
+
+// The first delivery of "closed" fails, "opened" arrives, then Intercom
+// redelivers the old "closed": the thread must stay open, so the
+// customer's next text lands on the same conversation.
+func TestLateCloseDoesNotOverrideALaterReopen(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.text(customer, "Hello")
+	h.drain()
+	c := h.onlyConversation()
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusInternalServerError)
+	}))
+	defer broken.Close()
+	ctx := context.Background()
+	now := time.Now()
+	closeID, st, _ := h.ic.SendNotification(ctx, broken.URL, intercom.TopicAdminClosed, stateItem(c.ID, "closed", c.CreatedAt, now.Add(time.Second)))
+	if st != http.StatusInternalServerError {
+		t.Fatalf("the broken receiver answered the close with %d", st)
+	}
+	if _, st, err := h.ic.SendNotification(ctx, h.webhookURL(), intercom.TopicAdminOpened, stateItem(c.ID, "open", c.CreatedAt, now.Add(2*time.Second))); err != nil || st != http.StatusOK {
+		t.Fatalf("open notification: %d %v", st, err)
+	}
+	h.drain()
+	if st, err := h.ic.Redeliver(ctx, h.webhookURL(), closeID); err != nil || st != http.StatusOK {
+		t.Fatalf("redelivered close: %d %v", st, err)
+	}
+	h.drain()
+	h.text(customer, "Still there?")
+	h.drain()
+	if n := len(h.ic.Conversations()); n != 1 {
+		t.Fatalf("Intercom holds %d conversations, want 1: a late close marked the re-opened thread closed", n)
+	}
+}
+
+// slowAnswer is a Twilio client whose first accepted text's answer does not
+// come back before the caller gives up, as when shutdown cuts a request off
+// in flight.
+type slowAnswer struct {
+	*twiliosms.Client
+	once atomic.Bool
+}
+
+func (s *slowAnswer) Send(ctx context.Context, m twiliosms.Message) (*twiliosms.Sent, error) {
+	sent, err := s.Client.Send(ctx, m)
+	if err == nil && s.once.CompareAndSwap(false, true) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return sent, err
+}
+
+// Shutdown past the drain timeout cuts a send off after Twilio accepted it:
+// the job runs again later, and must find the text instead of sending it
+// twice, although the cancellation that cut it off also ended its context.
+func TestSendCutOffByShutdownIsNotRepeated(t *testing.T) {
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) {
+		c.Twilio = &slowAnswer{Client: c.Twilio.(*twiliosms.Client)}
+		c.DrainTimeout = 50 * time.Millisecond
+		c.Lease = 300 * time.Millisecond
+	})
+	h.text(customer, "Hello")
+	h.drain()
+	h.reply(h.onlyConversation().ID, "Your parcel ships today")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.r.Run(ctx) }()
+	for len(h.sent()) == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	h.drain() // the job runs again once its lease lapses
+	if n := len(h.sent()); n != 1 {
+		t.Fatalf("customer received %d texts, want 1", n)
 	}
 }

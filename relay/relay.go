@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smsrelay/smsrelay/internal/jobs"
 	"github.com/smsrelay/smsrelay/intercom"
+	"github.com/smsrelay/smsrelay/internal/jobs"
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/twiliosms"
 )
@@ -19,7 +19,7 @@ import (
 // its handlers in your router and call [Relay.Run] to run its workers. A
 // Relay is safe for concurrent use.
 type Relay struct {
-	cfg    Config        // without the raw clients: see apis.go
+	cfg    Config         // without the raw clients: see apis.go
 	ic     *intercomRoute // the one route to Intercom
 	tw     *twilioRoute   // the one route to Twilio
 	st     store.Store
