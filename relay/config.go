@@ -306,6 +306,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Logger = newRedactingLogger(c.Logger)
 	return c, nil
 }
 

@@ -29,7 +29,7 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 // Config.PublicURL plus the request's path and query.
 func (r *Relay) TwilioHandler() http.Handler {
 	return r.instrumented("twilio.messages", func(w http.ResponseWriter, req *http.Request) string {
-		form, ok := r.readTwilio(w, req, "")
+		form, ok := r.readTwilio(w, req, "twilio.messages", "")
 		if !ok {
 			return resultRejected
 		}
@@ -70,7 +70,7 @@ func (r *Relay) TwilioHandler() http.Handler {
 // TwilioHandler, enqueues the status, and answers 200.
 func (r *Relay) StatusHandler() http.Handler {
 	return r.instrumented("twilio.status", func(w http.ResponseWriter, req *http.Request) string {
-		form, ok := r.readTwilio(w, req, r.cfg.StatusCallbackURL)
+		form, ok := r.readTwilio(w, req, "twilio.status", r.cfg.StatusCallbackURL)
 		if !ok {
 			return resultRejected
 		}
@@ -116,7 +116,7 @@ func (r *Relay) IntercomHandler() http.Handler {
 			return resultRejected
 		}
 		if err := intercom.VerifySignature(body, req.Header.Get("X-Hub-Signature"), r.cfg.WebhookSecrets...); err != nil {
-			r.rejectSignature(w, err, errors.Is(err, intercom.ErrMissingSignature))
+			r.rejectSignature(w, req, "intercom", "", err, errors.Is(err, intercom.ErrMissingSignature))
 			return resultRejected
 		}
 		n, err := intercom.ParseNotification(body)
@@ -219,8 +219,9 @@ const topicAdminOpenAssigned = "conversation.admin.open.assigned"
 
 // readTwilio reads and verifies a Twilio webhook and returns its form. The
 // signature is checked against PublicURL plus the request's path and query,
-// and against alsoSignedAs (plus the query) when that is set.
-func (r *Relay) readTwilio(w http.ResponseWriter, req *http.Request, alsoSignedAs string) (url.Values, bool) {
+// and against alsoSignedAs (plus the query) when that is set. handler names
+// the handler in logs.
+func (r *Relay) readTwilio(w http.ResponseWriter, req *http.Request, handler, alsoSignedAs string) (url.Values, bool) {
 	body, ok := r.readBody(w, req, "application/x-www-form-urlencoded")
 	if !ok {
 		return nil, false
@@ -231,16 +232,18 @@ func (r *Relay) readTwilio(w http.ResponseWriter, req *http.Request, alsoSignedA
 		return nil, false
 	}
 	sig := req.Header.Get(twiliosms.SignatureHeader)
-	err = r.twilio.Validate(r.cfg.PublicURL+req.URL.RequestURI(), form, sig)
+	signed := r.cfg.PublicURL + req.URL.RequestURI()
+	err = r.twilio.Validate(signed, form, sig)
 	if errors.Is(err, twiliosms.ErrInvalidSignature) && alsoSignedAs != "" {
 		other := alsoSignedAs
 		if req.URL.RawQuery != "" {
 			other += "?" + req.URL.RawQuery
 		}
+		signed += " or " + other
 		err = r.twilio.Validate(other, form, sig)
 	}
 	if err != nil {
-		r.rejectSignature(w, err, errors.Is(err, twiliosms.ErrMissingSignature))
+		r.rejectSignature(w, req, handler, signed, err, errors.Is(err, twiliosms.ErrMissingSignature))
 		return nil, false
 	}
 	return form, true
@@ -271,13 +274,43 @@ func (r *Relay) readBody(w http.ResponseWriter, req *http.Request, contentType s
 	return body, true
 }
 
-func (r *Relay) rejectSignature(w http.ResponseWriter, err error, missing bool) {
-	r.log.Warn("relay: rejected webhook", "err", err)
+// rejectSignature answers a webhook whose signature is missing (401) or
+// wrong (403), and logs which handler rejected it, the URL the signature
+// was checked against (never the signature or a secret), and a hint when
+// the mounting looks wrong.
+func (r *Relay) rejectSignature(w http.ResponseWriter, req *http.Request, handler, checkedURL string, err error, missing bool) {
+	attrs := []any{"handler", handler, "path", req.URL.Path, "err", err}
+	if checkedURL != "" {
+		attrs = append(attrs, "checked_url", checkedURL)
+		if hint := mountHint(r.cfg.PublicURL, req); hint != "" {
+			attrs = append(attrs, "hint", hint)
+		}
+	}
+	r.log.Warn("relay: rejected webhook signature", attrs...)
 	if missing {
 		http.Error(w, "missing signature", http.StatusUnauthorized)
 		return
 	}
 	http.Error(w, "invalid signature", http.StatusForbidden)
+}
+
+// mountHint guesses why a Twilio signature checked against publicURL plus
+// the request's path may not match: the path prefix counted twice, or
+// stripped by the router and missing from publicURL.
+func mountHint(publicURL string, req *http.Request) string {
+	prefix := ""
+	if u, err := url.Parse(publicURL); err == nil {
+		prefix = strings.TrimSuffix(u.Path, "/")
+	}
+	if prefix != "" && strings.HasPrefix(req.URL.Path, prefix+"/") {
+		return "the request path already starts with PublicURL's path " + prefix +
+			", so it is counted twice: the router keeps the prefix (as chi's Mount does); set PublicURL to the origin alone"
+	}
+	orig, _, _ := strings.Cut(req.RequestURI, "?")
+	if stripped, ok := strings.CutSuffix(orig, req.URL.Path); ok && stripped != "" && stripped != prefix {
+		return "the router stripped " + stripped + " from the path (as http.StripPrefix does): PublicURL must end with it"
+	}
+	return ""
 }
 
 // enqueue stores the job and answers: 200 (with empty TwiML for Twilio) once

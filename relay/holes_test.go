@@ -1,11 +1,17 @@
 package relay_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +22,7 @@ import (
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/store/memstore"
 	"github.com/smsrelay/smsrelay/twiliosms"
+	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
 // hungExtend is a store whose connection went silent for lease extensions:
@@ -239,4 +246,58 @@ func TestSendCutOffByShutdownIsNotRepeated(t *testing.T) {
 	if n := len(h.sent()); n != 1 {
 		t.Fatalf("customer received %d texts, want 1", n)
 	}
+}
+
+// Nothing the relay logs carries a full phone number or a message body,
+// whatever path the value takes: vendor error messages that quote the
+// number, request URLs in transport errors, numbers that do not normalise.
+func TestLogsCarryNoNumberAndNoBody(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) {
+		c.Logger = logger
+		c.Twilio = brokenList{c.Twilio.(*twiliosms.Client)}
+	})
+	const secretWords = "PINEAPPLE-ORDER-SECRET"
+	h.text(customer, "Hello "+secretWords)
+	h.drain()
+	c := h.onlyConversation()
+	h.tw.Fail(twiliotest.Fault{Code: 21211, Message: "The 'To' number " + customer + " is not a valid phone number."})
+	h.reply(c.ID, "First "+secretWords)
+	h.drain()
+	h.tw.FailNext(20500, 500) // unsure: the retry reads the (broken) message list
+	h.reply(c.ID, "Second "+secretWords)
+	h.drain()
+	h.textForm(twiliotest.InboundForm("0041 79 555 01 23", ourNumber, "odd number "+secretWords))
+	h.drain()
+	logs := buf.String()
+	if !strings.Contains(logs, "relay:") {
+		t.Fatal("nothing was logged; the test proves nothing")
+	}
+	for _, leak := range []string{strings.TrimPrefix(customer, "+"), "79 555 01 23", "795550123", secretWords} {
+		if strings.Contains(logs, leak) {
+			i := strings.Index(logs, leak)
+			t.Errorf("logs carry %q: ...%s...", leak, logs[max(0, i-200):min(len(logs), i+100)])
+		}
+	}
+}
+
+// brokenList is a Twilio client whose message list fails with the request
+// URL in its error, as a transport error does.
+type brokenList struct{ *twiliosms.Client }
+
+func (brokenList) Recent(_ context.Context, to string, _ time.Time) ([]twiliosms.Record, error) {
+	return nil, &url.Error{Op: "Get", URL: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?To=" + url.QueryEscape(to), Err: errors.New("connection reset by peer")}
+}
+
+// syncWriter serialises writes from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -1,0 +1,98 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+)
+
+// The relay's logs never carry a full phone number, whatever path a value
+// takes to them: addresses are logged masked (maskAddr), and every log
+// record also passes through redactHandler, which masks anything shaped
+// like a phone number in the message, in string values and in errors (an
+// error may quote a request URL or a vendor's message naming the number).
+// Message bodies are never logged.
+
+// phoneLike matches what reads as a phone number in free text: an
+// international number (+, or %2B in a URL, and 7 to 15 digits, maybe with
+// separators), or a
+// North American number written with separators. Bare digit runs are left
+// alone: Intercom's ids are long digit runs too.
+var phoneLike = regexp.MustCompile(`(?:\+|%2[Bb])\d(?:[ \-.()]?\d){6,14}|\(?\b\d{3}\)?[ \-.]\d{3}[ \-.]\d{4}\b`)
+
+// redact masks what looks like a phone number in s.
+func redact(s string) string {
+	if !strings.ContainsAny(s, "0123456789") {
+		return s
+	}
+	return phoneLike.ReplaceAllStringFunc(s, func(m string) string {
+		m = strings.Replace(strings.Replace(m, "%2B", "+", 1), "%2b", "+", 1)
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' || r == '+' {
+				return r
+			}
+			return -1
+		}, m)
+		return maskAddr(digits)
+	})
+}
+
+// redactHandler masks phone numbers in every record before passing it on.
+type redactHandler struct{ next slog.Handler }
+
+func newRedactingLogger(l *slog.Logger) *slog.Logger {
+	if _, ok := l.Handler().(*redactHandler); ok {
+		return l
+	}
+	return slog.New(&redactHandler{next: l.Handler()})
+}
+
+func (h *redactHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.next.Enabled(ctx, level)
+}
+
+func (h *redactHandler) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, redact(rec.Message), rec.PC)
+	rec.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(redactAttr(a))
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	red := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		red[i] = redactAttr(a)
+	}
+	return &redactHandler{next: h.next.WithAttrs(red)}
+}
+
+func (h *redactHandler) WithGroup(name string) slog.Handler {
+	return &redactHandler{next: h.next.WithGroup(name)}
+}
+
+func redactAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, redact(v.String()))
+	case slog.KindGroup:
+		g := v.Group()
+		red := make([]any, len(g))
+		for i, ga := range g {
+			red[i] = redactAttr(ga)
+		}
+		return slog.Group(a.Key, red...)
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case error:
+			return slog.String(a.Key, redact(x.Error()))
+		case fmt.Stringer:
+			return slog.String(a.Key, redact(x.String()))
+		}
+	}
+	return a
+}
