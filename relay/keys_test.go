@@ -1,0 +1,44 @@
+package relay
+
+import (
+	"testing"
+	"time"
+)
+
+// TestPersistedKeysNeverChange pins every string the relay stores. These
+// strings are in users' databases: if this test fails, a change would make
+// the relay forget what earlier releases recorded. Add a new key instead.
+func TestPersistedKeysNeverChange(t *testing.T) {
+	at := time.Date(2026, 11, 30, 10, 0, 30, 0, time.UTC)
+	for _, tc := range []struct{ got, want string }{
+		{string(markPartRelayed("p1")), "intercom:p1"},
+		{string(markChunkSent("p1", 2)), "intercom:p1:2"},
+		{string(markUnsureSend("p1", 0)), "unsure-send:p1:0"},
+		{string(markUnsureStart("SM1")), "unsure-start:SM1"},
+		{string(markUnsureStartAround("c1", at)), "unsure-start-contact:c1:29933880"},
+		{string(markUnsureReply("SM1")), "unsure:SM1"},
+		{string(markContactPart("p1")), "contact-part:p1"},
+		{string(markOptChange("SM1")), "opt-change:SM1"},
+		{string(markOptNote("SM1")), "opt-note:SM1"},
+		{dedupeTwilioMessage("SM1"), "twilio:message:SM1"},
+		{dedupeTwilioStatus("SM1", "delivered"), "twilio:status:SM1:delivered"},
+		{dedupeIntercomNotification("notif_1"), "intercom:notification:notif_1"},
+		{dedupeRoute("c1"), "relay:route:c1"},
+		{orderKey("whatsapp:+14155550123"), "customer:+14155550123"},
+		{orderKey("+14155550123"), "customer:+14155550123"},
+		{conversationKey("c1"), "conversation:c1"},
+		{statusKey("SM1"), "status:SM1"},
+		{unreadableKey("+1"), "unreadable:+1"},
+		{kindInbound, "twilio.inbound"},
+		{kindStatus, "twilio.status"},
+		{kindIntercom, "intercom.notification"},
+		{kindRoute, "intercom.route"},
+		{kindUnreadable, "twilio.unreadable"},
+		{legacyStartedStatus, "received:started-conversation"},
+		{receivedStatus, "received"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("persisted key = %q, want %q (never change a stored key)", tc.got, tc.want)
+		}
+	}
+}
