@@ -93,34 +93,60 @@
 //
 // Processing is at least once, with idempotency: deliveries are
 // de-duplicated when enqueued, and a job records its progress (a text's SID
-// → conversation, a relayed part's id) right after each side effect, so a
-// retried job does not repeat it. What is left is the window between a side
-// effect and its record: Twilio or Intercom accepted a request but the
-// answer was lost (a timeout, a 502 from a proxy). After such an unsure
-// failure a retried job looks before it acts again: for a new
-// conversation, among the contact's recent conversations (when the
-// IntercomAPI is a [ConversationFinder], as *intercom.Client is); for a
-// customer's text on a conversation, among its parts (skipping parts other
-// texts are known to have become); for an agent's reply, among the latest
-// texts Twilio created for the customer (when the SMSSender is a
-// [SentLister], as *twiliosms.Client is). Neither API offers an idempotency
-// key to close the window for good, and the relay prefers a duplicate to a
-// loss.
+// → conversation, a relayed part's id) right after each side effect, on a
+// context that survives the job's own cancellation, so that a retried job
+// does not repeat it. What is left is the window between a side effect and
+// its record: Twilio or Intercom accepted a request but the answer was lost
+// (a timeout, a 502 from a proxy, a request cut off in flight by shutdown or
+// by a lost lease). Every side effect that can end that way goes through one
+// step, "look before repeating": an ambiguous outcome leaves an unsure
+// marker, and any later attempt that finds the marker (a retry, or a
+// replayed dead letter) looks before it acts again: for a new conversation,
+// among the contact's recent conversations (when the IntercomAPI is a
+// [ConversationFinder], as *intercom.Client is); for a customer's text on a
+// conversation, among its parts (skipping parts other texts are known to
+// have become); for an agent's reply, among the latest texts Twilio created
+// for the customer (when the SMSSender is a [SentLister], as
+// *twiliosms.Client is). Neither API offers an idempotency key to close the
+// window for good, and the relay prefers a duplicate to a loss.
 //
-// Known limits: a process that dies between a side effect and its record
-// leaves no mark of doubt, and the retry repeats the side effect. Intercom's
-// search can lag behind a conversation created a
-// moment ago, so a lost answer to starting one may still end in two
-// conversations; the relay then carries the second, and an agent's reply on
-// the first is not sent (it is logged). A reply that arrives before the
-// relay has recorded a conversation it just started (only when the store
-// fails right then) waits under the conversation's own key and may be
-// overtaken by the agent's next reply.
+// An agent's reply that the webhook handler accepted ends sent, withheld
+// with a note (opted out, refused by Twilio) or dead-lettered with a note;
+// it is dropped without a note only when its conversation is not one the
+// relay carries (a chat, an email), which is logged and counted as
+// smsrelay.sms.withheld{reason=not_relay_conversation}. A reply on a young
+// conversation the relay has no record of waits while an unsure attempt to
+// start a conversation for the same contact, at about that time, is
+// unresolved.
 //
-// A job holds a lease on its customer's queue while it runs and extends it;
-// if the lease cannot be kept (the store says another worker has it, or
-// extensions fail until it runs out), the job is cancelled, so that two
-// workers never act for one customer at once.
+// Close and re-open notifications are applied in the order of Intercom's
+// own time for them (the conversation's updated_at), not in the order they
+// arrive: a "closed" that Intercom redelivers after a later "opened" is
+// ignored.
+//
+// A job holds a lease on its customer's queue while it runs and extends it.
+// The lease is counted from before the claim that granted it; the job is
+// cancelled a margin before the lease could lapse unless an extension was
+// confirmed in time, whether the store answered with an error or not at
+// all, so that two workers never act for one customer at once.
+//
+// # Known limits
+//
+//   - A process killed between a side effect and its record leaves no
+//     unsure marker, and the retry repeats the side effect: one duplicate
+//     conversation, customer text or SMS per kill at the worst moment.
+//   - Intercom's conversation search can lag behind a conversation created
+//     a moment ago, so a lost answer to starting one may still end in two
+//     conversations; the relay then carries the second, and an agent's reply
+//     on the first is dead-lettered with a note on that conversation.
+//   - A reply that arrives before the relay has recorded a conversation it
+//     just started (only when the store fails right then) waits under the
+//     conversation's own key and may be overtaken by the agent's next reply.
+//   - Close and re-open notifications within the same second (Intercom's
+//     timestamps are whole seconds) are applied in arrival order.
+//   - The customer's texts are ordered by when Twilio delivered them to the
+//     relay, which is the order Twilio received them except after Twilio
+//     retried a delivery.
 //
 // # Metrics
 //
@@ -140,4 +166,28 @@
 // [SMSSender], [Limiter], and store.Store/store.Queue), so clients can be
 // wrapped or replaced and the store is pluggable. Logs go to Config.Logger,
 // with phone numbers masked; by default the relay is silent.
+//
+// Each rule lives in one file:
+//
+//   - keys.go: every string the relay stores (markers, de-duplication and
+//     ordering keys, job kinds). They are in users' databases and never
+//     change; keys_test.go pins them.
+//   - apis.go: the one route to each API. New wraps the clients once (every
+//     Intercom call through the budget, every Twilio send counted), resolves
+//     their optional capabilities, and keeps no other reference to them.
+//   - effect.go: the one "look before repeating" step for side effects that
+//     can be ambiguous.
+//   - rules.go: what may leave by SMS (relayable parts, what they become,
+//     opt-out keywords).
+//   - notes.go: every internal note agents read.
+//   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).
+//   - inbound.go, outbound.go, status.go: the jobs of a customer's text, an
+//     Intercom notification and a Twilio status callback.
+//   - logging.go: masking of phone numbers in every log record.
+//   - internal/jobs: the job runner (workers, leases and heartbeat, retry
+//     policy, dispatch by kind), which knows nothing of SMS.
+//
+// Vendor rules live in the vendor's package: Twilio's error classes, limits,
+// sender formats and signature header in twiliosms; Intercom's default
+// budget, ambiguity of failures and webhook header in intercom.
 package relay
