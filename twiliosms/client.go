@@ -55,8 +55,19 @@ type Client struct {
 	timeout    time.Duration
 }
 
-// Option configures a [Client] built by [NewClient].
-type Option func(*Client) error
+// options collects what the Option values set; NewClient turns it into a
+// Client.
+type options struct {
+	baseURL    *url.URL
+	httpClient *http.Client
+	edge       string
+	region     string
+	timeout    time.Duration
+}
+
+// Option configures a [Client] built by [NewClient]. Each option checks its
+// argument; an invalid one makes NewClient fail with an error saying which.
+type Option func(*options) error
 
 // WithBaseURL sends every request to base (scheme, host and an optional
 // path prefix) instead of https://api.twilio.com. It is meant for tests,
@@ -65,7 +76,7 @@ type Option func(*Client) error
 // request's scheme and host in its HTTP transport, after twilio-go has built
 // the URL (edge and region included).
 func WithBaseURL(base string) Option {
-	return func(c *Client) error {
+	return func(o *options) error {
 		u, err := url.Parse(base)
 		if err != nil {
 			return fmt.Errorf("twiliosms: base URL %q: %w", base, err)
@@ -78,7 +89,7 @@ func WithBaseURL(base string) Option {
 		}
 		u.Path = strings.TrimSuffix(u.Path, "/")
 		u.RawPath = ""
-		c.baseURL = u
+		o.baseURL = u
 		return nil
 	}
 }
@@ -88,11 +99,11 @@ func WithBaseURL(base string) Option {
 // The default is a client that, like twilio-go's, does not follow
 // redirects.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) error {
+	return func(o *options) error {
 		if hc == nil {
 			return errors.New("twiliosms: WithHTTPClient: nil *http.Client")
 		}
-		c.httpClient = hc
+		o.httpClient = hc
 		return nil
 	}
 }
@@ -101,11 +112,11 @@ func WithHTTPClient(hc *http.Client) Option {
 // "dublin" or "sydney" (https://api.dublin.us1.twilio.com). The
 // TWILIO_EDGE environment variable is never consulted.
 func WithEdge(edge string) Option {
-	return func(c *Client) error {
+	return func(o *options) error {
 		if !locationPattern.MatchString(edge) {
 			return fmt.Errorf("twiliosms: edge %q must be a lower-case name such as \"dublin\"", edge)
 		}
-		c.edge = edge
+		o.edge = edge
 		return nil
 	}
 }
@@ -113,11 +124,11 @@ func WithEdge(edge string) Option {
 // WithRegion routes requests to a Twilio processing region such as "ie1"
 // or "au1". The TWILIO_REGION environment variable is never consulted.
 func WithRegion(region string) Option {
-	return func(c *Client) error {
+	return func(o *options) error {
 		if !locationPattern.MatchString(region) {
 			return fmt.Errorf("twiliosms: region %q must be a lower-case name such as \"ie1\"", region)
 		}
-		c.region = region
+		o.region = region
 		return nil
 	}
 }
@@ -126,11 +137,11 @@ func WithRegion(region string) Option {
 // answer included. The default is the Timeout of the client given to
 // [WithHTTPClient] or, when that is zero, [DefaultTimeout].
 func WithTimeout(d time.Duration) Option {
-	return func(c *Client) error {
+	return func(o *options) error {
 		if d <= 0 {
 			return fmt.Errorf("twiliosms: timeout %v must be positive", d)
 		}
-		c.timeout = d
+		o.timeout = d
 		return nil
 	}
 }
@@ -150,14 +161,23 @@ func NewClient(accountSID, authToken string, opts ...Option) (*Client, error) {
 	if !alphanumeric.MatchString(authToken) {
 		return nil, errors.New("twiliosms: auth token must contain only letters and digits")
 	}
-	c := &Client{accountSID: accountSID, authToken: authToken}
-	for _, opt := range opts {
+	var o options
+	for i, opt := range opts {
 		if opt == nil {
-			return nil, errors.New("twiliosms: nil Option")
+			return nil, fmt.Errorf("twiliosms: nil Option (option %d)", i)
 		}
-		if err := opt(c); err != nil {
+		if err := opt(&o); err != nil {
 			return nil, err
 		}
+	}
+	c := &Client{
+		accountSID: accountSID,
+		authToken:  authToken,
+		baseURL:    o.baseURL,
+		httpClient: o.httpClient,
+		edge:       o.edge,
+		region:     o.region,
+		timeout:    o.timeout,
 	}
 	if c.httpClient == nil {
 		c.httpClient = &http.Client{
