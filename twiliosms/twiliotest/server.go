@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -93,50 +94,76 @@ type Fault struct {
 	Latency time.Duration
 }
 
-// Option configures a [Server].
-type Option func(*Server)
+// An Option configures a [Server] made by [NewServer]. Each option checks
+// its argument; NewServer panics with the option's error when one is
+// unusable, as a test could not go on with it.
+type Option func(*config) error
+
+type config struct {
+	accountSID string
+	authToken  string
+	latency    time.Duration
+	now        func() time.Time
+}
 
 // WithCredentials makes the fake accept accountSID ("AC" and 32 hex
-// digits) and authToken (letters and digits) instead of the defaults.
-// NewServer panics on malformed ones, as they could never work.
+// digits) and authToken (letters and digits) instead of
+// [DefaultAccountSID] and [DefaultAuthToken].
 func WithCredentials(accountSID, authToken string) Option {
-	return func(s *Server) {
+	return func(c *config) error {
 		if !accountSIDRef.MatchString(accountSID) {
-			panic(fmt.Sprintf("twiliotest: account SID %q must be \"AC\" and 32 hex digits", accountSID))
+			return fmt.Errorf("twiliotest: WithCredentials: account SID %q must be \"AC\" and 32 hex digits", accountSID)
 		}
 		if !tokenPattern.MatchString(authToken) {
-			panic(fmt.Sprintf("twiliotest: auth token %q must be letters and digits", authToken))
+			return errors.New("twiliotest: WithCredentials: the auth token must be letters and digits")
 		}
-		s.AccountSID, s.AuthToken = accountSID, authToken
+		c.accountSID, c.authToken = accountSID, authToken
+		return nil
 	}
 }
 
 // WithLatency delays every answer by d (or until the request is
-// cancelled).
+// cancelled). d must not be negative.
 func WithLatency(d time.Duration) Option {
-	return func(s *Server) { s.latency = d }
-}
-
-// WithClock makes the fake read the time (date_created) from now.
-func WithClock(now func() time.Time) Option {
-	return func(s *Server) {
-		if now == nil {
-			panic("twiliotest: WithClock(nil)")
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("twiliotest: WithLatency: negative duration %v", d)
 		}
-		s.now = now
+		c.latency = d
+		return nil
 	}
 }
 
-// NewServer starts a fake Twilio Messages API. Close it when done.
-func NewServer(opts ...Option) *Server {
-	s := &Server{
-		AccountSID: DefaultAccountSID,
-		AuthToken:  DefaultAuthToken,
-		faultsTo:   map[string]Fault{},
-		now:        time.Now,
+// WithClock makes the fake read the time (date_created) from now, which
+// must not be nil.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.New("twiliotest: WithClock: nil clock")
+		}
+		c.now = now
+		return nil
 	}
-	for _, o := range opts {
-		o(s)
+}
+
+// NewServer starts a fake Twilio Messages API. Close it when done. It
+// panics when an option is nil or refuses its argument.
+func NewServer(opts ...Option) *Server {
+	cfg := config{accountSID: DefaultAccountSID, authToken: DefaultAuthToken, now: time.Now}
+	for i, o := range opts {
+		if o == nil {
+			panic(fmt.Sprintf("twiliotest: NewServer: option %d is nil", i))
+		}
+		if err := o(&cfg); err != nil {
+			panic(err.Error())
+		}
+	}
+	s := &Server{
+		AccountSID: cfg.accountSID,
+		AuthToken:  cfg.authToken,
+		faultsTo:   map[string]Fault{},
+		latency:    cfg.latency,
+		now:        cfg.now,
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL

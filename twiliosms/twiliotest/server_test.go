@@ -294,19 +294,28 @@ func TestCredentialsAndClock(t *testing.T) {
 	if status != 201 || body["date_created"] != "Thu, 29 Feb 2024 13:04:05 +0000" || body["account_sid"] != s.AccountSID {
 		t.Fatalf("%d %v", status, body)
 	}
-	for _, bad := range []func(){
-		func() { twiliotest.WithCredentials("AC1", "x")(&twiliotest.Server{}) },
-		func() { twiliotest.WithCredentials(twiliotest.DefaultAccountSID, "a-b")(&twiliotest.Server{}) },
-		func() { twiliotest.WithClock(nil)(&twiliotest.Server{}) },
+	for _, tc := range []struct {
+		name string
+		opt  twiliotest.Option
+		want string
+	}{
+		{"short SID", twiliotest.WithCredentials("AC1", "x"), "account SID"},
+		{"token symbols", twiliotest.WithCredentials(twiliotest.DefaultAccountSID, "a-b"), "auth token"},
+		{"nil clock", twiliotest.WithClock(nil), "WithClock"},
+		{"negative latency", twiliotest.WithLatency(-time.Second), "WithLatency"},
+		{"nil option", nil, "option 0 is nil"},
 	} {
-		func() {
+		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
-				if recover() == nil {
-					t.Error("want panic for an unusable option")
+				r := recover()
+				msg, _ := r.(string)
+				if !strings.HasPrefix(msg, "twiliotest: ") || !strings.Contains(msg, tc.want) {
+					t.Errorf("NewServer panicked with %v, want a message mentioning %q", r, tc.want)
 				}
 			}()
-			bad()
-		}()
+			s := twiliotest.NewServer(tc.opt)
+			s.Close()
+		})
 	}
 }
 
