@@ -25,10 +25,15 @@ const DefaultTimeout = 10 * time.Second
 
 // Limits Twilio applies to a new message.
 const (
-	// MaxMedia is the largest number of media URLs one message may carry.
+	// MaxMedia is the largest number of media URLs (MediaUrl) one
+	// message may carry; Twilio refuses more with error 21623.
 	MaxMedia = 10
-	// MaxBodyLength is the longest body Twilio accepts, in UTF-16 code
-	// units (an emoji counts twice), error 21617 beyond it.
+	// MaxBodyLength is the longest body Twilio accepts: 1600 characters
+	// as Twilio counts them, which is UTF-16 code units (an emoji or any
+	// other character beyond U+FFFF counts 2), error 21617
+	// ([CodeBodyTooLong]) beyond it. It bounds the text whatever its
+	// encoding; [CountSegments] tells how many SMS segments it costs, and
+	// [SplitBody] cuts a longer text into bodies that fit.
 	MaxBodyLength = 1600
 	// maxResponseBody bounds how much of an API answer is read.
 	maxResponseBody = 1 << 20
@@ -205,6 +210,33 @@ func checkAccountSID(sid string) error {
 	return nil
 }
 
+// ValidMessagingServiceSID returns nil when sid is a Messaging Service SID,
+// "MG" followed by 32 hex digits (either case), and otherwise an error
+// saying what is wrong. The error does not quote sid, in case a secret such
+// as an auth token was pasted in its place.
+func ValidMessagingServiceSID(sid string) error {
+	if p := serviceSIDProblem(sid); p != "" {
+		return errors.New("twiliosms: Messaging Service SID " + p)
+	}
+	return nil
+}
+
+// serviceSIDProblem says what is wrong with sid as a Messaging Service
+// SID, or "".
+func serviceSIDProblem(sid string) string {
+	switch {
+	case serviceSIDPattern.MatchString(sid):
+		return ""
+	case sid == "":
+		return "is empty"
+	case !strings.HasPrefix(sid, "MG"):
+		return "must start with \"MG\""
+	case len(sid) != 34:
+		return fmt.Sprintf("is %d characters long, want 34 (\"MG\" and 32 hex digits)", len(sid))
+	}
+	return "must be \"MG\" followed by 32 hex digits"
+}
+
 // AccountSID returns the account the Client sends for.
 func (c *Client) AccountSID() string { return c.accountSID }
 
@@ -261,8 +293,10 @@ func (m Message) Validate() error {
 	if m.From != "" && !validSender(m.From) {
 		return bad("From %q is not an E.164 number, whatsapp: address, short code or alphanumeric sender id", m.From)
 	}
-	if m.MessagingServiceSID != "" && !serviceSIDPattern.MatchString(m.MessagingServiceSID) {
-		return bad("MessagingServiceSID %q must be \"MG\" followed by 32 hex digits", m.MessagingServiceSID)
+	if m.MessagingServiceSID != "" {
+		if p := serviceSIDProblem(m.MessagingServiceSID); p != "" {
+			return bad("MessagingServiceSID %s", p)
+		}
 	}
 	if m.Body == "" && len(m.MediaURLs) == 0 {
 		return bad("Body or MediaURLs is required")
@@ -319,13 +353,13 @@ func checkHTTPURL(s string) error {
 // *[HTTPError]. [IsPermanent] and [IsRetryable] classify all of them.
 func (c *Client) Send(ctx context.Context, m Message) (*Sent, error) {
 	if ctx == nil {
-		return nil, errors.New("twiliosms: Send: nil context")
+		return nil, &notSentError{errors.New("twiliosms: Send: nil context")}
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("twiliosms: send not started: %w", err)
+		return nil, &notSentError{fmt.Errorf("twiliosms: send not started: %w", err)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

@@ -419,3 +419,41 @@ func TestSendConcurrent(t *testing.T) {
 		t.Fatalf("recorded %d, want 20", n)
 	}
 }
+
+func TestValidMessagingServiceSID(t *testing.T) {
+	for _, tc := range []struct {
+		sid  string
+		want string // "" = valid
+	}{
+		{"MG0123456789abcdef0123456789abcdef", ""},
+		{"MG0123456789ABCDEF0123456789ABCDEF", ""},
+		{"", "empty"},
+		{"AC0123456789abcdef0123456789abcdef", `start with "MG"`},
+		{"mg0123456789abcdef0123456789abcdef", `start with "MG"`},
+		{"MG0123", "6 characters"},
+		{"MG0123456789abcdef0123456789abcdef0", "35 characters"},
+		{"MG0123456789abcdef0123456789abcdeg", "32 hex digits"},
+		{"MG0123456789abcdef0123456789abcde ", "32 hex digits"},
+	} {
+		err := twiliosms.ValidMessagingServiceSID(tc.sid)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("ValidMessagingServiceSID(%q) = %v", tc.sid, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "twiliosms: ") {
+			t.Errorf("ValidMessagingServiceSID(%q) = %v, want an error mentioning %q", tc.sid, err, tc.want)
+		}
+		if len(tc.sid) > 6 && err != nil && strings.Contains(err.Error(), tc.sid) {
+			t.Errorf("error %q quotes the SID", err)
+		}
+		// Message.Validate says the same.
+		m := twiliosms.Message{To: "+14155550100", MessagingServiceSID: tc.sid, Body: "x"}
+		if tc.sid != "" {
+			if verr := m.Validate(); verr == nil || !strings.Contains(verr.Error(), tc.want) {
+				t.Errorf("Validate with MessagingServiceSID %q = %v", tc.sid, verr)
+			}
+		}
+	}
+}

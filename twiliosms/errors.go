@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 
 	"github.com/twilio/twilio-go/client"
 )
@@ -51,10 +53,10 @@ const (
 // Twilio error codes whose failure is worth retrying later even though they
 // come with a 4xx status.
 var retryableCodes = map[int]bool{
-	20429: true, // Too Many Requests
-	21611: true, // From number's queue is full
-	30001: true, // Queue overflow
-	30022: true, // US A2P 10DLC rate limits exceeded
+	CodeTooManyRequests: true,
+	CodeQueueFull:       true,
+	30001:               true, // Queue overflow
+	30022:               true, // US A2P 10DLC rate limits exceeded
 }
 
 func classify(err error) class {
@@ -106,3 +108,63 @@ func IsRetryable(err error) bool { return classify(err) == classRetryable }
 // every other 4xx Twilio answer except those [IsRetryable] names. It is
 // false for nil and for a cancelled context.
 func IsPermanent(err error) bool { return classify(err) == classPermanent }
+
+// IsOptedOut reports whether the failed send err is Twilio's refusal to
+// text a recipient who opted out ([CodeOptedOut], 21610). For the code of
+// a status callback, compare with CodeOptedOut.
+func IsOptedOut(err error) bool {
+	code, ok := ErrorCode(err)
+	return ok && code == CodeOptedOut
+}
+
+// notSentError marks an error that happened before any request left the
+// Client, such as a context already done: nothing reached Twilio.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }
+
+// MaybeSent reports whether the failed send err may nevertheless have
+// created the message at Twilio, so that sending it again risks a duplicate
+// text. It is true when the request may have reached Twilio but its answer
+// was lost or unusable: a timeout, a context cancelled while the request was
+// in flight, a dropped connection, an answer that could not be read or
+// made no sense; and when the answer was a server error (a 5xx, or any
+// error answer that is not Twilio's JSON error object except a 429, such as
+// a proxy's page). It is false when Twilio certainly did not create the
+// message: for nil (the send succeeded and its SID is known), for invalid
+// messages ([ErrInvalidMessage]), for a context done before the request
+// was made, for a connection that could not be opened (nothing was sent),
+// and for Twilio's own refusals: every 4xx answer carrying Twilio's error
+// object, 429 / [CodeTooManyRequests] included, and a 429 of any shape.
+//
+// A caller that gets true can look for the message with [Client.Recent]
+// before sending it again. MaybeSent is independent of [IsRetryable]: a
+// timeout is both, a 21611 refusal is retryable but certainly not sent.
+func MaybeSent(err error) bool {
+	if err == nil || errors.Is(err, ErrInvalidMessage) {
+		return false
+	}
+	var ns *notSentError
+	if errors.As(err, &ns) {
+		return false
+	}
+	var te *client.TwilioRestError
+	if errors.As(err, &te) {
+		if te.Status == http.StatusTooManyRequests {
+			return false
+		}
+		// Any JSON object decodes as a TwilioRestError; only one with a
+		// code is Twilio's refusal.
+		return te.Code == 0 || te.Status < 400 || te.Status >= 500
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.StatusCode != http.StatusTooManyRequests
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false // no connection, so no request
+	}
+	return true
+}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -147,4 +148,61 @@ func FuzzValidateSignature(f *testing.F) {
 			}
 		}
 	})
+}
+
+func FuzzSplitBody(f *testing.F) {
+	f.Add("word word word word", 7)
+	f.Add("First. Second! Third? Fourth", 9)
+	f.Add("🇫🇷🇩🇪👍🏽e\u0301👨\u200d👩\u200d👧", 3)
+	f.Add("a\r\n\r\nb  c\td", 2)
+	f.Add(strings.Repeat("😀", 30), 5)
+	f.Fuzz(func(t *testing.T, s string, limit int) {
+		if limit > 5000 || limit < -5 {
+			return
+		}
+		pieces, err := twiliosms.SplitBody(s, limit)
+		if limit < 2 {
+			if err == nil {
+				t.Fatalf("limit %d accepted", limit)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		units := func(p string) int {
+			n := 0
+			for _, r := range p {
+				n += utf16.RuneLen(r)
+			}
+			return n
+		}
+		if units(s) <= limit {
+			if s == "" && pieces != nil || s != "" && (len(pieces) != 1 || pieces[0] != s) {
+				t.Fatalf("a text that fits came back as %q", pieces)
+			}
+			return
+		}
+		var kept strings.Builder
+		for _, p := range pieces {
+			if n := units(p); n > limit || n == 0 {
+				t.Fatalf("piece %q has %d units, limit %d", p, n, limit)
+			}
+			if strings.TrimSpace(p) != p {
+				t.Fatalf("piece %q is not trimmed", p)
+			}
+			if utf8.ValidString(s) && !utf8.ValidString(p) {
+				t.Fatalf("piece %q of valid UTF-8 is not valid", p)
+			}
+			kept.WriteString(p)
+		}
+		// Only white space is lost.
+		if strip(kept.String()) != strip(s) {
+			t.Fatalf("SplitBody(%q, %d) = %q lost text", s, limit, pieces)
+		}
+	})
+}
+
+func strip(s string) string {
+	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), "")
 }
