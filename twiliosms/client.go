@@ -276,7 +276,9 @@ type Sent struct {
 }
 
 // Validate reports what is wrong with m, if anything, as an error wrapping
-// [ErrInvalidMessage]. [Client.Send] calls it before any request.
+// [ErrInvalidMessage]. [Client.Send] calls it before any request. The error
+// never holds the body or a URL of m, and shows addresses masked
+// ([MaskAddress]).
 func (m Message) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidMessage, fmt.Sprintf(format, args...))
@@ -285,13 +287,13 @@ func (m Message) Validate() error {
 	case m.To == "":
 		return bad("To is required")
 	case !isE164Recipient(m.To):
-		return bad("To %q must be an E.164 number such as +14155550100, optionally prefixed with \"whatsapp:\" (see NormalizeAddress)", m.To)
+		return bad("To %q must be an E.164 number such as +14155550100, optionally prefixed with \"whatsapp:\" (see NormalizeAddress)", MaskAddress(m.To))
 	}
 	if m.From == "" && m.MessagingServiceSID == "" {
 		return bad("From or MessagingServiceSID is required")
 	}
 	if m.From != "" && !validSender(m.From) {
-		return bad("From %q is not an E.164 number, whatsapp: address, short code or alphanumeric sender id", m.From)
+		return bad("From %q is not an E.164 number, whatsapp: address, short code or alphanumeric sender id", MaskAddress(m.From))
 	}
 	if m.MessagingServiceSID != "" {
 		if p := serviceSIDProblem(m.MessagingServiceSID); p != "" {
@@ -309,24 +311,26 @@ func (m Message) Validate() error {
 	}
 	for i, u := range m.MediaURLs {
 		if err := checkHTTPURL(u); err != nil {
-			return bad("MediaURLs[%d]: %v", i, err)
+			return bad("MediaURLs[%d] %v", i, err)
 		}
 	}
 	if m.StatusCallback != "" {
 		if err := checkHTTPURL(m.StatusCallback); err != nil {
-			return bad("StatusCallback: %v", err)
+			return bad("StatusCallback %v", err)
 		}
 	}
 	return nil
 }
 
+// checkHTTPURL says what is wrong with s as an absolute http(s) URL. The
+// error does not quote s, whose query could carry anything.
 func checkHTTPURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL", s)
+		return errors.New("is not a URL")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q must be an absolute http or https URL", s)
+		return errors.New("must be an absolute http or https URL")
 	}
 	return nil
 }
@@ -350,7 +354,15 @@ func checkHTTPURL(s string) error {
 //
 // Errors Twilio returns wrap *client.TwilioRestError (use [ErrorCode] or
 // errors.As); an error answer whose body is not Twilio's JSON is an
-// *[HTTPError]. [IsPermanent] and [IsRetryable] classify all of them.
+// *[HTTPError]. [IsPermanent] and [IsRetryable] classify all of them, and
+// [MaybeSent] tells whether the message may exist all the same.
+//
+// Errors are safe to log: their text never holds the body, shows phone
+// numbers masked ([MaskAddress]), including those Twilio's messages quote
+// ("The 'To' number +155*****67 is not a valid phone number."), and names
+// a failed request by the URL it went to (the [WithBaseURL] host), without
+// its query. The raw text stays in the TwilioRestError's Message and the
+// HTTPError's Body for callers that need it.
 func (c *Client) Send(ctx context.Context, m Message) (*Sent, error) {
 	if ctx == nil {
 		return nil, &notSentError{errors.New("twiliosms: Send: nil context")}
@@ -412,11 +424,12 @@ func (c *Client) callError(ctx context.Context, tr *callTransport, op string, er
 			// proxy sent; the status then comes from the answer itself.
 			te.Status = tr.status
 		}
-		return fmt.Errorf("twiliosms: %s: %w", op, te)
+		return fmt.Errorf("twiliosms: %s: %w", op, &restError{te})
 	}
 	if tr.status >= 400 {
 		return fmt.Errorf("twiliosms: %s: %w", op, &HTTPError{StatusCode: tr.status, Body: tr.snippet})
 	}
+	err = tr.clean(err)
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 		return fmt.Errorf("twiliosms: %s: %w (%v)", op, ctxErr, err)
 	}
@@ -455,8 +468,25 @@ type callTransport struct {
 	baseURL *url.URL
 	// Set by RoundTrip; read by Send after twilio-go returned, never
 	// concurrently.
+	target  string // scheme, host and path of the last request, no query
 	status  int
 	snippet string
+}
+
+// clean replaces err's *url.Error, whose text is the URL twilio-go built
+// (Twilio's host even under WithBaseURL, and for a listing a query holding
+// the recipient's number), with a transportError naming the method and the
+// URL the request went to, without its query.
+func (t *callTransport) clean(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	target := t.target
+	if target == "" {
+		target = "Twilio's API"
+	}
+	return &transportError{method: ue.Op, target: target, err: ue.Err}
 }
 
 func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -468,6 +498,7 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.URL.RawPath = ""
 		req.Host = t.baseURL.Host
 	}
+	t.target = (&url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: req.URL.Path}).String()
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport

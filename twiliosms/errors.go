@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/twilio/twilio-go/client"
 )
@@ -21,14 +22,57 @@ var ErrInvalidMessage = errors.New("twiliosms: invalid message")
 type HTTPError struct {
 	// StatusCode is the HTTP status of the answer.
 	StatusCode int
-	// Body is the start of the answer's body (at most 512 bytes).
+	// Body is the start of the answer's body (at most 512 bytes), as it
+	// came: it may quote the request, phone numbers included, so log
+	// Error's text rather than Body.
 	Body string
 }
 
-// Error implements error.
+// Error implements error. It quotes the start of Body with phone numbers
+// masked ([MaskAddress]).
 func (e *HTTPError) Error() string {
-	return fmt.Sprintf("twiliosms: HTTP %d with a non-Twilio error body: %.120q", e.StatusCode, e.Body)
+	return fmt.Sprintf("twiliosms: HTTP %d with a non-Twilio error body: %.120q", e.StatusCode, maskNumbers(e.Body))
 }
+
+// restError is how Send and Recent return Twilio's error answer: its text
+// masks the phone numbers in Twilio's message, which often quotes the
+// recipient ("The 'To' number +1555… is not a valid phone number"), and
+// leaves out the details. It unwraps to the *client.TwilioRestError, whose
+// Message and Details are as Twilio sent them.
+type restError struct{ te *client.TwilioRestError }
+
+func (e *restError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Twilio error %d (HTTP %d)", e.te.Code, e.te.Status)
+	if e.te.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(maskNumbers(e.te.Message))
+	}
+	if e.te.MoreInfo != "" {
+		b.WriteString(" (")
+		b.WriteString(maskNumbers(e.te.MoreInfo))
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+func (e *restError) Unwrap() error { return e.te }
+
+// transportError is a request that got no usable answer (a connection
+// refused, reset or timed out, a context done in flight), named by the URL
+// the request went to without its query, so neither Twilio's host when
+// WithBaseURL rewrote it nor a recipient in the query shows.
+type transportError struct {
+	method string // as in *url.Error: "Post", "Get"
+	target string
+	err    error
+}
+
+func (e *transportError) Error() string {
+	return e.method + " " + e.target + ": " + maskNumbers(e.err.Error())
+}
+
+func (e *transportError) Unwrap() error { return e.err }
 
 // ErrorCode returns the Twilio error code carried by err (for example 21610
 // for an opted-out recipient) and true, or 0 and false when err does not

@@ -311,6 +311,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
+		s.mu.Lock()
+		latency := s.latency
+		s.mu.Unlock()
+		if !sleep(r.Context(), latency) {
+			return
+		}
 		s.list(w, r)
 		return
 	}
