@@ -141,7 +141,7 @@ func classify(err error) class {
 // again later: Twilio's 429 (code 20429), 5xx answers, 21611 (the From
 // number's queue is full), error answers that are not Twilio's JSON, network
 // errors and timeouts. A timed-out request may nevertheless have created the
-// message (see [Client.Send]). It is false for nil, for a cancelled
+// message: [MaybeSent] tells. It is false for nil, for a cancelled
 // context and for permanent errors.
 func IsRetryable(err error) bool { return classify(err) == classRetryable }
 

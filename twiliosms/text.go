@@ -184,7 +184,7 @@ func SplitBody(s string, limit int) ([]string, error) {
 		if all {
 			return append(out, strings.TrimRightFunc(s, unicode.IsSpace)), nil
 		}
-		at := cutAt(s[:end])
+		at := cutAt(s, end)
 		if piece := strings.TrimRightFunc(s[:at], unicode.IsSpace); piece != "" {
 			out = append(out, piece)
 		}
@@ -261,15 +261,19 @@ func charBoundary(prev, r rune, regional int) bool {
 
 func isRegionalIndicator(r rune) bool { return r >= 0x1F1E6 && r <= 0x1F1FF }
 
-// cutAt returns where to end the piece w, the longest prefix that fits:
-// at its last line break, sentence end or white space that leaves the
-// piece at least half of w's units, or else at the end of w.
-func cutAt(w string) int {
-	half := utf16Units(w) / 2
+// cutAt returns where to end the piece s[:end], the longest prefix of s
+// that fits: at its last line break, sentence end or white space (the one
+// right after it included) that leaves the piece at least half of its
+// units, or else at end.
+func cutAt(s string, end int) int {
+	half := utf16Units(s[:end]) / 2
 	line, sentence, space := -1, -1, -1
 	units := 0
 	var last rune // the last rune before i that is no closing quote or bracket
-	for i, r := range w {
+	for i, r := range s {
+		if i > end {
+			break
+		}
 		if i > 0 && units >= half && unicode.IsSpace(r) {
 			if r == '\n' {
 				line = i
@@ -289,7 +293,7 @@ func cutAt(w string) int {
 			return at
 		}
 	}
-	return len(w)
+	return end
 }
 
 // isCloser reports whether r may close a sentence after its full stop: a
