@@ -38,7 +38,7 @@ var (
 // A number is accepted when its length is possible for its country; it is
 // not checked against allocated ranges, so test numbers such as
 // +1 555 010 0100 pass. Errors wrap [ErrInvalidAddress] and say what was
-// wrong.
+// wrong; they show addr masked ([MaskAddress]), never whole.
 func NormalizeAddress(addr, defaultRegion string) (string, error) {
 	a := strings.TrimSpace(addr)
 	if a == "" {
@@ -51,22 +51,22 @@ func NormalizeAddress(addr, defaultRegion string) (string, error) {
 	if IsWhatsApp(a) {
 		n, err := normalizeNumber(strings.TrimSpace(a[len(WhatsAppPrefix):]), region)
 		if err != nil {
-			return "", fmt.Errorf("%w: %q: %v", ErrInvalidAddress, addr, err)
+			return "", fmt.Errorf("%w: %q: %v", ErrInvalidAddress, MaskAddress(addr), err)
 		}
 		return WhatsAppPrefix + n, nil
 	}
 	if i := strings.IndexByte(a, ':'); i > 0 {
-		return "", fmt.Errorf("%w: %q: unsupported channel %q (only \"whatsapp:\" is)", ErrInvalidAddress, addr, a[:i+1])
+		return "", fmt.Errorf("%w: %q: unsupported channel %q (only \"whatsapp:\" is)", ErrInvalidAddress, MaskAddress(addr), MaskAddress(a[:i+1]))
 	}
 	if shortCodePattern.MatchString(a) || (alphaSenderPattern.MatchString(a) && hasLetter.MatchString(a)) {
 		return a, nil
 	}
 	n, err := normalizeNumber(a, region)
 	if err != nil && hasLetter.MatchString(a) {
-		return "", fmt.Errorf("%w: %q is neither a phone number (%v) nor an alphanumeric sender id (1 to 11 letters, digits and spaces)", ErrInvalidAddress, addr, err)
+		return "", fmt.Errorf("%w: %q is neither a phone number (%v) nor an alphanumeric sender id (1 to 11 letters, digits and spaces)", ErrInvalidAddress, MaskAddress(addr), err)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: %q: %v", ErrInvalidAddress, addr, err)
+		return "", fmt.Errorf("%w: %q: %v", ErrInvalidAddress, MaskAddress(addr), err)
 	}
 	return n, nil
 }
@@ -101,7 +101,7 @@ func normalizeNumber(s, region string) (string, error) {
 	}
 	e := phonenumbers.Format(num, phonenumbers.E164)
 	if !e164Pattern.MatchString(e) {
-		return "", fmt.Errorf("cannot be written in E.164 form (got %q)", e)
+		return "", fmt.Errorf("cannot be written in E.164 form (got %q)", MaskAddress(e))
 	}
 	return e, nil
 }

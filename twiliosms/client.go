@@ -25,10 +25,15 @@ const DefaultTimeout = 10 * time.Second
 
 // Limits Twilio applies to a new message.
 const (
-	// MaxMedia is the largest number of media URLs one message may carry.
+	// MaxMedia is the largest number of media URLs (MediaUrl) one
+	// message may carry; Twilio refuses more with error 21623.
 	MaxMedia = 10
-	// MaxBodyLength is the longest body Twilio accepts, in UTF-16 code
-	// units (an emoji counts twice), error 21617 beyond it.
+	// MaxBodyLength is the longest body Twilio accepts: 1600 characters
+	// as Twilio counts them, which is UTF-16 code units (an emoji or any
+	// other character beyond U+FFFF counts 2), error 21617
+	// ([CodeBodyTooLong]) beyond it. It bounds the text whatever its
+	// encoding; [CountSegments] tells how many SMS segments it costs, and
+	// [SplitBody] cuts a longer text into bodies that fit.
 	MaxBodyLength = 1600
 	// maxResponseBody bounds how much of an API answer is read.
 	maxResponseBody = 1 << 20
@@ -55,8 +60,19 @@ type Client struct {
 	timeout    time.Duration
 }
 
-// Option configures a [Client] built by [NewClient].
-type Option func(*Client) error
+// options collects what the Option values set; NewClient turns it into a
+// Client.
+type options struct {
+	baseURL    *url.URL
+	httpClient *http.Client
+	edge       string
+	region     string
+	timeout    time.Duration
+}
+
+// Option configures a [Client] built by [NewClient]. Each option checks its
+// argument; an invalid one makes NewClient fail with an error saying which.
+type Option func(*options) error
 
 // WithBaseURL sends every request to base (scheme, host and an optional
 // path prefix) instead of https://api.twilio.com. It is meant for tests,
@@ -65,7 +81,7 @@ type Option func(*Client) error
 // request's scheme and host in its HTTP transport, after twilio-go has built
 // the URL (edge and region included).
 func WithBaseURL(base string) Option {
-	return func(c *Client) error {
+	return func(o *options) error {
 		u, err := url.Parse(base)
 		if err != nil {
 			return fmt.Errorf("twiliosms: base URL %q: %w", base, err)
@@ -78,7 +94,7 @@ func WithBaseURL(base string) Option {
 		}
 		u.Path = strings.TrimSuffix(u.Path, "/")
 		u.RawPath = ""
-		c.baseURL = u
+		o.baseURL = u
 		return nil
 	}
 }
@@ -88,11 +104,11 @@ func WithBaseURL(base string) Option {
 // The default is a client that, like twilio-go's, does not follow
 // redirects.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) error {
+	return func(o *options) error {
 		if hc == nil {
 			return errors.New("twiliosms: WithHTTPClient: nil *http.Client")
 		}
-		c.httpClient = hc
+		o.httpClient = hc
 		return nil
 	}
 }
@@ -101,11 +117,11 @@ func WithHTTPClient(hc *http.Client) Option {
 // "dublin" or "sydney" (https://api.dublin.us1.twilio.com). The
 // TWILIO_EDGE environment variable is never consulted.
 func WithEdge(edge string) Option {
-	return func(c *Client) error {
+	return func(o *options) error {
 		if !locationPattern.MatchString(edge) {
 			return fmt.Errorf("twiliosms: edge %q must be a lower-case name such as \"dublin\"", edge)
 		}
-		c.edge = edge
+		o.edge = edge
 		return nil
 	}
 }
@@ -113,11 +129,11 @@ func WithEdge(edge string) Option {
 // WithRegion routes requests to a Twilio processing region such as "ie1"
 // or "au1". The TWILIO_REGION environment variable is never consulted.
 func WithRegion(region string) Option {
-	return func(c *Client) error {
+	return func(o *options) error {
 		if !locationPattern.MatchString(region) {
 			return fmt.Errorf("twiliosms: region %q must be a lower-case name such as \"ie1\"", region)
 		}
-		c.region = region
+		o.region = region
 		return nil
 	}
 }
@@ -126,11 +142,11 @@ func WithRegion(region string) Option {
 // answer included. The default is the Timeout of the client given to
 // [WithHTTPClient] or, when that is zero, [DefaultTimeout].
 func WithTimeout(d time.Duration) Option {
-	return func(c *Client) error {
+	return func(o *options) error {
 		if d <= 0 {
 			return fmt.Errorf("twiliosms: timeout %v must be positive", d)
 		}
-		c.timeout = d
+		o.timeout = d
 		return nil
 	}
 }
@@ -150,14 +166,23 @@ func NewClient(accountSID, authToken string, opts ...Option) (*Client, error) {
 	if !alphanumeric.MatchString(authToken) {
 		return nil, errors.New("twiliosms: auth token must contain only letters and digits")
 	}
-	c := &Client{accountSID: accountSID, authToken: authToken}
-	for _, opt := range opts {
+	var o options
+	for i, opt := range opts {
 		if opt == nil {
-			return nil, errors.New("twiliosms: nil Option")
+			return nil, fmt.Errorf("twiliosms: nil Option (option %d)", i)
 		}
-		if err := opt(c); err != nil {
+		if err := opt(&o); err != nil {
 			return nil, err
 		}
+	}
+	c := &Client{
+		accountSID: accountSID,
+		authToken:  authToken,
+		baseURL:    o.baseURL,
+		httpClient: o.httpClient,
+		edge:       o.edge,
+		region:     o.region,
+		timeout:    o.timeout,
 	}
 	if c.httpClient == nil {
 		c.httpClient = &http.Client{
@@ -183,6 +208,33 @@ func checkAccountSID(sid string) error {
 		return fmt.Errorf("twiliosms: account SID %q must be \"AC\" followed by 32 hex digits", sid)
 	}
 	return nil
+}
+
+// ValidMessagingServiceSID returns nil when sid is a Messaging Service SID,
+// "MG" followed by 32 hex digits (either case), and otherwise an error
+// saying what is wrong. The error does not quote sid, in case a secret such
+// as an auth token was pasted in its place.
+func ValidMessagingServiceSID(sid string) error {
+	if p := serviceSIDProblem(sid); p != "" {
+		return errors.New("twiliosms: Messaging Service SID " + p)
+	}
+	return nil
+}
+
+// serviceSIDProblem says what is wrong with sid as a Messaging Service
+// SID, or "".
+func serviceSIDProblem(sid string) string {
+	switch {
+	case serviceSIDPattern.MatchString(sid):
+		return ""
+	case sid == "":
+		return "is empty"
+	case !strings.HasPrefix(sid, "MG"):
+		return "must start with \"MG\""
+	case len(sid) != 34:
+		return fmt.Sprintf("is %d characters long, want 34 (\"MG\" and 32 hex digits)", len(sid))
+	}
+	return "must be \"MG\" followed by 32 hex digits"
 }
 
 // AccountSID returns the account the Client sends for.
@@ -224,7 +276,9 @@ type Sent struct {
 }
 
 // Validate reports what is wrong with m, if anything, as an error wrapping
-// [ErrInvalidMessage]. [Client.Send] calls it before any request.
+// [ErrInvalidMessage]. [Client.Send] calls it before any request. The error
+// never holds the body or a URL of m, and shows addresses masked
+// ([MaskAddress]).
 func (m Message) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidMessage, fmt.Sprintf(format, args...))
@@ -233,16 +287,18 @@ func (m Message) Validate() error {
 	case m.To == "":
 		return bad("To is required")
 	case !isE164Recipient(m.To):
-		return bad("To %q must be an E.164 number such as +14155550100, optionally prefixed with \"whatsapp:\" (see NormalizeAddress)", m.To)
+		return bad("To %q must be an E.164 number such as +14155550100, optionally prefixed with \"whatsapp:\" (see NormalizeAddress)", MaskAddress(m.To))
 	}
 	if m.From == "" && m.MessagingServiceSID == "" {
 		return bad("From or MessagingServiceSID is required")
 	}
 	if m.From != "" && !validSender(m.From) {
-		return bad("From %q is not an E.164 number, whatsapp: address, short code or alphanumeric sender id", m.From)
+		return bad("From %q is not an E.164 number, whatsapp: address, short code or alphanumeric sender id", MaskAddress(m.From))
 	}
-	if m.MessagingServiceSID != "" && !serviceSIDPattern.MatchString(m.MessagingServiceSID) {
-		return bad("MessagingServiceSID %q must be \"MG\" followed by 32 hex digits", m.MessagingServiceSID)
+	if m.MessagingServiceSID != "" {
+		if p := serviceSIDProblem(m.MessagingServiceSID); p != "" {
+			return bad("MessagingServiceSID %s", p)
+		}
 	}
 	if m.Body == "" && len(m.MediaURLs) == 0 {
 		return bad("Body or MediaURLs is required")
@@ -255,24 +311,26 @@ func (m Message) Validate() error {
 	}
 	for i, u := range m.MediaURLs {
 		if err := checkHTTPURL(u); err != nil {
-			return bad("MediaURLs[%d]: %v", i, err)
+			return bad("MediaURLs[%d] %v", i, err)
 		}
 	}
 	if m.StatusCallback != "" {
 		if err := checkHTTPURL(m.StatusCallback); err != nil {
-			return bad("StatusCallback: %v", err)
+			return bad("StatusCallback %v", err)
 		}
 	}
 	return nil
 }
 
+// checkHTTPURL says what is wrong with s as an absolute http(s) URL. The
+// error does not quote s, whose query could carry anything.
 func checkHTTPURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL", s)
+		return errors.New("is not a URL")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q must be an absolute http or https URL", s)
+		return errors.New("must be an absolute http or https URL")
 	}
 	return nil
 }
@@ -296,16 +354,24 @@ func checkHTTPURL(s string) error {
 //
 // Errors Twilio returns wrap *client.TwilioRestError (use [ErrorCode] or
 // errors.As); an error answer whose body is not Twilio's JSON is an
-// *[HTTPError]. [IsPermanent] and [IsRetryable] classify all of them.
+// *[HTTPError]. [IsPermanent] and [IsRetryable] classify all of them, and
+// [MaybeSent] tells whether the message may exist all the same.
+//
+// Errors are safe to log: their text never holds the body, shows phone
+// numbers masked ([MaskAddress]), including those Twilio's messages quote
+// ("The 'To' number +155*****67 is not a valid phone number."), and names
+// a failed request by the URL it went to (the [WithBaseURL] host), without
+// its query. The raw text stays in the TwilioRestError's Message and the
+// HTTPError's Body for callers that need it.
 func (c *Client) Send(ctx context.Context, m Message) (*Sent, error) {
 	if ctx == nil {
-		return nil, errors.New("twiliosms: Send: nil context")
+		return nil, &notSentError{errors.New("twiliosms: Send: nil context")}
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("twiliosms: send not started: %w", err)
+		return nil, &notSentError{fmt.Errorf("twiliosms: send not started: %w", err)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -358,11 +424,12 @@ func (c *Client) callError(ctx context.Context, tr *callTransport, op string, er
 			// proxy sent; the status then comes from the answer itself.
 			te.Status = tr.status
 		}
-		return fmt.Errorf("twiliosms: %s: %w", op, te)
+		return fmt.Errorf("twiliosms: %s: %w", op, &restError{te})
 	}
 	if tr.status >= 400 {
 		return fmt.Errorf("twiliosms: %s: %w", op, &HTTPError{StatusCode: tr.status, Body: tr.snippet})
 	}
+	err = tr.clean(err)
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 		return fmt.Errorf("twiliosms: %s: %w (%v)", op, ctxErr, err)
 	}
@@ -401,8 +468,25 @@ type callTransport struct {
 	baseURL *url.URL
 	// Set by RoundTrip; read by Send after twilio-go returned, never
 	// concurrently.
+	target  string // scheme, host and path of the last request, no query
 	status  int
 	snippet string
+}
+
+// clean replaces err's *url.Error, whose text is the URL twilio-go built
+// (Twilio's host even under WithBaseURL, and for a listing a query holding
+// the recipient's number), with a transportError naming the method and the
+// URL the request went to, without its query.
+func (t *callTransport) clean(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	target := t.target
+	if target == "" {
+		target = "Twilio's API"
+	}
+	return &transportError{method: ue.Op, target: target, err: ue.Err}
 }
 
 func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -414,6 +498,7 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.URL.RawPath = ""
 		req.Host = t.baseURL.Host
 	}
+	t.target = (&url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: req.URL.Path}).String()
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport

@@ -419,3 +419,125 @@ func TestSendConcurrent(t *testing.T) {
 		t.Fatalf("recorded %d, want 20", n)
 	}
 }
+
+func TestValidMessagingServiceSID(t *testing.T) {
+	for _, tc := range []struct {
+		sid  string
+		want string // "" = valid
+	}{
+		{"MG0123456789abcdef0123456789abcdef", ""},
+		{"MG0123456789ABCDEF0123456789ABCDEF", ""},
+		{"", "empty"},
+		{"AC0123456789abcdef0123456789abcdef", `start with "MG"`},
+		{"mg0123456789abcdef0123456789abcdef", `start with "MG"`},
+		{"MG0123", "6 characters"},
+		{"MG0123456789abcdef0123456789abcdef0", "35 characters"},
+		{"MG0123456789abcdef0123456789abcdeg", "32 hex digits"},
+		{"MG0123456789abcdef0123456789abcde ", "32 hex digits"},
+	} {
+		err := twiliosms.ValidMessagingServiceSID(tc.sid)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("ValidMessagingServiceSID(%q) = %v", tc.sid, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "twiliosms: ") {
+			t.Errorf("ValidMessagingServiceSID(%q) = %v, want an error mentioning %q", tc.sid, err, tc.want)
+		}
+		if len(tc.sid) > 6 && err != nil && strings.Contains(err.Error(), tc.sid) {
+			t.Errorf("error %q quotes the SID", err)
+		}
+		// Message.Validate says the same.
+		m := twiliosms.Message{To: "+14155550100", MessagingServiceSID: tc.sid, Body: "x"}
+		if tc.sid != "" {
+			if verr := m.Validate(); verr == nil || !strings.Contains(verr.Error(), tc.want) {
+				t.Errorf("Validate with MessagingServiceSID %q = %v", tc.sid, verr)
+			}
+		}
+	}
+}
+
+// TestSendAnswerLost: Twilio created the message but the client never
+// learned. Send fails, MaybeSent says so, and Recent finds the message.
+func TestSendAnswerLost(t *testing.T) {
+	const to = "+14155550123"
+	for _, tc := range []struct {
+		name    string
+		fault   twiliotest.Fault
+		cancel  time.Duration // cancel Send's context after this; 0: never
+		timeout time.Duration // the Client's timeout; 0: the default
+		created bool
+		maybe   bool
+	}{
+		{"cancelled while the answer is delayed", twiliotest.Fault{Accept: true, Latency: 10 * time.Second}, 100 * time.Millisecond, 0, true, true},
+		{"timeout while the answer is delayed", twiliotest.Fault{Accept: true, Latency: 10 * time.Second}, 0, 100 * time.Millisecond, true, true},
+		{"hang until the timeout", twiliotest.Fault{Accept: true, Hang: true}, 0, 100 * time.Millisecond, true, true},
+		{"connection dropped", twiliotest.Fault{Accept: true, Drop: true}, 0, 0, true, true},
+		{"server error after creating", twiliotest.Fault{Accept: true, Code: 20500, Status: 500}, 0, 0, true, true},
+		{"proxy page after creating", twiliotest.Fault{Accept: true, Status: 502, RawBody: "<html>Bad Gateway</html>"}, 0, 0, true, true},
+		// The client cannot tell these from the ones above: MaybeSent is
+		// true, and Recent shows that nothing was created.
+		{"dropped before creating", twiliotest.Fault{Drop: true}, 0, 0, false, true},
+		{"hang before creating", twiliotest.Fault{Hang: true}, 0, 100 * time.Millisecond, false, true},
+		// Twilio's refusals: certainly not sent.
+		{"opted out", twiliotest.Fault{Code: 21610}, 0, 0, false, false},
+		{"rate limited", twiliotest.Fault{Code: 20429}, 0, 0, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := twiliotest.NewServer()
+			defer srv.Close()
+			opts := []twiliosms.Option{twiliosms.WithBaseURL(srv.URL)}
+			if tc.timeout > 0 {
+				opts = append(opts, twiliosms.WithTimeout(tc.timeout))
+			}
+			c, err := twiliosms.NewClient(srv.AccountSID, srv.AuthToken, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Fail(tc.fault)
+			ctx := t.Context()
+			if tc.cancel > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				time.AfterFunc(tc.cancel, cancel)
+			}
+			since := time.Now()
+			start := time.Now()
+			sent, err := c.Send(ctx, twiliosms.Message{To: to, From: "+14155550199", Body: "your code is 1234"})
+			if err == nil {
+				t.Fatalf("Send = %+v, want an error", sent)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("Send took %v", d)
+			}
+			if tc.cancel > 0 && !errors.Is(err, context.Canceled) {
+				t.Errorf("want context.Canceled, got %v", err)
+			}
+			if got := twiliosms.MaybeSent(err); got != tc.maybe {
+				t.Fatalf("MaybeSent(%v) = %v, want %v", err, got, tc.maybe)
+			}
+			if strings.Contains(err.Error(), "your code") || strings.Contains(err.Error(), "5550123") {
+				t.Errorf("error %q shows the body or the number", err)
+			}
+			held := srv.Messages()
+			if tc.created != (len(held) == 1) || len(held) > 1 {
+				t.Fatalf("fake holds %d messages, want created=%v", len(held), tc.created)
+			}
+			recent, err := c.Recent(t.Context(), to, since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.created {
+				if len(recent) != 0 {
+					t.Fatalf("Recent = %+v, want nothing", recent)
+				}
+				return
+			}
+			if len(recent) != 1 || recent[0].SID != held[0].SID || recent[0].Body != "your code is 1234" || recent[0].Direction != "outbound-api" {
+				t.Fatalf("Recent = %+v, want the message the fake holds (%s)", recent, held[0].SID)
+			}
+		})
+	}
+}

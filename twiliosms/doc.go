@@ -24,8 +24,18 @@
 // github.com/twilio/twilio-go/client), wrapped with %w: [ErrorCode] returns
 // the code, errors.As gives the HTTP status and message. [IsPermanent] and
 // [IsRetryable] are the one place that decides whether a failed send is
-// worth another try, and [Describe] says what a code (for example 21610,
+// worth another try; [MaybeSent] whether it may have created the message
+// all the same (its answer lost), so that [Client.Recent] should be asked
+// before sending again. [IsOptedOut] and [RecipientUnreachable] single out
+// recipients that cannot be texted, and the Code constants name the codes
+// worth branching on. [Describe] says what a code (for example 21610,
 // "the recipient has opted out") means, for a note to a human.
+//
+// Error texts are meant for logs: they never carry a message body, show
+// phone numbers masked with [MaskAddress] (the addresses given, and those
+// that Twilio's messages or a proxy's page quote) and name a failed
+// request by its target without the query. The raw values stay reachable
+// through errors.As for the callers that need them.
 //
 // # Webhooks
 //
@@ -42,7 +52,8 @@
 //
 // [NormalizeAddress] writes phone numbers in E.164, keeps the "whatsapp:"
 // prefix, and leaves short codes and alphanumeric sender ids alone.
-// [SupportsMMS] tells whether media can go to an address as MMS.
+// [SupportsMMS] tells whether media can go to an address as MMS, and
+// [MaskAddress] hides most of a number for logs.
 //
 // # Text
 //
@@ -50,5 +61,6 @@
 // segments Twilio bills for a text; [ToGSM7] replaces typographic
 // characters (curly quotes, long dashes, ellipses, non-breaking spaces)
 // that would otherwise switch a whole message to UCS-2 and more than double
-// its segments.
+// its segments. [SplitBody] cuts a text longer than [MaxBodyLength] into
+// bodies Twilio accepts, at line, sentence or word breaks.
 package twiliosms

@@ -111,3 +111,44 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+func TestMaybeSent(t *testing.T) {
+	rest := func(code, status int) error {
+		return fmt.Errorf("twiliosms: send: %w", &client.TwilioRestError{Code: code, Status: status, Message: "m"})
+	}
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	read := &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"invalid message", fmt.Errorf("%w: To is required", twiliosms.ErrInvalidMessage), false},
+		{"21211", rest(21211, 400), false},
+		{"21610", rest(21610, 400), false},
+		{"21611 queue full, retryable but refused", rest(21611, 400), false},
+		{"20003", rest(20003, 401), false},
+		{"20429", rest(20429, 429), false},
+		{"429 any code", rest(0, 429), false},
+		{"local credential check", rest(21222, 400), false},
+		{"500", rest(20500, 500), true},
+		{"503", rest(20503, 503), true},
+		{"foreign JSON 400", rest(0, 400), true},
+		{"non-JSON 502", &twiliosms.HTTPError{StatusCode: 502, Body: "<html>"}, true},
+		{"non-JSON 404", &twiliosms.HTTPError{StatusCode: 404, Body: "<html>"}, true},
+		{"non-JSON 429", &twiliosms.HTTPError{StatusCode: 429, Body: "slow down"}, false},
+		{"dial error", fmt.Errorf("twiliosms: send: %w", dial), false},
+		{"reset while reading", fmt.Errorf("twiliosms: send: %w", read), true},
+		{"cancelled in flight", fmt.Errorf("twiliosms: send: %w", context.Canceled), true},
+		{"deadline in flight", fmt.Errorf("twiliosms: send: %w", context.DeadlineExceeded), true},
+		{"unexpected EOF", fmt.Errorf("x: %w", io.ErrUnexpectedEOF), true},
+		{"something else", errors.New("answer carries no valid message SID"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := twiliosms.MaybeSent(tc.err); got != tc.want {
+				t.Fatalf("MaybeSent(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}

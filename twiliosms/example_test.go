@@ -115,3 +115,50 @@ func ExampleParseInbound() {
 	// Output:
 	// +14155550100 +14155550199 Where is my order? 1 image/jpeg
 }
+
+func ExampleMaskAddress() {
+	fmt.Println(twiliosms.MaskAddress("+14155550123"))
+	fmt.Println(twiliosms.MaskAddress("whatsapp:+447700900123"))
+	fmt.Println(twiliosms.MaskAddress("(415) 555-0123"))
+	fmt.Println(twiliosms.MaskAddress("12345"))
+	// Output:
+	// +141******23
+	// whatsapp:+447*******23
+	// (***) ***-**23
+	// *****
+}
+
+func ExampleSplitBody() {
+	text := "Your parcel left our warehouse today. It should arrive on Friday between 9 and 5."
+	parts, err := twiliosms.SplitBody(text, 50)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range parts {
+		fmt.Printf("%q\n", p)
+	}
+	// Output:
+	// "Your parcel left our warehouse today."
+	// "It should arrive on Friday between 9 and 5."
+}
+
+func ExampleMaybeSent() {
+	fake := twiliotest.NewServer()
+	defer fake.Close()
+	c, err := twiliosms.NewClient(fake.AccountSID, fake.AuthToken, twiliosms.WithBaseURL(fake.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	msg := twiliosms.Message{To: "+14155550100", From: "+14155550199", Body: "Your order shipped"}
+
+	fake.FailNext(twiliosms.CodeOptedOut, 0)
+	_, err = c.Send(context.Background(), msg)
+	fmt.Println("opted out:", twiliosms.IsOptedOut(err), "maybe sent:", twiliosms.MaybeSent(err))
+
+	fake.FailNext(20500, 500)
+	_, err = c.Send(context.Background(), msg)
+	fmt.Println("server error, maybe sent:", twiliosms.MaybeSent(err))
+	// Output:
+	// opted out: true maybe sent: false
+	// server error, maybe sent: true
+}

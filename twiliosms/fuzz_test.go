@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -145,6 +146,93 @@ func FuzzValidateSignature(f *testing.F) {
 			if err == nil {
 				t.Fatalf("accepted arbitrary signature %q", sig)
 			}
+		}
+	})
+}
+
+func FuzzSplitBody(f *testing.F) {
+	f.Add("word word word word", 7)
+	f.Add("First. Second! Third? Fourth", 9)
+	f.Add("🇫🇷🇩🇪👍🏽e\u0301👨\u200d👩\u200d👧", 3)
+	f.Add("a\r\n\r\nb  c\td", 2)
+	f.Add(strings.Repeat("😀", 30), 5)
+	f.Fuzz(func(t *testing.T, s string, limit int) {
+		if limit > 5000 || limit < -5 {
+			return
+		}
+		pieces, err := twiliosms.SplitBody(s, limit)
+		if limit < 2 {
+			if err == nil {
+				t.Fatalf("limit %d accepted", limit)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		units := func(p string) int {
+			n := 0
+			for _, r := range p {
+				n += utf16.RuneLen(r)
+			}
+			return n
+		}
+		if units(s) <= limit {
+			if s == "" && pieces != nil || s != "" && (len(pieces) != 1 || pieces[0] != s) {
+				t.Fatalf("a text that fits came back as %q", pieces)
+			}
+			return
+		}
+		var kept strings.Builder
+		for _, p := range pieces {
+			if n := units(p); n > limit || n == 0 {
+				t.Fatalf("piece %q has %d units, limit %d", p, n, limit)
+			}
+			if strings.TrimSpace(p) != p {
+				t.Fatalf("piece %q is not trimmed", p)
+			}
+			if utf8.ValidString(s) && !utf8.ValidString(p) {
+				t.Fatalf("piece %q of valid UTF-8 is not valid", p)
+			}
+			kept.WriteString(p)
+		}
+		// Only white space is lost.
+		if strip(kept.String()) != strip(s) {
+			t.Fatalf("SplitBody(%q, %d) = %q lost text", s, limit, pieces)
+		}
+	})
+}
+
+func strip(s string) string {
+	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), "")
+}
+
+func FuzzMaskAddress(f *testing.F) {
+	for _, s := range []string{"+14155550123", "whatsapp:+447700900123", "(415) 555-0123", "12345", "ACME", "", "+", "+٤٤٧٧٠٠٩٠٠١٢٣", "\xff1234567"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, addr string) {
+		got := twiliosms.MaskAddress(addr)
+		in, out := []rune(addr), []rune(got)
+		if len(in) != len(out) {
+			t.Fatalf("MaskAddress(%q) = %q changed the length", addr, got)
+		}
+		digits, shown := 0, 0
+		for i, r := range in {
+			switch {
+			case unicode.IsDigit(r):
+				digits++
+				if out[i] == r {
+					shown++
+				} else if out[i] != '*' {
+					t.Fatalf("MaskAddress(%q) = %q: digit became %q", addr, got, out[i])
+				}
+			case out[i] != r:
+				t.Fatalf("MaskAddress(%q) = %q changed a non-digit", addr, got)
+			}
+		}
+		if digits <= 6 && shown != 0 || shown > 5 {
+			t.Fatalf("MaskAddress(%q) = %q shows %d of %d digits", addr, got, shown, digits)
 		}
 	})
 }

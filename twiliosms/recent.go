@@ -30,7 +30,8 @@ const recentPage = 50
 // caller whose Send got no answer (a timeout, a dropped connection) finds
 // out whether Twilio created the message anyway, before sending it again.
 // Twilio keeps creation times to the second, so since is rounded down to
-// one.
+// one. Errors are classified and masked as those of [Client.Send]: they
+// never show the recipient whole.
 func (c *Client) Recent(ctx context.Context, to string, since time.Time) ([]Record, error) {
 	if ctx == nil {
 		return nil, errors.New("twiliosms: Recent: nil context")

@@ -16,8 +16,18 @@ import (
 	"github.com/twilio/twilio-go/client"
 )
 
-// SignatureHeader is the request header carrying Twilio's signature.
-const SignatureHeader = "X-Twilio-Signature"
+// Headers of the webhook requests Twilio makes.
+const (
+	// SignatureHeader carries Twilio's signature of the request (see
+	// [Validator]).
+	SignatureHeader = "X-Twilio-Signature"
+	// IdempotencyTokenHeader carries a token Twilio sends with each
+	// webhook request; common practice treats a repeated token as a
+	// retried delivery. Twilio's documentation read for this package does
+	// not promise that, so deduplicate on MessageSid and use the token at
+	// most as a hint.
+	IdempotencyTokenHeader = "I-Twilio-Idempotency-Token"
+)
 
 var (
 	// ErrMissingSignature means the request has no X-Twilio-Signature.

@@ -1,6 +1,11 @@
 package twiliosms
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf16"
+)
 
 // Encoding is the character set a message travels in.
 type Encoding string
@@ -136,4 +141,163 @@ func ToGSM7(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// SplitBody cuts s into pieces of at most limit UTF-16 code units each,
+// the measure Twilio applies to a body (see [MaxBodyLength]), so that each
+// piece can go as a message of its own: SplitBody(text, MaxBodyLength).
+//
+// A text that fits is returned whole and unchanged, and "" gives no pieces
+// (nil). A longer text is cut where a reader would least mind. Within the
+// last half of the room a piece has, the cut goes, by preference, at a
+// line break, after the end of a sentence ('.', '!' or '?', perhaps
+// followed by a closing quote or bracket, then white space), or at any
+// white space; failing those, between two characters. A cut never falls
+// inside a UTF-16 surrogate pair (an emoji counts 2 units), nor, as far as
+// this simplified reading of Unicode's rules for user-perceived characters
+// goes, inside a character written with several code points (a letter and
+// its combining accents, an emoji with a skin tone or variation selector, a
+// flag, a sequence joined by U+200D) unless that character alone is longer
+// than limit. White space around each cut is dropped, so when s is split,
+// every piece is trimmed, and pieces that would be empty are left out.
+// Invalid UTF-8 is kept as it is and each bad byte counts one unit.
+//
+// limit must be at least 2, the units of the longest code point; a smaller
+// one is an error.
+func SplitBody(s string, limit int) ([]string, error) {
+	if limit < 2 {
+		return nil, fmt.Errorf("twiliosms: SplitBody: limit %d is below 2 UTF-16 code units", limit)
+	}
+	if s == "" {
+		return nil, nil
+	}
+	if _, all := fitUnits(s, limit); all {
+		return []string{s}, nil
+	}
+	var out []string
+	for {
+		s = strings.TrimLeftFunc(s, unicode.IsSpace)
+		if s == "" {
+			return out, nil
+		}
+		end, all := fitUnits(s, limit)
+		if all {
+			return append(out, strings.TrimRightFunc(s, unicode.IsSpace)), nil
+		}
+		at := cutAt(s, end)
+		if piece := strings.TrimRightFunc(s[:at], unicode.IsSpace); piece != "" {
+			out = append(out, piece)
+		}
+		s = s[at:]
+	}
+}
+
+// utf16Units is the length of s in UTF-16 code units, an invalid byte
+// counting one.
+func utf16Units(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// fitUnits returns the byte length of the longest prefix of s of at most
+// limit UTF-16 units that ends between two user-perceived characters (or,
+// when the first one alone is longer than limit, between two code points),
+// and whether that prefix is all of s. limit is at least 2, so the prefix
+// is never empty.
+func fitUnits(s string, limit int) (end int, all bool) {
+	units := 0
+	lastChar := 0 // the last character boundary within limit
+	var prev rune
+	regional := 0 // regional indicators in a row, up to prev
+	for i, r := range s {
+		if i > 0 && charBoundary(prev, r, regional) {
+			lastChar = i
+		}
+		n := utf16.RuneLen(r)
+		if units+n > limit {
+			if lastChar == 0 {
+				return i, false
+			}
+			return lastChar, false
+		}
+		units += n
+		if isRegionalIndicator(r) {
+			regional++
+		} else {
+			regional = 0
+		}
+		prev = r
+	}
+	return len(s), true
+}
+
+// charBoundary reports whether a user-perceived character ends between
+// prev and r: a simplified form of the grapheme cluster rules of Unicode
+// Standard Annex #29 that keeps CR LF, combining marks, variation
+// selectors, emoji modifiers and tags, ZWJ sequences and flag pairs
+// together. regional counts the regional indicators in a row up to prev.
+func charBoundary(prev, r rune, regional int) bool {
+	switch {
+	case prev == '\r' && r == '\n':
+		return false
+	case prev == '\u200d' || r == '\u200d':
+		return false
+	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Mc):
+		return false
+	case r >= 0xFE00 && r <= 0xFE0F, r >= 0xE0100 && r <= 0xE01EF: // variation selectors
+		return false
+	case r >= 0x1F3FB && r <= 0x1F3FF: // emoji skin tone modifiers
+		return false
+	case r >= 0xE0020 && r <= 0xE007F: // tags (subdivision flags)
+		return false
+	case isRegionalIndicator(prev) && isRegionalIndicator(r) && regional%2 == 1:
+		return false
+	}
+	return true
+}
+
+func isRegionalIndicator(r rune) bool { return r >= 0x1F1E6 && r <= 0x1F1FF }
+
+// cutAt returns where to end the piece s[:end], the longest prefix of s
+// that fits: at its last line break, sentence end or white space (the one
+// right after it included) that leaves the piece at least half of its
+// units, or else at end.
+func cutAt(s string, end int) int {
+	half := utf16Units(s[:end]) / 2
+	line, sentence, space := -1, -1, -1
+	units := 0
+	var last rune // the last rune before i that is no closing quote or bracket
+	for i, r := range s {
+		if i > end {
+			break
+		}
+		if i > 0 && units >= half && unicode.IsSpace(r) {
+			if r == '\n' {
+				line = i
+			}
+			if last == '.' || last == '!' || last == '?' {
+				sentence = i
+			}
+			space = i
+		}
+		units += utf16.RuneLen(r)
+		if !isCloser(r) {
+			last = r
+		}
+	}
+	for _, at := range []int{line, sentence, space} {
+		if at > 0 {
+			return at
+		}
+	}
+	return end
+}
+
+// isCloser reports whether r may close a sentence after its full stop: a
+// quotation mark or closing bracket.
+func isCloser(r rune) bool {
+	return strings.ContainsRune("\"')]}»’”", r)
 }

@@ -1,8 +1,11 @@
 package twiliosms_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/smsrelay/smsrelay/twiliosms"
 )
@@ -86,3 +89,137 @@ func TestToGSM7(t *testing.T) {
 		t.Fatalf("ToGSM7 left UCS-2 characters: %q", twiliosms.ToGSM7(all))
 	}
 }
+
+func TestCountSegmentsBoundaries(t *testing.T) {
+	// Twilio's rules: GSM-7 160 septets single, 153 per concatenated
+	// segment; UCS-2 70 units single, 67 per segment; an extension
+	// character costs 2 septets and its pair, like a surrogate pair, stays
+	// in one segment.
+	a := strings.Repeat
+	for _, tc := range []struct {
+		name  string
+		in    string
+		enc   twiliosms.Encoding
+		segs  int
+		units int
+	}{
+		{"459 gsm = 3 full segments", a("a", 459), twiliosms.GSM7, 3, 459},
+		{"460 gsm", a("a", 460), twiliosms.GSM7, 4, 460},
+		{"1600 gsm", a("a", 1600), twiliosms.GSM7, 11, 1600},
+		{"80 euros = 160 septets", a("€", 80), twiliosms.GSM7, 1, 160},
+		{"81 euros: 76 pairs per segment", a("€", 81), twiliosms.GSM7, 2, 162},
+		{"152 euros", a("€", 152), twiliosms.GSM7, 2, 304},
+		{"153 euros", a("€", 153), twiliosms.GSM7, 3, 306},
+		{"extension at 153", a("a", 152) + "{", twiliosms.GSM7, 1, 154},
+		{"extension after 153", a("a", 153) + "{" + a("a", 10), twiliosms.GSM7, 2, 165},
+		{"201 ucs2 = 3 full segments", a("ж", 201), twiliosms.UCS2, 3, 201},
+		{"202 ucs2", a("ж", 202), twiliosms.UCS2, 4, 202},
+		{"33 emoji per segment", a("😀", 67), twiliosms.UCS2, 3, 134},
+		{"emoji pair at 67", a("ж", 65) + "😀" + a("ж", 67), twiliosms.UCS2, 2, 134},
+		{"gsm letters with one cyrillic", a("a", 69) + "ж", twiliosms.UCS2, 1, 70},
+		{"euro in ucs2 costs 1", a("€", 69) + "ж", twiliosms.UCS2, 1, 70},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := twiliosms.CountSegments(tc.in)
+			if got.Encoding != tc.enc || got.Segments != tc.segs || got.Units != tc.units {
+				t.Fatalf("got %+v, want %s, %d segments, %d units", got, tc.enc, tc.segs, tc.units)
+			}
+		})
+	}
+}
+
+func TestSplitBody(t *testing.T) {
+	a := strings.Repeat
+	for _, tc := range []struct {
+		name  string
+		in    string
+		limit int
+		want  []string
+	}{
+		{"empty", "", 10, nil},
+		{"fits unchanged", "  short  ", 10, []string{"  short  "}},
+		{"exact fit", "0123456789", 10, []string{"0123456789"}},
+		{"word break", "alpha beta gamma", 11, []string{"alpha beta", "gamma"}},
+		{"word ends at the limit", "alpha beta gamma", 10, []string{"alpha beta", "gamma"}},
+		{"line right after the limit", "alpha beta\ngamma", 10, []string{"alpha beta", "gamma"}},
+		{"sentence right after the limit", "Hi there. Bye now", 9, []string{"Hi there.", "Bye now"}},
+		{"line before word", "one two three\nfour five six", 20, []string{"one two three", "four five six"}},
+		{"sentence before word", "First one. Second one here", 20, []string{"First one.", "Second one here"}},
+		{"sentence with closing quote", `He said "stop." and left`, 20, []string{`He said "stop."`, "and left"}},
+		{"line break too early ignored", "a\nbcdefgh ijk lmnop", 12, []string{"a\nbcdefgh", "ijk lmnop"}},
+		{"no space: hard cut", a("x", 25), 10, []string{a("x", 10), a("x", 10), a("x", 5)}},
+		{"emoji count two", a("😀", 6), 5, []string{"😀😀", "😀😀", "😀😀"}},
+		{"flag pair kept", "🇫🇷🇩🇪🇮🇹", 6, []string{"🇫🇷", "🇩🇪", "🇮🇹"}},
+		{"flags odd limit", "🇫🇷🇩🇪", 7, []string{"🇫🇷", "🇩🇪"}},
+		{"skin tone kept", "👍🏽👍🏽👍🏽", 6, []string{"👍🏽", "👍🏽", "👍🏽"}},
+		{"combining accent kept", "e\u0301e\u0301e\u0301", 5, []string{"e\u0301e\u0301", "e\u0301"}},
+		{"ZWJ family longer than limit split by code point", "👨\u200d👩\u200d👧", 4, []string{"👨\u200d", "👩\u200d", "👧"}},
+		{"ZWJ family kept", "ab 👨\u200d👩\u200d👧", 10, []string{"ab", "👨\u200d👩\u200d👧"}},
+		{"whitespace only dropped", a(" ", 30), 10, nil},
+		{"blank lines dropped", "a" + a("\n", 30) + "b", 10, []string{"a", "b"}},
+		{"crlf kept together", "abcd\r\nefgh", 5, []string{"abcd", "efgh"}},
+		{"invalid utf8 kept", "ab\xffcd ef", 5, []string{"ab\xffcd", "ef"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := twiliosms.SplitBody(tc.in, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("SplitBody(%q, %d)\n got %q\nwant %q", tc.in, tc.limit, got, tc.want)
+			}
+		})
+	}
+	for _, limit := range []int{-1, 0, 1} {
+		if _, err := twiliosms.SplitBody("hello", limit); err == nil || !strings.HasPrefix(err.Error(), "twiliosms: ") {
+			t.Errorf("SplitBody with limit %d: %v, want an error", limit, err)
+		}
+	}
+}
+
+// TestSplitBodyLikeRelay keeps the behaviour the relay's splitText tests
+// ask for.
+func TestSplitBodyLikeRelay(t *testing.T) {
+	long := strings.Repeat("word ", 700) // 3500 characters
+	parts, err := twiliosms.SplitBody(long, twiliosms.MaxBodyLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) != 3 {
+		t.Fatalf("got %d parts, want 3", len(parts))
+	}
+	total := 0
+	for _, p := range parts {
+		if n := utf16Len(p); n > twiliosms.MaxBodyLength {
+			t.Errorf("part of %d units", n)
+		}
+		if strings.HasPrefix(p, "ord") {
+			t.Errorf("part %q starts mid-word", p[:10])
+		}
+		total += len(strings.Fields(p))
+	}
+	if total != 700 {
+		t.Errorf("parts hold %d words, want 700", total)
+	}
+	if got, _ := twiliosms.SplitBody("short", twiliosms.MaxBodyLength); !slices.Equal(got, []string{"short"}) {
+		t.Errorf("SplitBody(short) = %q", got)
+	}
+	emoji := strings.Repeat("😀", 2000)
+	got, _ := twiliosms.SplitBody(emoji, twiliosms.MaxBodyLength)
+	if strings.Join(got, "") != emoji || len(got) != 3 {
+		t.Errorf("emoji split into %d parts that do not rebuild the text", len(got))
+	}
+	for _, p := range got {
+		if !utf8.ValidString(p) || utf16Len(p) > twiliosms.MaxBodyLength {
+			t.Errorf("emoji split broke a rune or the limit")
+		}
+	}
+	// A message that fits goes through Validate.
+	for _, p := range parts {
+		if err := (twiliosms.Message{To: "+14155550100", From: "+14155550199", Body: p}).Validate(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }

@@ -179,7 +179,7 @@ func ParseInbound(form url.Values) (*Inbound, error) {
 			return nil, fmt.Errorf("%w (NumMedia is %d)", err, in.NumMedia)
 		}
 		if err := checkHTTPURL(m.URL); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidWebhook, key, err)
+			return nil, fmt.Errorf("%w: %s %v", ErrInvalidWebhook, key, err)
 		}
 		if m.ContentType, err = field(form, "MediaContentType"+strconv.Itoa(i)); err != nil {
 			return nil, err

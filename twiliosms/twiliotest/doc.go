@@ -8,8 +8,16 @@
 // checks HTTP Basic auth and each message as Twilio does (To, From or
 // MessagingServiceSid, Body or MediaUrl), answers with Twilio's JSON message
 // resource or error object, records accepted messages ([Server.Messages])
-// and injects errors for the next requests ([Server.FailNext],
-// [Server.Fail]) or for one recipient ([Server.FailTo]) and latency.
+// and lists them (GET Messages.json, as twiliosms.Client.Recent reads it).
+// It injects faults for the next requests ([Server.FailNext],
+// [Server.Fail]) or for one recipient ([Server.FailTo]), and latency.
+//
+// A [Fault] is an error answer by default. With Accept the fake creates the
+// message first and then answers late (Latency), never (Hang: the request
+// is held until the client gives up) or not at all (Drop: the connection
+// is closed), or answers with an error anyway: the cases where Twilio
+// created a message and the client never learned, which
+// twiliosms.MaybeSent and twiliosms.Client.Recent are for.
 //
 // # Webhooks
 //

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/smsrelay/smsrelay/twiliosms"
 	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
@@ -61,4 +62,31 @@ func ExamplePost() {
 	// Output:
 	// received: Where is my parcel? from +14155550100
 	// 200 <Response/> <nil>
+}
+
+// A message Twilio created although the client never got the answer: Send
+// fails, MaybeSent says the message may exist, and Recent finds it.
+func ExampleFault() {
+	fake := twiliotest.NewServer()
+	defer fake.Close()
+	c, err := twiliosms.NewClient(fake.AccountSID, fake.AuthToken, twiliosms.WithBaseURL(fake.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	since := time.Now()
+
+	fake.Fail(twiliotest.Fault{Accept: true, Drop: true})
+	_, err = c.Send(context.Background(), twiliosms.Message{To: "+14155550100", From: "+14155550199", Body: "Hi"})
+	fmt.Println("failed:", err != nil, "maybe sent:", twiliosms.MaybeSent(err))
+
+	recent, err := c.Recent(context.Background(), "+14155550100", since)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range recent {
+		fmt.Println("found:", r.Body, r.Status)
+	}
+	// Output:
+	// failed: true maybe sent: true
+	// found: Hi queued
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -39,8 +40,9 @@ var (
 // /2010-04-01/Accounts/{AccountSid}/Messages.json) on an httptest server
 // bound to 127.0.0.1. It checks HTTP Basic auth and the message the way
 // Twilio does, answers with Twilio's JSON shapes, records what it accepted
-// and can inject Twilio errors and latency. Its methods are safe for
-// concurrent use.
+// and lists it (GET Messages.json, newest first, filtered by To and From),
+// and can inject Twilio errors, latency and lost answers ([Fault]). Its
+// methods are safe for concurrent use.
 type Server struct {
 	// URL is the base URL to give twiliosms.WithBaseURL.
 	URL string
@@ -48,7 +50,9 @@ type Server struct {
 	AccountSID string
 	AuthToken  string
 
-	srv *httptest.Server
+	srv       *httptest.Server
+	closed    chan struct{} // closed by Close: held requests end
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	messages []SentMessage
@@ -76,7 +80,13 @@ type SentMessage struct {
 	Form url.Values
 }
 
-// Fault is an error the fake answers with instead of accepting a message.
+// Fault is what the fake does to one create-message request instead of
+// answering it normally. By default it answers with an error and creates
+// nothing. With Accept it creates the message first, as it would without a
+// fault, and the other fields shape only the answer; with Hang or Drop
+// there is no answer at all. Together they model a request whose effect is
+// unknown to the client: Fault{Accept: true, Drop: true} is "Twilio
+// created the message, the client never learned".
 type Fault struct {
 	// Code is the Twilio error code, such as 21610 or 20429.
 	Code int
@@ -89,54 +99,107 @@ type Fault struct {
 	// error object, with Content-Type text/html, as a proxy or load
 	// balancer in front of Twilio would.
 	RawBody string
-	// Latency delays this answer.
+	// Latency delays this answer (or the Drop), after the message was
+	// created when Accept is set. It must not be negative.
 	Latency time.Duration
+	// Accept makes the fake check and create the message as it would
+	// without a fault before answering: it is recorded ([Server.Messages])
+	// and listed by GET Messages.json. The answer is then the usual one
+	// (201, or Twilio's error when the message fails the checks) unless
+	// Code or RawBody replace it with that error (a server error after the
+	// message was created), Hang withholds it or Drop cuts it off.
+	Accept bool
+	// Hang never answers: the fake holds the request until the client
+	// gives up (its context or timeout) or the server is closed. Code,
+	// Status, Message and RawBody are then unused.
+	Hang bool
+	// Drop closes the connection, after Latency, without an answer: the
+	// client reads an unexpected end of file. Code, Status, Message and
+	// RawBody are then unused. Hang and Drop exclude each other.
+	Drop bool
 }
 
-// Option configures a [Server].
-type Option func(*Server)
+// check panics on a Fault that cannot be carried out.
+func (f Fault) check() {
+	if f.Hang && f.Drop {
+		panic("twiliotest: a Fault cannot both Hang and Drop")
+	}
+	if f.Latency < 0 {
+		panic(fmt.Sprintf("twiliotest: Fault with negative Latency %v", f.Latency))
+	}
+}
+
+// An Option configures a [Server] made by [NewServer]. Each option checks
+// its argument; NewServer panics with the option's error when one is
+// unusable, as a test could not go on with it.
+type Option func(*config) error
+
+type config struct {
+	accountSID string
+	authToken  string
+	latency    time.Duration
+	now        func() time.Time
+}
 
 // WithCredentials makes the fake accept accountSID ("AC" and 32 hex
-// digits) and authToken (letters and digits) instead of the defaults.
-// NewServer panics on malformed ones, as they could never work.
+// digits) and authToken (letters and digits) instead of
+// [DefaultAccountSID] and [DefaultAuthToken].
 func WithCredentials(accountSID, authToken string) Option {
-	return func(s *Server) {
+	return func(c *config) error {
 		if !accountSIDRef.MatchString(accountSID) {
-			panic(fmt.Sprintf("twiliotest: account SID %q must be \"AC\" and 32 hex digits", accountSID))
+			return fmt.Errorf("twiliotest: WithCredentials: account SID %q must be \"AC\" and 32 hex digits", accountSID)
 		}
 		if !tokenPattern.MatchString(authToken) {
-			panic(fmt.Sprintf("twiliotest: auth token %q must be letters and digits", authToken))
+			return errors.New("twiliotest: WithCredentials: the auth token must be letters and digits")
 		}
-		s.AccountSID, s.AuthToken = accountSID, authToken
+		c.accountSID, c.authToken = accountSID, authToken
+		return nil
 	}
 }
 
 // WithLatency delays every answer by d (or until the request is
-// cancelled).
+// cancelled). d must not be negative.
 func WithLatency(d time.Duration) Option {
-	return func(s *Server) { s.latency = d }
-}
-
-// WithClock makes the fake read the time (date_created) from now.
-func WithClock(now func() time.Time) Option {
-	return func(s *Server) {
-		if now == nil {
-			panic("twiliotest: WithClock(nil)")
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("twiliotest: WithLatency: negative duration %v", d)
 		}
-		s.now = now
+		c.latency = d
+		return nil
 	}
 }
 
-// NewServer starts a fake Twilio Messages API. Close it when done.
-func NewServer(opts ...Option) *Server {
-	s := &Server{
-		AccountSID: DefaultAccountSID,
-		AuthToken:  DefaultAuthToken,
-		faultsTo:   map[string]Fault{},
-		now:        time.Now,
+// WithClock makes the fake read the time (date_created) from now, which
+// must not be nil.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.New("twiliotest: WithClock: nil clock")
+		}
+		c.now = now
+		return nil
 	}
-	for _, o := range opts {
-		o(s)
+}
+
+// NewServer starts a fake Twilio Messages API. Close it when done. It
+// panics when an option is nil or refuses its argument.
+func NewServer(opts ...Option) *Server {
+	cfg := config{accountSID: DefaultAccountSID, authToken: DefaultAuthToken, now: time.Now}
+	for i, o := range opts {
+		if o == nil {
+			panic(fmt.Sprintf("twiliotest: NewServer: option %d is nil", i))
+		}
+		if err := o(&cfg); err != nil {
+			panic(err.Error())
+		}
+	}
+	s := &Server{
+		AccountSID: cfg.accountSID,
+		AuthToken:  cfg.authToken,
+		faultsTo:   map[string]Fault{},
+		latency:    cfg.latency,
+		now:        cfg.now,
+		closed:     make(chan struct{}),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
@@ -144,7 +207,12 @@ func NewServer(opts ...Option) *Server {
 }
 
 // Close shuts the server down.
-func (s *Server) Close() { s.srv.Close() }
+// Requests the fake is holding (latency, a hanging [Fault]) end at once,
+// without an answer.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closed) })
+	s.srv.Close()
+}
 
 // Client returns an HTTP client suited to the server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
@@ -198,8 +266,10 @@ func (s *Server) FailNext(code, status int) {
 }
 
 // Fail queues f for the next authenticated create-message request; faults
-// are used in the order they were queued, one per request.
+// are used in the order they were queued, one per request. It panics on a
+// Fault that sets both Hang and Drop, or a negative Latency.
 func (s *Server) Fail(f Fault) {
+	f.check()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, f)
@@ -208,8 +278,10 @@ func (s *Server) Fail(f Fault) {
 // FailTo makes every message to the recipient to fail with f until
 // [Server.ClearFaults], for example FailTo("+14155550100",
 // Fault{Code: 21610}) for a recipient who replied STOP. A recipient fault
-// takes precedence over queued ones.
+// takes precedence over queued ones. It panics on a Fault that cannot be
+// carried out, as [Server.Fail] does.
 func (s *Server) FailTo(to string, f Fault) {
+	f.check()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faultsTo[to] = f
@@ -247,7 +319,10 @@ func writeError(w http.ResponseWriter, status, code int, msg string) {
 	})
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// wait sleeps d and reports true, or reports false as soon as the request
+// ends (the client gave up) or the server closes. Without a delay it
+// reports true: a request that arrived is handled.
+func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
@@ -258,7 +333,41 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	case <-s.closed:
+		return false
 	}
+}
+
+// withhold carries out f's Hang or Drop and reports whether it did: a
+// hanging request is held until the client gives up or the server closes,
+// a dropped one has its connection closed without an answer.
+func (s *Server) withhold(w http.ResponseWriter, r *http.Request, f Fault) bool {
+	switch {
+	case f.Hang:
+		select {
+		case <-r.Context().Done():
+		case <-s.closed:
+		}
+		drop(w)
+		return true
+	case f.Drop:
+		drop(w)
+		return true
+	}
+	return false
+}
+
+// drop closes the request's connection without an answer. (A handler that
+// merely returned would answer 200 with an empty body.)
+func drop(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	// Not HTTP/1: abort the response, which resets the stream.
+	panic(http.ErrAbortHandler)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -284,6 +393,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
+		s.mu.Lock()
+		latency := s.latency
+		s.mu.Unlock()
+		if !s.wait(r.Context(), latency) {
+			drop(w)
+			return
+		}
 		s.list(w, r)
 		return
 	}
@@ -309,21 +425,48 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	if faulty {
-		latency += fault.Latency
-	}
-	if !sleep(r.Context(), latency) {
-		return
-	}
-	if faulty {
+	if faulty && !fault.Accept {
+		// Refused before anything was created.
+		if !s.wait(r.Context(), latency+fault.Latency) {
+			drop(w)
+			return
+		}
+		if s.withhold(w, r, fault) {
+			return
+		}
 		writeFault(w, fault)
 		return
 	}
-	if status, code, msg := check(form); code != 0 {
+	if !s.wait(r.Context(), latency) {
+		drop(w)
+		return
+	}
+	status, code, msg := check(form)
+	var created SentMessage
+	if code == 0 {
+		created = s.create(form)
+	}
+	if faulty {
+		// Accepted (or refused by the checks); only the answer is faulty.
+		if !s.wait(r.Context(), fault.Latency) {
+			drop(w)
+			return
+		}
+		if s.withhold(w, r, fault) {
+			return
+		}
+		if fault.Code != 0 || fault.RawBody != "" {
+			writeFault(w, fault)
+			return
+		}
+	}
+	if code != 0 {
 		writeError(w, status, code, msg)
 		return
 	}
-	s.accept(w, form)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(s.wire(created))
 }
 
 func writeFault(w http.ResponseWriter, f Fault) {
@@ -414,7 +557,8 @@ func optional(s string) *string {
 	return &s
 }
 
-func (s *Server) accept(w http.ResponseWriter, form url.Values) {
+// create records the message form asks for and returns it.
+func (s *Server) create(form url.Values) SentMessage {
 	media := form["MediaUrl"]
 	prefix := "SM"
 	if len(media) > 0 {
@@ -442,10 +586,7 @@ func (s *Server) accept(w http.ResponseWriter, form url.Values) {
 	s.mu.Lock()
 	s.messages = append(s.messages, msg)
 	s.mu.Unlock()
-
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	_ = json.NewEncoder(w).Encode(s.wire(msg))
+	return msg
 }
 
 // wire is msg as Twilio's JSON shows it.

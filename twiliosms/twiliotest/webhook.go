@@ -57,7 +57,7 @@ func NewRequest(ctx context.Context, authToken, publicURL string, form url.Value
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "TwilioProxy/1.1")
-	req.Header.Set("I-Twilio-Idempotency-Token", randomHex(16))
+	req.Header.Set(twiliosms.IdempotencyTokenHeader, randomHex(16))
 	req.Header.Set(twiliosms.SignatureHeader, Sign(authToken, publicURL, form))
 	return req, nil
 }
