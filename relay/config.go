@@ -240,8 +240,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.NoteAuthor == "" {
 		add("NoteAuthor (the Intercom admin id that writes internal notes) is required")
 	}
-	if c.MessagingServiceSID != "" && !isMessagingServiceSID(c.MessagingServiceSID) {
-		add("MessagingServiceSID %q is not MG followed by 32 hex digits", c.MessagingServiceSID)
+	if c.MessagingServiceSID != "" {
+		if err := twiliosms.ValidMessagingServiceSID(c.MessagingServiceSID); err != nil {
+			add("MessagingServiceSID: %v", err)
+		}
 	}
 	routes := make(map[string]Route, len(c.Routes))
 	for _, num := range slices.Sorted(maps.Keys(c.Routes)) {
@@ -343,16 +345,4 @@ func checkURL(s string) error {
 		return errors.New("must not have a query or fragment")
 	}
 	return nil
-}
-
-func isMessagingServiceSID(s string) bool {
-	if len(s) != 34 || !strings.HasPrefix(s, "MG") {
-		return false
-	}
-	for _, r := range s[2:] {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
-			return false
-		}
-	}
-	return true
 }

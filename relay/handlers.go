@@ -356,7 +356,7 @@ func (r *Relay) instrumented(name string, h func(http.ResponseWriter, *http.Requ
 func (r *Relay) normalize(addr string) string {
 	n, err := twiliosms.NormalizeAddress(addr, r.cfg.DefaultRegion)
 	if err != nil {
-		r.log.Warn("relay: keeping an address that does not normalise", "addr", maskAddr(addr), "err", err)
+		r.log.Warn("relay: keeping an address that does not normalise", "addr", twiliosms.MaskAddress(addr), "err", err)
 		return strings.TrimSpace(addr)
 	}
 	return n

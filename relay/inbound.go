@@ -45,7 +45,7 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, _ store.Job) e
 	if err := key.Validate(); err != nil {
 		return permanent(fmt.Errorf("relay: inbound message %s: %w", in.MessageSID, err))
 	}
-	log := r.log.With("message", in.MessageSID, "from", maskAddr(in.From), "to", in.To)
+	log := r.log.With("message", in.MessageSID, "from", twiliosms.MaskAddress(in.From), "to", in.To)
 
 	optChange, err := r.applyOptChange(ctx, key, in)
 	if err != nil {

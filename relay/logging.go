@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+
+	"github.com/smsrelay/smsrelay/twiliosms"
 )
 
 // The relay's logs never carry a full phone number, whatever path a value
-// takes to them: addresses are logged masked (maskAddr), and every log
+// takes to them: addresses are logged masked (twiliosms.MaskAddress), and every log
 // record also passes through redactHandler, which masks anything shaped
 // like a phone number in the message, in string values and in errors (an
 // error may quote a request URL or a vendor's message naming the number).
@@ -35,7 +37,7 @@ func redact(s string) string {
 			}
 			return -1
 		}, m)
-		return maskAddr(digits)
+		return twiliosms.MaskAddress(digits)
 	})
 }
 

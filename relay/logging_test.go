@@ -13,7 +13,7 @@ func TestRedact(t *testing.T) {
 		{"The 'To' number +14155550123 is not a valid phone number", "The 'To' number +141******23 is not a valid phone number"},
 		{"Get https://api.twilio.com/x?To=%2B14155550123&PageSize=50", "Get https://api.twilio.com/x?To=+141******23&PageSize=50"},
 		{"whatsapp:+447700900123 failed", "whatsapp:+447*******23 failed"},
-		{"call (415) 555-0123 now", "call 4155****23 now"},
+		{"call (415) 555-0123 now", "call ********23 now"},
 		{"+1 415-555-0123", "+141******23"},
 		{"conversation 215468889786478 part 7843", "conversation 215468889786478 part 7843"},
 		{"intercom: POST /conversations/215468889786478/reply: 502", "intercom: POST /conversations/215468889786478/reply: 502"},

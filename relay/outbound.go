@@ -45,12 +45,6 @@ type intercomJob struct {
 	StateAt time.Time `json:"state_at,omitzero"`
 }
 
-// maxSMSBody is Twilio's limit on a message body, in characters.
-const maxSMSBody = 1600
-
-// maxMedia is Twilio's limit on media URLs in one message.
-const maxMedia = 10
-
 // unknownConversationAttempts is how often a reply on a young conversation
 // the relay has no record of is looked at again before it is taken for one
 // on a conversation the relay does not carry (a chat).
@@ -186,7 +180,7 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 	if !relayable(p.Type, p.AuthorType, p.Body, len(p.Attachments) > 0) || p.ID == "" {
 		return nil
 	}
-	log := r.log.With("conversation", convID, "part", p.ID, "to", maskAddr(key.Customer))
+	log := r.log.With("conversation", convID, "part", p.ID, "to", twiliosms.MaskAddress(key.Customer))
 	done, err := r.st.Marked(ctx, string(markPartRelayed(p.ID)))
 	if err != nil {
 		return fmt.Errorf("relay: reading part record: %w", err)
@@ -236,7 +230,7 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 			what:      "sending a reply",
 			unsure:    markUnsureSend(p.ID, i),
 			do:        func(ctx context.Context) (*twiliosms.Sent, error) { return r.tw.Send(ctx, msg) },
-			ambiguous: mayHaveSent,
+			ambiguous: twiliosms.MaybeSent,
 		}
 		if r.tw.canList() {
 			e.look = func(ctx context.Context) (*twiliosms.Sent, bool, error) {
@@ -285,20 +279,6 @@ type SentLister interface {
 	Recent(ctx context.Context, to string, since time.Time) ([]twiliosms.Record, error)
 }
 
-// mayHaveSent reports whether a failed Send may nevertheless have created
-// the message: its answer was lost, or is a server error. Twilio's refusals
-// (4xx with a code) and 429s mean it did not.
-func mayHaveSent(err error) bool {
-	if twiliosms.IsPermanent(err) {
-		return false
-	}
-	var he *twiliosms.HTTPError
-	if code, ok := twiliosms.ErrorCode(err); ok && code == 20429 || errors.As(err, &he) && he.StatusCode == 429 {
-		return false
-	}
-	return true // a timeout, a lost connection, a 5xx, a cancelled call in flight
-}
-
 // sentBefore looks for msg among the texts Twilio created since the part was
 // written, and returns it as sent if it is there. When Twilio's list cannot
 // be read for good (say, the credentials may not list messages), it says so
@@ -344,14 +324,11 @@ func (r *Relay) markPart(ctx context.Context, partID string) error {
 	return nil
 }
 
-// optedOutCode is Twilio's error for a recipient who texted STOP.
-const optedOutCode = 21610
-
 // sendFailed makes a permanent send failure visible to the agents.
 func (r *Relay) sendFailed(ctx context.Context, key store.ThreadKey, convID, partID string, sendErr error) error {
 	code, _ := twiliosms.ErrorCode(sendErr)
 	r.log.Warn("relay: reply could not be sent", "conversation", convID, "code", code, "err", sendErr)
-	if code == optedOutCode {
+	if code == twiliosms.CodeOptedOut {
 		if err := r.st.SetOptedOut(ctx, key, true); err != nil {
 			return fmt.Errorf("relay: recording opt-out: %w", err)
 		}

@@ -49,7 +49,7 @@ func composeReply(p part, customer string) (outgoing, bool) {
 		if a.URL == "" {
 			continue
 		}
-		if twiliosms.SupportsMMS(customer) && len(out.media) < maxMedia {
+		if twiliosms.SupportsMMS(customer) && len(out.media) < twiliosms.MaxMedia {
 			out.media = append(out.media, a.URL)
 			continue
 		}
@@ -62,7 +62,7 @@ func composeReply(p part, customer string) (outgoing, bool) {
 	if text == "" && len(out.media) == 0 {
 		return out, false
 	}
-	out.chunks = splitText(text, maxSMSBody)
+	out.chunks, _ = twiliosms.SplitBody(text, twiliosms.MaxBodyLength) // fails only for a limit below 2
 	if len(out.chunks) == 0 {
 		out.chunks = []string{""} // media only
 	}

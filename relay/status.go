@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/smsrelay/smsrelay/store"
+	"github.com/smsrelay/smsrelay/twiliosms"
 )
 
 // statusJob is a Twilio status callback.
@@ -44,7 +45,7 @@ func (r *Relay) handleStatus(ctx context.Context, s statusJob, job store.Job) er
 		if s.Status == "failed" {
 			what = failedCouldNotSend
 		}
-		if s.ErrorCode == optedOutCode {
+		if s.ErrorCode == twiliosms.CodeOptedOut {
 			if err := r.st.SetOptedOut(ctx, m.Thread, true); err != nil {
 				return fmt.Errorf("relay: recording opt-out: %w", err)
 			}

@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
@@ -279,60 +278,4 @@ func tidyLines(s string) string {
 		out = append(out, l)
 	}
 	return strings.TrimSpace(strings.Join(out, "\n"))
-}
-
-// splitText cuts s into pieces of at most limit UTF-16 code units (Twilio's
-// measure of a body's length), preferring to cut at a line break, then at a
-// space.
-func splitText(s string, limit int) []string {
-	var out []string
-	for utf16Len(s) > limit {
-		// Byte offset of the last rune that fits.
-		cut, n := len(s), 0
-		for i, r := range s {
-			n += utf16.RuneLen(r)
-			if n > limit {
-				cut = i
-				break
-			}
-		}
-		at := strings.LastIndex(s[:cut], "\n")
-		if at < cut/2 {
-			at = strings.LastIndexFunc(s[:cut], unicode.IsSpace)
-		}
-		if at < cut/2 {
-			at = cut
-		}
-		out = append(out, strings.TrimSpace(s[:at]))
-		s = strings.TrimSpace(s[at:])
-	}
-	if s != "" {
-		out = append(out, s)
-	}
-	return out
-}
-
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n += utf16.RuneLen(r)
-	}
-	return n
-}
-
-// maskAddr hides the middle of a phone number for logs: "+1555***4567".
-func maskAddr(addr string) string {
-	prefix := ""
-	if strings.HasPrefix(addr, "whatsapp:") {
-		prefix, addr = "whatsapp:", strings.TrimPrefix(addr, "whatsapp:")
-	}
-	r := []rune(addr)
-	if len(r) <= 6 {
-		return prefix + strings.Repeat("*", len(r))
-	}
-	keep := 4
-	if len(r) < 10 {
-		keep = 2
-	}
-	return prefix + string(r[:keep]) + strings.Repeat("*", len(r)-keep-2) + string(r[len(r)-2:])
 }

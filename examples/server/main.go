@@ -33,7 +33,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,8 +59,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-var messagingServiceSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 
 // settings is the server's configuration, read from the environment.
 type settings struct {
@@ -124,8 +121,10 @@ func readSettings(getenv func(string) string) (settings, error) {
 			p = append(p, "TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN: "+err.Error())
 		}
 	}
-	if s.twServiceSID != "" && !messagingServiceSID.MatchString(s.twServiceSID) {
-		p = append(p, fmt.Sprintf("TWILIO_MESSAGING_SERVICE_SID %q is not MG followed by 32 hex digits", s.twServiceSID))
+	if s.twServiceSID != "" {
+		if err := twiliosms.ValidMessagingServiceSID(s.twServiceSID); err != nil {
+			p = append(p, "TWILIO_MESSAGING_SERVICE_SID: "+err.Error())
+		}
 	}
 	switch scheme, _, _ := strings.Cut(s.storeURL, "://"); scheme {
 	case "mem", "postgres", "postgresql", "redis", "rediss":
