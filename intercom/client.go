@@ -34,6 +34,16 @@ const DefaultVersion = "2.16"
 // own *http.Client.
 const DefaultTimeout = 30 * time.Second
 
+// Headers in which Intercom reports the request budget on every
+// authenticated answer: the budget per window, what is left of it, and when
+// the window resets (a UNIX time in seconds, on Intercom's clock; see the
+// answer's Date header).
+const (
+	RateLimitLimitHeader     = "X-RateLimit-Limit"
+	RateLimitRemainingHeader = "X-RateLimit-Remaining"
+	RateLimitResetHeader     = "X-RateLimit-Reset"
+)
+
 // maxBody bounds how much of an answer the client reads. A conversation
 // holds at most 500 parts, far below this.
 const maxBody = 16 << 20
@@ -454,7 +464,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 // observe applies the rate-limit headers of an answer: with
 // X-RateLimit-Remaining at 0, requests are held until X-RateLimit-Reset.
 func (c *Client) observe(resp *http.Response) {
-	rem := resp.Header.Get("X-RateLimit-Remaining")
+	rem := resp.Header.Get(RateLimitRemainingHeader)
 	if rem == "" {
 		return
 	}
@@ -490,7 +500,7 @@ func (c *Client) retryAfter(h http.Header, useReset bool) time.Duration {
 
 // parseReset reads X-RateLimit-Reset, a UNIX time in seconds.
 func parseReset(h http.Header) (time.Time, bool) {
-	v := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
+	v := strings.TrimSpace(h.Get(RateLimitResetHeader))
 	if v == "" {
 		return time.Time{}, false
 	}

@@ -29,8 +29,8 @@
 // answers 429 beyond the limit. The client keeps inside it in two ways.
 //
 // First, every request (retries included) waits on a [Limiter]. The default
-// is NewWindowLimiter(83, 10*time.Second): a sliding window that admits at
-// most 83 requests in any 10 seconds, not merely on average. A process that
+// is NewWindowLimiter([DefaultLimit], [DefaultWindow]): a sliding window
+// that admits at most 83 requests in any 10 seconds, not merely on average. A process that
 // runs several clients against one workspace should give them one shared
 // limiter with [WithLimiter]. A caller that paces work itself waits on the
 // limiter and passes [ContextWithAdmission] so that the client does not

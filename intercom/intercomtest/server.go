@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/smsrelay/smsrelay/intercom"
 )
 
 // Defaults of a new [Server].
@@ -29,9 +31,10 @@ const (
 	// notifications unless [WithAppID] says otherwise.
 	DefaultAppID = "intercomtest"
 	// DefaultBudget and DefaultBudgetWindow are the enforced request budget:
-	// 83 requests in any sliding 10 s window.
-	DefaultBudget       = 83
-	DefaultBudgetWindow = 10 * time.Second
+	// Intercom's default as the client assumes it, [intercom.DefaultLimit]
+	// (83) requests in any sliding [intercom.DefaultWindow] (10 s).
+	DefaultBudget       = intercom.DefaultLimit
+	DefaultBudgetWindow = intercom.DefaultWindow
 )
 
 // maxRequestBody bounds the request bodies the server reads.
@@ -465,11 +468,11 @@ func (s *Server) admit(h http.Header) bool {
 		s.rateLimited++
 	}
 	reset := s.admissions[0].Add(s.cfg.window)
-	h.Set("X-RateLimit-Limit", strconv.Itoa(s.cfg.budget))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.cfg.budget-len(s.admissions)))
+	h.Set(intercom.RateLimitLimitHeader, strconv.Itoa(s.cfg.budget))
+	h.Set(intercom.RateLimitRemainingHeader, strconv.Itoa(s.cfg.budget-len(s.admissions)))
 	// A UNIX timestamp in whole seconds, rounded up so that a client waiting
 	// until Reset never comes back early.
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(int64(math.Ceil(float64(reset.UnixNano())/1e9)), 10))
+	h.Set(intercom.RateLimitResetHeader, strconv.FormatInt(int64(math.Ceil(float64(reset.UnixNano())/1e9)), 10))
 	return ok
 }
 

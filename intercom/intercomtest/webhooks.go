@@ -13,15 +13,17 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/smsrelay/smsrelay/intercom"
 )
 
-// Webhook topics the helpers post.
+// Webhook topics the helpers post: the intercom package's names.
 const (
-	TopicPing            = "ping"
-	TopicAdminReplied    = "conversation.admin.replied"
-	TopicAdminNoted      = "conversation.admin.noted"
-	TopicAdminClosed     = "conversation.admin.closed"
-	TopicOperatorReplied = "conversation.operator.replied"
+	TopicPing            = intercom.TopicPing
+	TopicAdminReplied    = intercom.TopicAdminReplied
+	TopicAdminNoted      = intercom.TopicAdminNoted
+	TopicAdminClosed     = intercom.TopicAdminClosed
+	TopicOperatorReplied = intercom.TopicOperatorReplied
 )
 
 const (
@@ -326,7 +328,7 @@ func (s *Server) post(ctx context.Context, target string, body []byte, sig strin
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set("X-Hub-Signature", sig)
+	req.Header.Set(intercom.SignatureHeader, sig)
 	resp, err := s.hook.Do(req)
 	if err != nil {
 		return 0, err
