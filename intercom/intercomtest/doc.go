@@ -60,9 +60,12 @@
 // # Faults and the request record
 //
 // [Server.Fail] injects failures into matching requests: a status with an
-// error.list body, latency, a dropped connection, for a number of requests
-// or for all. With [Fault.Commit] the request takes effect and only the
-// answer is lost. [Server.Requests] returns every request received, as it
+// error.list body, latency, an answer that never comes ([Fault.Hang]), a
+// dropped connection, for a number of requests or for all. With
+// [Fault.Commit] the request takes effect as soon as it arrives and only the
+// answer is lost, wrong or late: Fault{Commit: true, Latency: d} applies a
+// request and answers d later, so a client that gives up meanwhile leaves
+// the work done. [Server.Requests] returns every request received, as it
 // arrived.
 //
 // # Playing the agent
