@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -75,7 +77,9 @@ type RetryPolicy struct {
 	// included. 1 disables retries.
 	MaxAttempts int
 	// MaxElapsed bounds the time spent on one request, waits included;
-	// no attempt starts after it.
+	// no attempt starts after it. A wait for the limiter or for Intercom's
+	// rate-limit reset that would end after it is not begun: the call
+	// returns an error matching [ErrNotSent].
 	MaxElapsed time.Duration
 	// InitialInterval is the first back-off delay; later delays grow
 	// exponentially, with jitter.
@@ -288,7 +292,7 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(k.in); err != nil {
-			return nil, fmt.Errorf("intercom: %s %s: encoding request: %w", k.method, k.path, err)
+			return nil, &notSentError{method: k.method, path: k.path, reason: "encoding request", cause: err}
 		}
 		body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
@@ -302,44 +306,26 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 	start := c.now()
 	deadline := start.Add(c.retry.MaxElapsed)
 	limiter, skipWait := c.budgetFor(ctx)
-	attempt := 0
+	attempt := 0 // attempts begun
+	sent := 0    // attempts handed to the HTTP client
 	var hdr http.Header
 	var lastErr error
 
 	op := func() error {
 		attempt++
-		// Hold while Intercom says the budget is spent, then take a slot
-		// of our own budget. The slot is taken after the hold so that
-		// the limiter sees the real send time; an admission made before
-		// a hold is stale, so a held first attempt waits anyway.
-		needSlot := attempt > 1 || !skipWait
-		for {
-			held, err := c.holdIfSpent(ctx, k, attempt, deadline, lastErr)
-			if err != nil {
-				return backoff.Permanent(err)
-			}
-			if held {
-				needSlot = true
-			}
-			if !needSlot || limiter == nil {
-				break
-			}
-			if err := limiter.Wait(ctx); err != nil {
-				if ctx.Err() != nil {
-					err = ctx.Err()
-				}
-				return backoff.Permanent(err)
-			}
-			needSlot = false
-			if !c.gate.heldUntil().After(c.now()) {
-				break // not held again while we waited for the slot
-			}
+		if err := c.admit(ctx, k, attempt, limiter, skipWait, deadline, lastErr); err != nil {
+			return backoff.Permanent(err)
 		}
+		sent++
 		h, err := c.attempt(ctx, k, target, body, attempt)
 		if h != nil {
 			hdr = h
 		}
 		if err != nil {
+			var ns *notSentError
+			if errors.As(err, &ns) {
+				return backoff.Permanent(err)
+			}
 			lastErr = err
 			if !IsRetryable(err) || k.creates && ambiguous(err) {
 				return backoff.Permanent(err)
@@ -359,46 +345,139 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 			"method", k.method, "path", k.path, "attempt", attempt, "next_in", next, "err", err)
 	}
 	err := backoff.RetryNotify(op, b, notify)
+	var ns *notSentError
 	switch {
 	case err == nil:
 		return hdr, nil
-	case ctx.Err() != nil && isContextErr(err) && lastErr != nil && lastErr != ctx.Err():
-		return hdr, &stoppedError{method: k.method, path: k.path, ctxErr: ctx.Err(), last: lastErr}
-	case attempt > 1 && IsRetryable(err):
-		return hdr, fmt.Errorf("intercom: %s %s: giving up after %d attempts: %w", k.method, k.path, attempt, err)
+	case errors.As(err, &ns):
+		ns.method, ns.path, ns.attempts, ns.last = k.method, k.path, sent, lastErr
+		return hdr, ns
+	case ctx.Err() != nil && err == ctx.Err():
+		// The context ended between attempts (the back-off returns its
+		// error rather than the last attempt's).
+		return hdr, &notSentError{method: k.method, path: k.path, attempts: sent,
+			reason: "the context ended before the next attempt", cause: err, last: lastErr}
+	case sent > 1 && IsRetryable(err):
+		return hdr, fmt.Errorf("intercom: %s %s: giving up after %d attempts: %w", k.method, k.path, sent, err)
 	default:
 		return hdr, fmt.Errorf("intercom: %s %s: %w", k.method, k.path, err)
 	}
 }
 
+// admit waits until an attempt may be sent: while the client's rate-limit
+// hold lasts, then for a slot of the limiter (unless the caller already took
+// the first attempt's slot). It returns a *notSentError when the attempt
+// cannot be sent: the context ended, or a wait would end after the call's
+// deadline or the context's, or the limiter failed.
+func (c *Client) admit(ctx context.Context, k call, attempt int, limiter Limiter, skipWait bool, deadline time.Time, lastErr error) error {
+	// The slot is taken after the hold so that the limiter sees the real
+	// send time; an admission made before a hold is stale, so a held first
+	// attempt waits anyway.
+	needSlot := attempt > 1 || !skipWait
+	for {
+		held, err := c.holdIfSpent(ctx, k, deadline)
+		if err != nil {
+			return err
+		}
+		if held {
+			needSlot = true
+		}
+		if !needSlot || limiter == nil {
+			return nil
+		}
+		if err := c.waitSlot(ctx, limiter, deadline); err != nil {
+			return err
+		}
+		needSlot = false
+		if !c.gate.heldUntil().After(c.now()) {
+			return nil // not held again while we waited for the slot
+		}
+	}
+}
+
+// waitLimit returns the time by which a wait must end for the call to go
+// on: the call's deadline or, when it comes first, the context's. byCtx
+// reports the latter.
+func (c *Client) waitLimit(ctx context.Context, deadline time.Time) (limit time.Time, byCtx bool) {
+	if dl, ok := ctx.Deadline(); ok {
+		// In the terms of c.now, which tests may shift.
+		if d := c.now().Add(time.Until(dl)); !d.After(deadline) {
+			return d, true
+		}
+	}
+	return deadline, false
+}
+
+// tooLate reports that what the attempt must wait for ends after the
+// call's deadline, or after the context's when byCtx is set: the request
+// is not sent.
+func tooLate(what string, byCtx bool) *notSentError {
+	if byCtx {
+		return &notSentError{reason: what + " comes after the context's deadline", cause: context.DeadlineExceeded}
+	}
+	return &notSentError{reason: what + " comes after the call's deadline (RetryPolicy.MaxElapsed)"}
+}
+
 // holdIfSpent sleeps while the client's rate-limit gate is closed and
-// reports whether it slept. It gives up (returning lastErr) on a retry
-// whose wait would end after the call's deadline.
-func (c *Client) holdIfSpent(ctx context.Context, k call, attempt int, deadline time.Time, lastErr error) (bool, error) {
+// reports whether it slept. It does not wait for a hold that ends after the
+// call's or the context's deadline.
+func (c *Client) holdIfSpent(ctx context.Context, k call, deadline time.Time) (bool, error) {
+	now := c.now()
 	until := c.gate.heldUntil()
-	if !until.After(c.now()) {
+	if !until.After(now) {
 		return false, nil
 	}
-	if attempt > 1 && lastErr != nil && until.After(deadline) {
-		return false, lastErr // the reset comes too late
+	if limit, byCtx := c.waitLimit(ctx, deadline); until.After(limit) {
+		return false, tooLate("the end of the rate-limit hold", byCtx)
 	}
 	c.log.DebugContext(ctx, "intercom: holding request until rate-limit reset",
 		"method", k.method, "path", k.path, "until", until)
-	if err := sleepUntil(ctx, c.now(), until); err != nil {
-		return false, err
+	if err := sleepUntil(ctx, now, until); err != nil {
+		return false, &notSentError{reason: "the context ended during the rate-limit hold", cause: err}
 	}
 	return true, nil
 }
 
+// waitSlot waits for a slot of the limiter, no longer than the call's
+// deadline.
+func (c *Client) waitSlot(ctx context.Context, limiter Limiter, deadline time.Time) error {
+	limit, byCtx := c.waitLimit(ctx, deadline)
+	wctx := ctx
+	if !byCtx {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, time.Now().Add(limit.Sub(c.now())))
+		defer cancel()
+	}
+	err := limiter.Wait(wctx)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return &notSentError{reason: "the context ended while waiting for the limiter", cause: ctx.Err()}
+	case wctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
+		// The limiter's next slot lies past the deadline; a limiter may
+		// say so at once, as WindowLimiter does.
+		return tooLate("the limiter's next slot", byCtx)
+	default:
+		return &notSentError{reason: "waiting for the limiter", cause: err}
+	}
+}
+
 // attempt sends one request and interprets the answer.
 func (c *Client) attempt(ctx context.Context, k call, target string, body []byte, n int) (http.Header, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &notSentError{reason: "the context ended before the request was sent", cause: err}
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, k.method, target, rd)
+	// Whether the request may have reached Intercom: from the moment the
+	// transport holds a connection for it, bytes may be on their way.
+	var conn connTrace
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, conn.trace()), k.method, target, rd)
 	if err != nil {
-		return nil, err
+		return nil, &notSentError{reason: "building request", cause: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -411,13 +490,17 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 	began := c.now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		mayBeSent := conn.mayBeSent()
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			if !mayBeSent {
+				return nil, &notSentError{reason: "the context ended before a connection was made", cause: ctx.Err()}
+			}
+			return nil, &inFlightError{err: ctx.Err()}
 		}
 		c.log.DebugContext(ctx, "intercom: request failed",
 			"method", k.method, "path", k.path, "attempt", n, "err", err)
 		if transient(err) {
-			return nil, &transportError{err: err}
+			return nil, &transportError{err: err, notSent: !mayBeSent}
 		}
 		return nil, err
 	}
@@ -426,7 +509,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 	c.observe(resp)
 	if err != nil {
 		if ctx.Err() != nil {
-			return resp.Header, ctx.Err()
+			return resp.Header, &inFlightError{err: ctx.Err()}
 		}
 		return resp.Header, &transportError{err: fmt.Errorf("reading answer: %w", err)}
 	}
@@ -526,15 +609,24 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// stoppedError reports a call abandoned because its context ended, with
-// the error of its last attempt. It is never retryable.
-type stoppedError struct {
-	method, path string
-	ctxErr, last error
+// connTrace follows how far the transport got with a request, to tell a
+// request that cannot have reached Intercom from one that may have.
+type connTrace struct {
+	getConn, gotConn atomic.Bool
 }
 
-func (e *stoppedError) Error() string {
-	return fmt.Sprintf("intercom: %s %s: %v; last attempt: %v", e.method, e.path, e.ctxErr, e.last)
+func (t *connTrace) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GetConn: func(string) { t.getConn.Store(true) },
+		GotConn: func(httptrace.GotConnInfo) { t.gotConn.Store(true) },
+	}
 }
 
-func (e *stoppedError) Unwrap() []error { return []error{e.ctxErr, e.last} }
+// mayBeSent reports whether bytes of the request may have left: the
+// transport got a connection for it, or it reported nothing at all (a
+// transport that does not trace, or a failure too early to tell), in which
+// case the safe answer is yes. Only a transport that was still getting a
+// connection when it failed shows that the request never left.
+func (t *connTrace) mayBeSent() bool {
+	return t.gotConn.Load() || !t.getConn.Load()
+}

@@ -54,7 +54,16 @@
 // transient, and leave the decision to the caller, who can look with
 // [Client.SearchConversationsByContact] before trying again. CreateContact
 // is safe to retry: a second attempt meets a conflict and returns the
-// contact the first one created. Every call stops when its context ends.
+// contact the first one created.
+//
+// Every call stops when its context ends, and its error then matches the
+// context's error. If the request was in flight (the transport held a
+// connection for it), Intercom may have acted on it: [IsAmbiguous] is true.
+// A call that ends before sending its request, because its context ended
+// or its deadline (the context's, or [RetryPolicy.MaxElapsed]) would pass
+// first while it waited for the limiter or Intercom's rate-limit reset,
+// returns an error matching [ErrNotSent], for which IsAmbiguous is false:
+// Intercom never saw it.
 //
 // # Errors
 //
@@ -73,8 +82,10 @@
 //		log.Printf("intercom said %d (request %s)", apiErr.StatusCode, apiErr.RequestID)
 //	}
 //
-// [IsRetryable] tells transient failures from permanent ones. Neither errors
-// nor logs ever contain the access token.
+// [IsRetryable] tells transient failures from permanent ones, [IsAmbiguous]
+// failures after which Intercom may have done the work, and [ErrNotSent]
+// calls that gave up before sending. Neither errors nor logs ever contain
+// the access token.
 //
 // # Webhooks
 //

@@ -409,3 +409,114 @@ func TestFindConversationAfterAmbiguousCreate(t *testing.T) {
 		t.Errorf("%d search requests, want 2", searches)
 	}
 }
+
+// A CreateConversation whose context ends after Intercom received it, while
+// the answer is still on its way, may have created the conversation: the
+// error says so (IsAmbiguous) and still reads as the context's end.
+func TestCreateConversationCancelledInFlightIsAmbiguous(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault intercomtest.Fault
+		ctx   func() (context.Context, context.CancelFunc)
+		want  error
+	}{
+		{"cancelled during a slow answer", intercomtest.Fault{Commit: true, Latency: 20 * time.Second, Times: 1},
+			func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, context.Canceled},
+		{"deadline during an answer that never comes", intercomtest.Fault{Commit: true, Hang: true, Times: 1},
+			func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 3*time.Second)
+			}, context.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := intercomtest.NewServer()
+			defer s.Close()
+			c, err := intercom.NewClient(s.Token, intercom.WithBaseURL(s.URL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct, _ := s.AddContact(intercomtest.Contact{Phone: "+15551230003"})
+			if err := s.Fail("POST", "/conversations", tc.fault); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.CreateConversation(ctx, intercom.ConversationCreate{FromID: ct.ID, Body: "Is my order shipped?"})
+				errc <- err
+			}()
+			// End the context once the server has applied the request and
+			// holds its answer back.
+			for len(s.Conversations()) == 0 {
+				select {
+				case err := <-errc:
+					t.Fatalf("CreateConversation returned before the server applied it: %v", err)
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			if tc.want == context.Canceled {
+				cancel()
+			}
+			select {
+			case err = <-errc:
+			case <-time.After(10 * time.Second):
+				t.Fatal("CreateConversation did not return after its context ended")
+			}
+			if !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want it to match %v", err, tc.want)
+			}
+			if !intercom.IsAmbiguous(err) {
+				t.Errorf("IsAmbiguous(%v) = false; the conversation exists", err)
+			}
+			if intercom.IsRetryable(err) {
+				t.Errorf("IsRetryable(%v) = true after the caller's context ended", err)
+			}
+			if n := len(s.Conversations()); n != 1 {
+				t.Errorf("the server holds %d conversations, want 1", n)
+			}
+		})
+	}
+}
+
+// A request whose context ends before it was sent is not ambiguous:
+// Intercom never saw it.
+func TestCancelledBeforeSendingIsNotAmbiguous(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"cancelled while waiting for the limiter", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(100*time.Millisecond, cancel)
+			return ctx, cancel
+		}, context.Canceled},
+		{"deadline before the limiter's next slot", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 20*time.Second)
+		}, context.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := intercomtest.NewServer()
+			defer s.Close()
+			// One request per 30 s: the second call waits on the limiter.
+			c, err := intercom.NewClient(s.Token, intercom.WithBaseURL(s.URL),
+				intercom.WithLimiter(intercom.NewWindowLimiter(1, 30*time.Second)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct, _ := s.AddContact(intercomtest.Contact{Phone: "+15551230004"})
+			if _, err := c.CreateConversation(context.Background(), intercom.ConversationCreate{FromID: ct.ID, Body: "first"}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			_, err = c.CreateConversation(ctx, intercom.ConversationCreate{FromID: ct.ID, Body: "second"})
+			if !errors.Is(err, tc.want) || intercom.IsAmbiguous(err) {
+				t.Errorf("err = %v (ambiguous %v), want %v, not ambiguous", err, intercom.IsAmbiguous(err), tc.want)
+			}
+			if n := len(s.Conversations()); n != 1 || len(s.Requests()) != 1 {
+				t.Errorf("the server holds %d conversations after %d requests, want 1 and 1", n, len(s.Requests()))
+			}
+		})
+	}
+}
