@@ -84,8 +84,10 @@ type RetryPolicy struct {
 	// InitialInterval is the first back-off delay; later delays grow
 	// exponentially, with jitter.
 	InitialInterval time.Duration
-	// MaxInterval caps a single back-off delay. A 429's reset time may
-	// hold the next attempt for longer.
+	// MaxInterval caps a single back-off delay. A 429's reset time, and
+	// the Retry-After of any answer, may hold the next attempt for longer
+	// (never past MaxElapsed or the context's deadline: the call ends
+	// instead, with an error matching [ErrNotSent] that wraps the answer's).
 	MaxInterval time.Duration
 }
 
@@ -310,10 +312,14 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 	sent := 0    // attempts handed to the HTTP client
 	var hdr http.Header
 	var lastErr error
+	var notBefore time.Time // from a Retry-After on the last answer
 
 	op := func() error {
 		attempt++
-		if err := c.admit(ctx, k, attempt, limiter, skipWait, deadline, lastErr); err != nil {
+		if err := c.waitRetryAfter(ctx, k, notBefore, deadline); err != nil {
+			return backoff.Permanent(err)
+		}
+		if err := c.admit(ctx, k, attempt, limiter, skipWait, deadline); err != nil {
 			return backoff.Permanent(err)
 		}
 		sent++
@@ -321,14 +327,24 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 		if h != nil {
 			hdr = h
 		}
-		if err != nil {
-			var ns *notSentError
-			if errors.As(err, &ns) {
-				return backoff.Permanent(err)
-			}
-			lastErr = err
-			if !IsRetryable(err) || k.creates && ambiguous(err) {
-				return backoff.Permanent(err)
+		if err == nil {
+			return nil
+		}
+		var ns *notSentError
+		if errors.As(err, &ns) {
+			return backoff.Permanent(err)
+		}
+		lastErr = err
+		if !IsRetryable(err) || k.creates && ambiguous(err) {
+			return backoff.Permanent(err)
+		}
+		// A 429 holds the whole client (see attempt); another failure's
+		// Retry-After holds this call's next attempt.
+		var apiErr *Error
+		if errors.As(err, &apiErr) && apiErr.StatusCode != http.StatusTooManyRequests && apiErr.RetryAfter > 0 {
+			notBefore = c.now().Add(apiErr.RetryAfter)
+			if limit, byCtx := c.waitLimit(ctx, deadline); notBefore.After(limit) {
+				return backoff.Permanent(tooLate("the time Retry-After asks to wait until", byCtx))
 			}
 		}
 		return err
@@ -369,7 +385,7 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 // the first attempt's slot). It returns a *notSentError when the attempt
 // cannot be sent: the context ended, or a wait would end after the call's
 // deadline or the context's, or the limiter failed.
-func (c *Client) admit(ctx context.Context, k call, attempt int, limiter Limiter, skipWait bool, deadline time.Time, lastErr error) error {
+func (c *Client) admit(ctx context.Context, k call, attempt int, limiter Limiter, skipWait bool, deadline time.Time) error {
 	// The slot is taken after the hold so that the limiter sees the real
 	// send time; an admission made before a hold is stale, so a held first
 	// attempt waits anyway.
@@ -416,6 +432,25 @@ func tooLate(what string, byCtx bool) *notSentError {
 		return &notSentError{reason: what + " comes after the context's deadline", cause: context.DeadlineExceeded}
 	}
 	return &notSentError{reason: what + " comes after the call's deadline (RetryPolicy.MaxElapsed)"}
+}
+
+// waitRetryAfter sleeps until notBefore, the time the previous answer's
+// Retry-After asked to wait until (zero for none), unless that lies past
+// the call's or the context's deadline.
+func (c *Client) waitRetryAfter(ctx context.Context, k call, notBefore, deadline time.Time) error {
+	now := c.now()
+	if !notBefore.After(now) {
+		return nil
+	}
+	if limit, byCtx := c.waitLimit(ctx, deadline); notBefore.After(limit) {
+		return tooLate("the time Retry-After asks to wait until", byCtx)
+	}
+	c.log.DebugContext(ctx, "intercom: waiting as Retry-After asks",
+		"method", k.method, "path", k.path, "until", notBefore)
+	if err := sleepUntil(ctx, now, notBefore); err != nil {
+		return &notSentError{reason: "the context ended while waiting as Retry-After asks", cause: err}
+	}
+	return nil
 }
 
 // holdIfSpent sleeps while the client's rate-limit gate is closed and

@@ -44,7 +44,9 @@
 //
 // Transient failures (408, 429, 5xx, timeouts, connection errors) are
 // retried with exponential back-off (github.com/cenkalti/backoff/v4),
-// bounded by [RetryPolicy]; permanent ones (400, 401, 403, 404, 409, 422 and
+// bounded by [RetryPolicy], and never sooner than an answer's Retry-After
+// asks; a wait that would outlast the call's deadline is not begun. Permanent
+// ones (400, 401, 403, 404, 409, 422 and
 // other 4xx) are returned at once. Calls that add something each time
 // Intercom acts on them (CreateConversation, ReplyAsContact, AddNote) are
 // retried only after failures that show Intercom did not act (429, 503, a

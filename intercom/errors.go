@@ -64,7 +64,8 @@ type Error struct {
 	// Errors holds the items of Intercom's error list, in order.
 	Errors []ErrorItem
 	// RetryAfter is how long Intercom asked the client to wait, from
-	// X-RateLimit-Reset or Retry-After; zero when the answer did not say.
+	// X-RateLimit-Reset (429 answers only) or Retry-After; zero when the
+	// answer did not say. The client's own retries wait at least this long.
 	RetryAfter time.Duration
 }
 
