@@ -38,8 +38,8 @@ const DefaultTimeout = 30 * time.Second
 
 // Headers in which Intercom reports the request budget on every
 // authenticated answer: the budget per window, what is left of it, and when
-// the window resets (a UNIX time in seconds, on Intercom's clock; see the
-// answer's Date header).
+// the window resets (a UNIX time in seconds, on Intercom's clock: the client
+// measures it against the answer's Date header, not its own clock).
 const (
 	RateLimitLimitHeader     = "X-RateLimit-Limit"
 	RateLimitRemainingHeader = "X-RateLimit-Remaining"
@@ -590,30 +590,65 @@ func (c *Client) observe(resp *http.Response) {
 	if err != nil || n > 0 {
 		return
 	}
-	if reset, ok := parseReset(resp.Header); ok && reset.After(c.now()) {
-		c.gate.hold(c.now(), reset)
+	now := c.now()
+	if d, ok := untilReset(resp.Header, now); ok && d > 0 {
+		c.gate.hold(now, now.Add(d))
 	}
 }
 
 // retryAfter reads how long to wait before the next attempt: until
 // X-RateLimit-Reset when useReset is set (for 429 answers), else
 // Retry-After (seconds or an HTTP date). Zero if the answer does not say.
+// Times are measured on Intercom's clock (see serverNow), and no wait
+// exceeds maxHold.
 func (c *Client) retryAfter(h http.Header, useReset bool) time.Duration {
 	now := c.now()
-	if reset, ok := parseReset(h); ok && useReset {
-		if d := reset.Sub(now); d > 0 {
-			return min(d, maxHold)
+	if useReset {
+		if d, ok := untilReset(h, now); ok && d > 0 {
+			return d
 		}
 	}
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.Atoi(v); err == nil && s > 0 {
 			return min(time.Duration(s)*time.Second, maxHold)
 		}
-		if t, err := http.ParseTime(v); err == nil && t.After(now) {
-			return min(t.Sub(now), maxHold)
+		if t, err := http.ParseTime(v); err == nil {
+			if d := t.Sub(serverNow(h, now)); d > 0 {
+				return min(d, maxHold)
+			}
 		}
 	}
 	return 0
+}
+
+// untilReset returns how long until the X-RateLimit-Reset of an answer,
+// measured on Intercom's clock, at most maxHold; ok is false when the
+// answer has no valid reset. The result is 0 or negative when the reset
+// has passed.
+//
+// The reset is a UNIX time on Intercom's clock. Compared with the local
+// clock, a client clock ahead of Intercom's would see every reset as past
+// and retry too soon, and one behind would hold for the longest hold after
+// every exhausted budget. Compared with the answer's Date, the wait comes
+// out right whatever the skew, and errs long by less than the second Date
+// rounds off plus the answer's transit, never short.
+func untilReset(h http.Header, now time.Time) (d time.Duration, ok bool) {
+	reset, ok := parseReset(h)
+	if !ok {
+		return 0, false
+	}
+	return min(reset.Sub(serverNow(h, now)), maxHold), true
+}
+
+// serverNow returns when an answer was made, on Intercom's clock: its Date
+// header, or now (the local clock) when it has no valid one.
+func serverNow(h http.Header, now time.Time) time.Time {
+	if v := h.Get("Date"); v != "" {
+		if t, err := http.ParseTime(v); err == nil {
+			return t
+		}
+	}
+	return now
 }
 
 // parseReset reads X-RateLimit-Reset, a UNIX time in seconds.

@@ -55,7 +55,9 @@
 // 83 per sliding 10 s window ([WithBudget]); beyond it the answer is 429
 // rate_limit_exceeded, "Exceeded rate limit of 83 in 10_seconds", and every
 // authenticated answer carries X-RateLimit-Limit, X-RateLimit-Remaining and
-// X-RateLimit-Reset. [Server.RateLimited] counts the 429s.
+// X-RateLimit-Reset, with a Date header on the same clock as the reset, so
+// that a client whose clock differs from the server's can measure the reset
+// against Date. [Server.RateLimited] counts the 429s.
 //
 // # Faults and the request record
 //

@@ -41,6 +41,13 @@ func TestBudget(t *testing.T) {
 	if err != nil || reset < start.Unix() || reset > time.Now().Add(window).Unix()+1 {
 		t.Errorf("X-RateLimit-Reset = %q (now %d)", r.header.Get("X-RateLimit-Reset"), time.Now().Unix())
 	}
+	// Date is on the reset's clock: the reset lies within a window of it,
+	// give or take the second each rounds off (Date down, the reset up).
+	if date, err := http.ParseTime(r.header.Get("Date")); err != nil {
+		t.Errorf("Date %q: %v", r.header.Get("Date"), err)
+	} else if d := time.Unix(reset, 0).Sub(date); d <= 0 || d > window+2*time.Second {
+		t.Errorf("X-RateLimit-Reset is %v after Date, want within (0, %v]", d, window+2*time.Second)
+	}
 	if s.RateLimited() != 1 {
 		t.Errorf("RateLimited = %d, want 1", s.RateLimited())
 	}

@@ -512,6 +512,10 @@ func (s *Server) admit(h http.Header) bool {
 	reset := s.admissions[0].Add(s.cfg.window)
 	h.Set(intercom.RateLimitLimitHeader, strconv.Itoa(s.cfg.budget))
 	h.Set(intercom.RateLimitRemainingHeader, strconv.Itoa(s.cfg.budget-len(s.admissions)))
+	// Date, on the same clock as the reset, lets a client measure the
+	// reset against the server's clock rather than its own (net/http would
+	// set it a moment later).
+	h.Set("Date", now.UTC().Format(http.TimeFormat))
 	// A UNIX timestamp in whole seconds, rounded up so that a client waiting
 	// until Reset never comes back early.
 	h.Set(intercom.RateLimitResetHeader, strconv.FormatInt(int64(math.Ceil(float64(reset.UnixNano())/1e9)), 10))
