@@ -573,7 +573,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 	}
 	if k.out != nil && len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, k.out); err != nil {
-			return resp.Header, fmt.Errorf("decoding answer: %w", err)
+			return resp.Header, fmt.Errorf("decoding answer: %w", &redactedError{err: err})
 		}
 	}
 	return resp.Header, nil

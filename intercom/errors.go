@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -74,14 +75,20 @@ type ErrorItem struct {
 	// Code is Intercom's machine-readable code, such as "not_found",
 	// "conflict", "parameter_invalid" or "contact_merged".
 	Code string
-	// Message is the human-readable explanation, possibly empty.
+	// Message is the human-readable explanation, possibly empty, exactly
+	// as Intercom sent it. It may contain personal data: Intercom can echo
+	// values of the request, such as a phone number. [Error.Error] prints
+	// it with such numbers masked; log Message itself only with care.
 	Message string
 	// Field names the request field at fault, when Intercom says.
 	Field string
 }
 
 // Error describes the failure: status, then each error item, then the
-// request id.
+// request id. In the items' messages, every number of six digits or more
+// that stands on its own (a phone number, say, possibly written with
+// spaces, dashes or brackets) is replaced with "[number]"; the items
+// themselves keep Intercom's text.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
@@ -99,7 +106,7 @@ func (e *Error) Error() string {
 			fmt.Fprintf(&b, " (field %s)", it.Field)
 		}
 		if it.Message != "" {
-			b.WriteString(": " + it.Message)
+			b.WriteString(": " + maskNumbers(it.Message))
 		}
 	}
 	if e.RequestID != "" {
@@ -355,3 +362,58 @@ func newError(status int, body []byte) *Error {
 	}
 	return e
 }
+
+// maskedNumber stands for a number removed from an error message.
+const maskedNumber = "[number]"
+
+// numberLike matches a run of digits, possibly led by "+" or "(" and broken
+// by up to two spaces, dots, dashes, slashes or brackets between digits:
+// "15551234567", "+1 (555) 123-4567", "0044 7700 900123".
+var numberLike = regexp.MustCompile(`[+(]?\d(?:[ .\-/()]{0,2}\d)*`)
+
+// maskNumbers replaces in s every number-like run that holds six digits or
+// more and stands on its own (not glued to letters, as digits inside a hex
+// id or a word are) with maskedNumber, so that a phone number Intercom echoes
+// in an error message does not reach logs.
+func maskNumbers(s string) string {
+	locs := numberLike.FindAllStringIndex(s, -1)
+	if locs == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, l := range locs {
+		start, end := l[0], l[1]
+		run := s[start:end]
+		digits := 0
+		for _, r := range run {
+			if r >= '0' && r <= '9' {
+				digits++
+			}
+		}
+		glued := start > 0 && run[0] != '+' && isWordByte(s[start-1]) || end < len(s) && isWordByte(s[end])
+		if digits < 6 || glued {
+			continue
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(maskedNumber)
+		last = end
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// redactedError masks numbers (see maskNumbers) in the message of the
+// error it wraps, such as a JSON decoding error that quotes a value of the
+// answer; errors.Is and errors.As see the original.
+type redactedError struct{ err error }
+
+func (e *redactedError) Error() string { return maskNumbers(e.err.Error()) }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -121,11 +121,33 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	default:
 		var n json.Number
 		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("id: want a string or a number, got %s", b)
+			return fmt.Errorf("id: want a string or a number, got %s", jsonKind(b))
 		}
 		*f = flexString(n.String())
 	}
 	return nil
+}
+
+// jsonKind describes a JSON value by its kind alone, for error messages
+// that must not quote what an answer or a webhook carried.
+func jsonKind(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number out of range"
 }
 
 // assigneeID maps Intercom's "unassigned" (0, "0" or null) to "".
@@ -143,7 +165,7 @@ type unixTime time.Time
 func (u *unixTime) UnmarshalJSON(b []byte) error {
 	var f flexString
 	if err := f.UnmarshalJSON(b); err != nil {
-		return fmt.Errorf("timestamp: want UNIX seconds, got %s", b)
+		return fmt.Errorf("timestamp: want UNIX seconds (a number or a numeric string), got %s", jsonKind(b))
 	}
 	if f == "" {
 		*u = unixTime{}
@@ -151,7 +173,7 @@ func (u *unixTime) UnmarshalJSON(b []byte) error {
 	}
 	secs, err := strconv.ParseFloat(string(f), 64)
 	if err != nil || secs < 0 || secs > 1<<40 {
-		return fmt.Errorf("timestamp: want UNIX seconds, got %s", b)
+		return fmt.Errorf("timestamp: want UNIX seconds (a number or a numeric string), got %s", jsonKind(b))
 	}
 	if secs == 0 {
 		*u = unixTime{}

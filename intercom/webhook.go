@@ -158,7 +158,7 @@ func ParseNotification(body []byte) (*Notification, error) {
 	}
 	var w wireNotification
 	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, fmt.Errorf("intercom: ParseNotification: %w", err)
+		return nil, fmt.Errorf("intercom: ParseNotification: %w", &redactedError{err: err})
 	}
 	if w.Type != "" && w.Type != "notification_event" {
 		return nil, fmt.Errorf("intercom: ParseNotification: type is %q, want \"notification_event\"", w.Type)
@@ -187,13 +187,13 @@ func ParseNotification(body []byte) (*Notification, error) {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(w.Data.Item, &head); err != nil {
-		return nil, fmt.Errorf("intercom: ParseNotification: data.item: %w", err)
+		return nil, fmt.Errorf("intercom: ParseNotification: data.item: %w", &redactedError{err: err})
 	}
 	n.ItemType = head.Type
 	if head.Type == "conversation" {
 		var wc wireConversation
 		if err := json.Unmarshal(w.Data.Item, &wc); err != nil {
-			return nil, fmt.Errorf("intercom: ParseNotification: conversation: %w", err)
+			return nil, fmt.Errorf("intercom: ParseNotification: conversation: %w", &redactedError{err: err})
 		}
 		n.Conversation = wc.conversation()
 		if n.Conversation.ID == "" {
