@@ -36,8 +36,13 @@ type Conversation struct {
 	// is unassigned (Intercom sends 0 or null).
 	AdminAssigneeID string
 	TeamAssigneeID  string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// CreatedAt and UpdatedAt are in whole seconds (UTC), zero if absent.
+	// UpdatedAt is the time of the conversation's last change as of the
+	// answer or notification that carried it: of two notifications about
+	// one conversation, the one with the later UpdatedAt shows the later
+	// State. Changes within one second can share an UpdatedAt.
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // ContactRef is a reference to a contact within a conversation.

@@ -113,7 +113,9 @@ type Notification struct {
 	Topic string
 	// AppID is the workspace the event comes from.
 	AppID string
-	// CreatedAt is when the notification was created.
+	// CreatedAt is when the notification was created, which is when its
+	// event happened, in whole seconds (UTC); zero if absent. Every delivery
+	// attempt of a notification carries the same CreatedAt.
 	CreatedAt time.Time
 	// FirstSentAt is when delivery was first attempted (zero on the first
 	// attempt of some deliveries).

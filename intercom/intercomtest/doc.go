@@ -72,17 +72,28 @@
 //
 // # Playing the agent
 //
-// [Server.AdminReply], [Server.AdminNote], [Server.BotReply] and
-// [Server.CloseConversation] change a stored conversation as an agent (or
-// Fin) would in the inbox and post the matching notification to a webhook
-// URL: conversation.admin.replied, conversation.admin.noted,
-// conversation.admin.replied and conversation.operator.replied (a bot reply
-// arrives on both, as it does from Intercom), conversation.admin.closed.
+// [Server.AdminReply], [Server.AdminNote], [Server.BotReply],
+// [Server.CloseConversation] and [Server.OpenConversation] change a stored
+// conversation as an agent (or Fin) would in the inbox and post the matching
+// notification to a webhook URL: conversation.admin.replied,
+// conversation.admin.noted, conversation.admin.replied and
+// conversation.operator.replied (a bot reply arrives on both, as it does
+// from Intercom), conversation.admin.closed, conversation.admin.opened.
 // Notifications have the real envelope (type notification_event, app_id,
 // id notif_..., topic, delivery_attempts, first_sent_at, created_at, data)
 // and carry the conversation with the new part only, bodies in plain text
 // (API 2.15+). They are signed like Intercom signs them: X-Hub-Signature:
-// sha1=HMAC-SHA1(raw body, client secret). [Server.Ping],
-// [Server.SendNotification] and [Server.Redeliver] (same notification id,
-// delivery_attempts + 1) cover the rest.
+// sha1=HMAC-SHA1(raw body, client secret).
+//
+// Times are whole UNIX seconds, as Intercom sends them. Every change to a
+// conversation, through the helpers or the REST API, stamps its updated_at
+// at least one second after the previous change's, so that updated_at
+// advances with each change even when tests make several within a second
+// (the real service may stamp such changes alike); a helper's notification
+// has that stamp as its created_at, and the new part too.
+//
+// [Server.Ping] and [Server.SendNotification] cover other topics.
+// [Server.Redeliver] retries a notification as Intercom does (same id,
+// delivery_attempts + 1); [Server.Replay] posts one again byte for byte, so
+// that a test can bring an old state change after a newer one.
 package intercomtest
