@@ -339,9 +339,10 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 			return backoff.Permanent(err)
 		}
 		// A 429 holds the whole client (see attempt); another failure's
-		// Retry-After holds this call's next attempt.
+		// Retry-After holds this call's next attempt, if there is one.
 		var apiErr *Error
-		if errors.As(err, &apiErr) && apiErr.StatusCode != http.StatusTooManyRequests && apiErr.RetryAfter > 0 {
+		if errors.As(err, &apiErr) && apiErr.StatusCode != http.StatusTooManyRequests && apiErr.RetryAfter > 0 &&
+			attempt < c.retry.MaxAttempts {
 			notBefore = c.now().Add(apiErr.RetryAfter)
 			if limit, byCtx := c.waitLimit(ctx, deadline); notBefore.After(limit) {
 				return backoff.Permanent(tooLate("the time Retry-After asks to wait until", byCtx))

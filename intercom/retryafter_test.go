@@ -86,3 +86,18 @@ func TestRetryAfterPastDeadlineGivesUp(t *testing.T) {
 		})
 	}
 }
+
+// With no attempt left, a Retry-After changes nothing: the answer's error
+// is returned as it is.
+func TestRetryAfterOnLastAttempt(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Retry-After", "30")
+		writeRaw(w, 503, errorBody("service_unavailable", "busy"))
+	})
+	c := newTestClient(t, srv, WithRetry(RetryPolicy{MaxAttempts: 1}))
+	_, err := c.Conversation(context.Background(), "1")
+	var apiErr *Error
+	if !errors.As(err, &apiErr) || apiErr.RetryAfter != 30*time.Second || errors.Is(err, ErrNotSent) || !IsRetryable(err) {
+		t.Errorf("err = %v", err)
+	}
+}
