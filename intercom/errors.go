@@ -35,11 +35,13 @@ var (
 )
 
 // ErrNotSent matches the error of a call that ended before sending its
-// request, or before sending it again after a failed attempt: its context
-// ended, or would end, before the limiter's next slot, the end of
-// Intercom's rate-limit hold or a connection; or a wait would last past the
-// call's [RetryPolicy.MaxElapsed]; or the limiter failed. Intercom never saw
-// the attempt that was not sent.
+// request, or before sending it again after a failed attempt: Intercom never
+// saw the attempt that was not sent. That happens when the call's context
+// ended while it waited (for the limiter, Intercom's rate-limit reset, an
+// answer's Retry-After or a connection); when such a wait would end after
+// the context's deadline or the call's [RetryPolicy.MaxElapsed], in which
+// case the call returns at once rather than wait in vain; when the limiter
+// failed; and when the request could not be encoded.
 //
 // Such an error also matches the context's error when the context caused
 // it (context.Canceled, or context.DeadlineExceeded also when the deadline
@@ -47,8 +49,9 @@ var (
 // error of the call's previous attempt, if any, so that errors.As reaches an
 // [*Error] it carried. [IsAmbiguous] is false for it unless that previous
 // attempt was ambiguous, which only a call that creates nothing retries
-// after. [IsRetryable] is false when the context caused it, and otherwise
-// true for a wait past MaxElapsed: the budget was only busy.
+// after. [IsRetryable] is false when the context caused it, true when a
+// wait would outlast MaxElapsed (the budget or Intercom was only busy), and
+// otherwise what it says of the limiter's error.
 var ErrNotSent = errors.New("intercom: request not sent")
 
 // Error is a failed Intercom API call: a response with a status outside
