@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -33,6 +35,16 @@ const DefaultVersion = "2.16"
 // DefaultTimeout bounds each attempt of a request made with the client's
 // own *http.Client.
 const DefaultTimeout = 30 * time.Second
+
+// Headers in which Intercom reports the request budget on every
+// authenticated answer: the budget per window, what is left of it, and when
+// the window resets (a UNIX time in seconds, on Intercom's clock: the client
+// measures it against the answer's Date header, not its own clock).
+const (
+	RateLimitLimitHeader     = "X-RateLimit-Limit"
+	RateLimitRemainingHeader = "X-RateLimit-Remaining"
+	RateLimitResetHeader     = "X-RateLimit-Reset"
+)
 
 // maxBody bounds how much of an answer the client reads. A conversation
 // holds at most 500 parts, far below this.
@@ -65,13 +77,17 @@ type RetryPolicy struct {
 	// included. 1 disables retries.
 	MaxAttempts int
 	// MaxElapsed bounds the time spent on one request, waits included;
-	// no attempt starts after it.
+	// no attempt starts after it. A wait for the limiter or for Intercom's
+	// rate-limit reset that would end after it is not begun: the call
+	// returns an error matching [ErrNotSent].
 	MaxElapsed time.Duration
 	// InitialInterval is the first back-off delay; later delays grow
 	// exponentially, with jitter.
 	InitialInterval time.Duration
-	// MaxInterval caps a single back-off delay. A 429's reset time may
-	// hold the next attempt for longer.
+	// MaxInterval caps a single back-off delay. A 429's reset time, and
+	// the Retry-After of any answer, may hold the next attempt for longer
+	// (never past MaxElapsed or the context's deadline: the call ends
+	// instead, with an error matching [ErrNotSent] that wraps the answer's).
 	MaxInterval time.Duration
 }
 
@@ -278,7 +294,7 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(k.in); err != nil {
-			return nil, fmt.Errorf("intercom: %s %s: encoding request: %w", k.method, k.path, err)
+			return nil, &notSentError{method: k.method, path: k.path, reason: "encoding request", cause: err}
 		}
 		body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
@@ -292,47 +308,44 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 	start := c.now()
 	deadline := start.Add(c.retry.MaxElapsed)
 	limiter, skipWait := c.budgetFor(ctx)
-	attempt := 0
+	attempt := 0 // attempts begun
+	sent := 0    // attempts handed to the HTTP client
 	var hdr http.Header
 	var lastErr error
+	var notBefore time.Time // from a Retry-After on the last answer
 
 	op := func() error {
 		attempt++
-		// Hold while Intercom says the budget is spent, then take a slot
-		// of our own budget. The slot is taken after the hold so that
-		// the limiter sees the real send time; an admission made before
-		// a hold is stale, so a held first attempt waits anyway.
-		needSlot := attempt > 1 || !skipWait
-		for {
-			held, err := c.holdIfSpent(ctx, k, attempt, deadline, lastErr)
-			if err != nil {
-				return backoff.Permanent(err)
-			}
-			if held {
-				needSlot = true
-			}
-			if !needSlot || limiter == nil {
-				break
-			}
-			if err := limiter.Wait(ctx); err != nil {
-				if ctx.Err() != nil {
-					err = ctx.Err()
-				}
-				return backoff.Permanent(err)
-			}
-			needSlot = false
-			if !c.gate.heldUntil().After(c.now()) {
-				break // not held again while we waited for the slot
-			}
+		if err := c.waitRetryAfter(ctx, k, notBefore, deadline); err != nil {
+			return backoff.Permanent(err)
 		}
+		if err := c.admit(ctx, k, attempt, limiter, skipWait, deadline); err != nil {
+			return backoff.Permanent(err)
+		}
+		sent++
 		h, err := c.attempt(ctx, k, target, body, attempt)
 		if h != nil {
 			hdr = h
 		}
-		if err != nil {
-			lastErr = err
-			if !IsRetryable(err) || k.creates && ambiguous(err) {
-				return backoff.Permanent(err)
+		if err == nil {
+			return nil
+		}
+		var ns *notSentError
+		if errors.As(err, &ns) {
+			return backoff.Permanent(err)
+		}
+		lastErr = err
+		if !IsRetryable(err) || k.creates && ambiguous(err) {
+			return backoff.Permanent(err)
+		}
+		// A 429 holds the whole client (see attempt); another failure's
+		// Retry-After holds this call's next attempt, if there is one.
+		var apiErr *Error
+		if errors.As(err, &apiErr) && apiErr.StatusCode != http.StatusTooManyRequests && apiErr.RetryAfter > 0 &&
+			attempt < c.retry.MaxAttempts {
+			notBefore = c.now().Add(apiErr.RetryAfter)
+			if limit, byCtx := c.waitLimit(ctx, deadline); notBefore.After(limit) {
+				return backoff.Permanent(tooLate("the time Retry-After asks to wait until", byCtx))
 			}
 		}
 		return err
@@ -349,46 +362,158 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 			"method", k.method, "path", k.path, "attempt", attempt, "next_in", next, "err", err)
 	}
 	err := backoff.RetryNotify(op, b, notify)
+	var ns *notSentError
 	switch {
 	case err == nil:
 		return hdr, nil
-	case ctx.Err() != nil && isContextErr(err) && lastErr != nil && lastErr != ctx.Err():
-		return hdr, &stoppedError{method: k.method, path: k.path, ctxErr: ctx.Err(), last: lastErr}
-	case attempt > 1 && IsRetryable(err):
-		return hdr, fmt.Errorf("intercom: %s %s: giving up after %d attempts: %w", k.method, k.path, attempt, err)
+	case errors.As(err, &ns):
+		ns.method, ns.path, ns.attempts, ns.last = k.method, k.path, sent, lastErr
+		return hdr, ns
+	case ctx.Err() != nil && err == ctx.Err():
+		// The context ended between attempts (the back-off returns its
+		// error rather than the last attempt's).
+		return hdr, &notSentError{method: k.method, path: k.path, attempts: sent,
+			reason: "the context ended before the next attempt", cause: err, last: lastErr}
+	case sent > 1 && IsRetryable(err):
+		return hdr, fmt.Errorf("intercom: %s %s: giving up after %d attempts: %w", k.method, k.path, sent, err)
 	default:
 		return hdr, fmt.Errorf("intercom: %s %s: %w", k.method, k.path, err)
 	}
 }
 
+// admit waits until an attempt may be sent: while the client's rate-limit
+// hold lasts, then for a slot of the limiter (unless the caller already took
+// the first attempt's slot). It returns a *notSentError when the attempt
+// cannot be sent: the context ended, or a wait would end after the call's
+// deadline or the context's, or the limiter failed.
+func (c *Client) admit(ctx context.Context, k call, attempt int, limiter Limiter, skipWait bool, deadline time.Time) error {
+	// The slot is taken after the hold so that the limiter sees the real
+	// send time; an admission made before a hold is stale, so a held first
+	// attempt waits anyway.
+	needSlot := attempt > 1 || !skipWait
+	for {
+		held, err := c.holdIfSpent(ctx, k, deadline)
+		if err != nil {
+			return err
+		}
+		if held {
+			needSlot = true
+		}
+		if !needSlot || limiter == nil {
+			return nil
+		}
+		if err := c.waitSlot(ctx, limiter, deadline); err != nil {
+			return err
+		}
+		needSlot = false
+		if !c.gate.heldUntil().After(c.now()) {
+			return nil // not held again while we waited for the slot
+		}
+	}
+}
+
+// waitLimit returns the time by which a wait must end for the call to go
+// on: the call's deadline or, when it comes first, the context's. byCtx
+// reports the latter.
+func (c *Client) waitLimit(ctx context.Context, deadline time.Time) (limit time.Time, byCtx bool) {
+	if dl, ok := ctx.Deadline(); ok {
+		// In the terms of c.now, which tests may shift.
+		if d := c.now().Add(time.Until(dl)); !d.After(deadline) {
+			return d, true
+		}
+	}
+	return deadline, false
+}
+
+// tooLate reports that what the attempt must wait for ends after the
+// call's deadline, or after the context's when byCtx is set: the request
+// is not sent.
+func tooLate(what string, byCtx bool) *notSentError {
+	if byCtx {
+		return &notSentError{reason: what + " comes after the context's deadline", cause: context.DeadlineExceeded}
+	}
+	return &notSentError{reason: what + " comes after the call's deadline (RetryPolicy.MaxElapsed)"}
+}
+
+// waitRetryAfter sleeps until notBefore, the time the previous answer's
+// Retry-After asked to wait until (zero for none), unless that lies past
+// the call's or the context's deadline.
+func (c *Client) waitRetryAfter(ctx context.Context, k call, notBefore, deadline time.Time) error {
+	now := c.now()
+	if !notBefore.After(now) {
+		return nil
+	}
+	if limit, byCtx := c.waitLimit(ctx, deadline); notBefore.After(limit) {
+		return tooLate("the time Retry-After asks to wait until", byCtx)
+	}
+	c.log.DebugContext(ctx, "intercom: waiting as Retry-After asks",
+		"method", k.method, "path", k.path, "until", notBefore)
+	if err := sleepUntil(ctx, now, notBefore); err != nil {
+		return &notSentError{reason: "the context ended while waiting as Retry-After asks", cause: err}
+	}
+	return nil
+}
+
 // holdIfSpent sleeps while the client's rate-limit gate is closed and
-// reports whether it slept. It gives up (returning lastErr) on a retry
-// whose wait would end after the call's deadline.
-func (c *Client) holdIfSpent(ctx context.Context, k call, attempt int, deadline time.Time, lastErr error) (bool, error) {
+// reports whether it slept. It does not wait for a hold that ends after the
+// call's or the context's deadline.
+func (c *Client) holdIfSpent(ctx context.Context, k call, deadline time.Time) (bool, error) {
+	now := c.now()
 	until := c.gate.heldUntil()
-	if !until.After(c.now()) {
+	if !until.After(now) {
 		return false, nil
 	}
-	if attempt > 1 && lastErr != nil && until.After(deadline) {
-		return false, lastErr // the reset comes too late
+	if limit, byCtx := c.waitLimit(ctx, deadline); until.After(limit) {
+		return false, tooLate("the end of the rate-limit hold", byCtx)
 	}
 	c.log.DebugContext(ctx, "intercom: holding request until rate-limit reset",
 		"method", k.method, "path", k.path, "until", until)
-	if err := sleepUntil(ctx, c.now(), until); err != nil {
-		return false, err
+	if err := sleepUntil(ctx, now, until); err != nil {
+		return false, &notSentError{reason: "the context ended during the rate-limit hold", cause: err}
 	}
 	return true, nil
 }
 
+// waitSlot waits for a slot of the limiter, no longer than the call's
+// deadline.
+func (c *Client) waitSlot(ctx context.Context, limiter Limiter, deadline time.Time) error {
+	limit, byCtx := c.waitLimit(ctx, deadline)
+	wctx := ctx
+	if !byCtx {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, time.Now().Add(limit.Sub(c.now())))
+		defer cancel()
+	}
+	err := limiter.Wait(wctx)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return &notSentError{reason: "the context ended while waiting for the limiter", cause: ctx.Err()}
+	case wctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
+		// The limiter's next slot lies past the deadline; a limiter may
+		// say so at once, as WindowLimiter does.
+		return tooLate("the limiter's next slot", byCtx)
+	default:
+		return &notSentError{reason: "waiting for the limiter", cause: err}
+	}
+}
+
 // attempt sends one request and interprets the answer.
 func (c *Client) attempt(ctx context.Context, k call, target string, body []byte, n int) (http.Header, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &notSentError{reason: "the context ended before the request was sent", cause: err}
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, k.method, target, rd)
+	// Whether the request may have reached Intercom: from the moment the
+	// transport holds a connection for it, bytes may be on their way.
+	var conn connTrace
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, conn.trace()), k.method, target, rd)
 	if err != nil {
-		return nil, err
+		return nil, &notSentError{reason: "building request", cause: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -401,13 +526,17 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 	began := c.now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		mayBeSent := conn.mayBeSent()
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			if !mayBeSent {
+				return nil, &notSentError{reason: "the context ended before a connection was made", cause: ctx.Err()}
+			}
+			return nil, &inFlightError{err: ctx.Err()}
 		}
 		c.log.DebugContext(ctx, "intercom: request failed",
 			"method", k.method, "path", k.path, "attempt", n, "err", err)
 		if transient(err) {
-			return nil, &transportError{err: err}
+			return nil, &transportError{err: err, notSent: !mayBeSent}
 		}
 		return nil, err
 	}
@@ -416,7 +545,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 	c.observe(resp)
 	if err != nil {
 		if ctx.Err() != nil {
-			return resp.Header, ctx.Err()
+			return resp.Header, &inFlightError{err: ctx.Err()}
 		}
 		return resp.Header, &transportError{err: fmt.Errorf("reading answer: %w", err)}
 	}
@@ -445,7 +574,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 	}
 	if k.out != nil && len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, k.out); err != nil {
-			return resp.Header, fmt.Errorf("decoding answer: %w", err)
+			return resp.Header, fmt.Errorf("decoding answer: %w", &redactedError{err: err})
 		}
 	}
 	return resp.Header, nil
@@ -454,7 +583,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 // observe applies the rate-limit headers of an answer: with
 // X-RateLimit-Remaining at 0, requests are held until X-RateLimit-Reset.
 func (c *Client) observe(resp *http.Response) {
-	rem := resp.Header.Get("X-RateLimit-Remaining")
+	rem := resp.Header.Get(RateLimitRemainingHeader)
 	if rem == "" {
 		return
 	}
@@ -462,35 +591,70 @@ func (c *Client) observe(resp *http.Response) {
 	if err != nil || n > 0 {
 		return
 	}
-	if reset, ok := parseReset(resp.Header); ok && reset.After(c.now()) {
-		c.gate.hold(c.now(), reset)
+	now := c.now()
+	if d, ok := untilReset(resp.Header, now); ok && d > 0 {
+		c.gate.hold(now, now.Add(d))
 	}
 }
 
 // retryAfter reads how long to wait before the next attempt: until
 // X-RateLimit-Reset when useReset is set (for 429 answers), else
 // Retry-After (seconds or an HTTP date). Zero if the answer does not say.
+// Times are measured on Intercom's clock (see serverNow), and no wait
+// exceeds maxHold.
 func (c *Client) retryAfter(h http.Header, useReset bool) time.Duration {
 	now := c.now()
-	if reset, ok := parseReset(h); ok && useReset {
-		if d := reset.Sub(now); d > 0 {
-			return min(d, maxHold)
+	if useReset {
+		if d, ok := untilReset(h, now); ok && d > 0 {
+			return d
 		}
 	}
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.Atoi(v); err == nil && s > 0 {
 			return min(time.Duration(s)*time.Second, maxHold)
 		}
-		if t, err := http.ParseTime(v); err == nil && t.After(now) {
-			return min(t.Sub(now), maxHold)
+		if t, err := http.ParseTime(v); err == nil {
+			if d := t.Sub(serverNow(h, now)); d > 0 {
+				return min(d, maxHold)
+			}
 		}
 	}
 	return 0
 }
 
+// untilReset returns how long until the X-RateLimit-Reset of an answer,
+// measured on Intercom's clock, at most maxHold; ok is false when the
+// answer has no valid reset. The result is 0 or negative when the reset
+// has passed.
+//
+// The reset is a UNIX time on Intercom's clock. Compared with the local
+// clock, a client clock ahead of Intercom's would see every reset as past
+// and retry too soon, and one behind would hold for the longest hold after
+// every exhausted budget. Compared with the answer's Date, the wait comes
+// out right whatever the skew, and errs long by less than the second Date
+// rounds off plus the answer's transit, never short.
+func untilReset(h http.Header, now time.Time) (d time.Duration, ok bool) {
+	reset, ok := parseReset(h)
+	if !ok {
+		return 0, false
+	}
+	return min(reset.Sub(serverNow(h, now)), maxHold), true
+}
+
+// serverNow returns when an answer was made, on Intercom's clock: its Date
+// header, or now (the local clock) when it has no valid one.
+func serverNow(h http.Header, now time.Time) time.Time {
+	if v := h.Get("Date"); v != "" {
+		if t, err := http.ParseTime(v); err == nil {
+			return t
+		}
+	}
+	return now
+}
+
 // parseReset reads X-RateLimit-Reset, a UNIX time in seconds.
 func parseReset(h http.Header) (time.Time, bool) {
-	v := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
+	v := strings.TrimSpace(h.Get(RateLimitResetHeader))
 	if v == "" {
 		return time.Time{}, false
 	}
@@ -516,15 +680,24 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// stoppedError reports a call abandoned because its context ended, with
-// the error of its last attempt. It is never retryable.
-type stoppedError struct {
-	method, path string
-	ctxErr, last error
+// connTrace follows how far the transport got with a request, to tell a
+// request that cannot have reached Intercom from one that may have.
+type connTrace struct {
+	getConn, gotConn atomic.Bool
 }
 
-func (e *stoppedError) Error() string {
-	return fmt.Sprintf("intercom: %s %s: %v; last attempt: %v", e.method, e.path, e.ctxErr, e.last)
+func (t *connTrace) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GetConn: func(string) { t.getConn.Store(true) },
+		GotConn: func(httptrace.GotConnInfo) { t.gotConn.Store(true) },
+	}
 }
 
-func (e *stoppedError) Unwrap() []error { return []error{e.ctxErr, e.last} }
+// mayBeSent reports whether bytes of the request may have left: the
+// transport got a connection for it, or it reported nothing at all (a
+// transport that does not trace, or a failure too early to tell), in which
+// case the safe answer is yes. Only a transport that was still getting a
+// connection when it failed shows that the request never left.
+func (t *connTrace) mayBeSent() bool {
+	return t.gotConn.Load() || !t.getConn.Load()
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -773,7 +774,14 @@ func TestIsAmbiguous(t *testing.T) {
 		{"dial refused", &transportError{err: &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}}, false},
 		{"reset after sending", &transportError{err: &net.OpError{Op: "read", Err: syscall.ECONNRESET}}, true},
 		{"timeout", &transportError{err: context.DeadlineExceeded}, true},
+		{"no connection", &transportError{err: errors.New("tls: handshake failure"), notSent: true}, false},
 		{"cancelled", context.Canceled, false},
+		{"deadline", context.DeadlineExceeded, false},
+		{"cancelled in flight", &inFlightError{err: context.Canceled}, true},
+		{"deadline in flight", fmt.Errorf("wrapped: %w", &inFlightError{err: context.DeadlineExceeded}), true},
+		{"not sent", &notSentError{reason: "r", cause: context.Canceled}, false},
+		{"not sent after 503", &notSentError{reason: "r", cause: context.Canceled, last: &Error{StatusCode: 503}}, false},
+		{"not sent after 500", &notSentError{reason: "r", last: &Error{StatusCode: 500}}, true},
 	}
 	for _, tt := range tests {
 		if got := IsAmbiguous(tt.err); got != tt.want {

@@ -46,9 +46,9 @@ type createConversationRequest struct {
 //
 // It is retried only after failures that show Intercom did not act (429,
 // 503, no connection). After an ambiguous failure (a timeout, 500, 502,
-// 504) it returns the error, for which [IsAmbiguous] is true: the
-// conversation may exist, and a caller that tries again may create a
-// second one.
+// 504, or its context ending while the request was in flight) it returns
+// the error, for which [IsAmbiguous] is true: the conversation may exist,
+// and a caller that tries again may create a second one.
 func (c *Client) CreateConversation(ctx context.Context, cc ConversationCreate) (*ConversationMessage, error) {
 	from := cc.FromType
 	if from == "" {

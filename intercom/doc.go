@@ -29,8 +29,8 @@
 // answers 429 beyond the limit. The client keeps inside it in two ways.
 //
 // First, every request (retries included) waits on a [Limiter]. The default
-// is NewWindowLimiter(83, 10*time.Second): a sliding window that admits at
-// most 83 requests in any 10 seconds, not merely on average. A process that
+// is NewWindowLimiter([DefaultLimit], [DefaultWindow]): a sliding window
+// that admits at most 83 requests in any 10 seconds, not merely on average. A process that
 // runs several clients against one workspace should give them one shared
 // limiter with [WithLimiter]. A caller that paces work itself waits on the
 // limiter and passes [ContextWithAdmission] so that the client does not
@@ -44,7 +44,9 @@
 //
 // Transient failures (408, 429, 5xx, timeouts, connection errors) are
 // retried with exponential back-off (github.com/cenkalti/backoff/v4),
-// bounded by [RetryPolicy]; permanent ones (400, 401, 403, 404, 409, 422 and
+// bounded by [RetryPolicy], and never sooner than an answer's Retry-After
+// asks; a wait that would outlast the call's deadline is not begun. Permanent
+// ones (400, 401, 403, 404, 409, 422 and
 // other 4xx) are returned at once. Calls that add something each time
 // Intercom acts on them (CreateConversation, ReplyAsContact, AddNote) are
 // retried only after failures that show Intercom did not act (429, 503, a
@@ -54,7 +56,16 @@
 // transient, and leave the decision to the caller, who can look with
 // [Client.SearchConversationsByContact] before trying again. CreateContact
 // is safe to retry: a second attempt meets a conflict and returns the
-// contact the first one created. Every call stops when its context ends.
+// contact the first one created.
+//
+// Every call stops when its context ends, and its error then matches the
+// context's error. If the request was in flight (the transport held a
+// connection for it), Intercom may have acted on it: [IsAmbiguous] is true.
+// A call that ends before sending its request, because its context ended
+// or its deadline (the context's, or [RetryPolicy.MaxElapsed]) would pass
+// first while it waited for the limiter or Intercom's rate-limit reset,
+// returns an error matching [ErrNotSent], for which IsAmbiguous is false:
+// Intercom never saw it.
 //
 // # Errors
 //
@@ -73,8 +84,10 @@
 //		log.Printf("intercom said %d (request %s)", apiErr.StatusCode, apiErr.RequestID)
 //	}
 //
-// [IsRetryable] tells transient failures from permanent ones. Neither errors
-// nor logs ever contain the access token.
+// [IsRetryable] tells transient failures from permanent ones, [IsAmbiguous]
+// failures after which Intercom may have done the work, and [ErrNotSent]
+// calls that gave up before sending. Neither errors nor logs ever contain
+// the access token.
 //
 // # Webhooks
 //

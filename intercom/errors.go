@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,26 @@ var (
 	ErrGone = errors.New("intercom: gone")
 )
 
+// ErrNotSent matches the error of a call that ended before sending its
+// request, or before sending it again after a failed attempt: Intercom never
+// saw the attempt that was not sent. That happens when the call's context
+// ended while it waited (for the limiter, Intercom's rate-limit reset, an
+// answer's Retry-After or a connection); when such a wait would end after
+// the context's deadline or the call's [RetryPolicy.MaxElapsed], in which
+// case the call returns at once rather than wait in vain; when the limiter
+// failed; and when the request could not be encoded.
+//
+// Such an error also matches the context's error when the context caused
+// it (context.Canceled, or context.DeadlineExceeded also when the deadline
+// has yet to pass but comes before the request could go), and wraps the
+// error of the call's previous attempt, if any, so that errors.As reaches an
+// [*Error] it carried. [IsAmbiguous] is false for it unless that previous
+// attempt was ambiguous, which only a call that creates nothing retries
+// after. [IsRetryable] is false when the context caused it, true when a
+// wait would outlast MaxElapsed (the budget or Intercom was only busy), and
+// otherwise what it says of the limiter's error.
+var ErrNotSent = errors.New("intercom: request not sent")
+
 // Error is a failed Intercom API call: a response with a status outside
 // 2xx. The client returns it wrapped with the method and path of the call;
 // use errors.As to reach it, or errors.Is with the sentinel errors above.
@@ -47,7 +68,8 @@ type Error struct {
 	// Errors holds the items of Intercom's error list, in order.
 	Errors []ErrorItem
 	// RetryAfter is how long Intercom asked the client to wait, from
-	// X-RateLimit-Reset or Retry-After; zero when the answer did not say.
+	// X-RateLimit-Reset (429 answers only) or Retry-After; zero when the
+	// answer did not say. The client's own retries wait at least this long.
 	RetryAfter time.Duration
 }
 
@@ -56,14 +78,20 @@ type ErrorItem struct {
 	// Code is Intercom's machine-readable code, such as "not_found",
 	// "conflict", "parameter_invalid" or "contact_merged".
 	Code string
-	// Message is the human-readable explanation, possibly empty.
+	// Message is the human-readable explanation, possibly empty, exactly
+	// as Intercom sent it. It may contain personal data: Intercom can echo
+	// values of the request, such as a phone number. [Error.Error] prints
+	// it with such numbers masked; log Message itself only with care.
 	Message string
 	// Field names the request field at fault, when Intercom says.
 	Field string
 }
 
 // Error describes the failure: status, then each error item, then the
-// request id.
+// request id. In the items' messages, every number of six digits or more
+// that stands on its own (a phone number, say, possibly written with
+// spaces, dashes or brackets) is replaced with "[number]"; the items
+// themselves keep Intercom's text.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
@@ -81,7 +109,7 @@ func (e *Error) Error() string {
 			fmt.Fprintf(&b, " (field %s)", it.Field)
 		}
 		if it.Message != "" {
-			b.WriteString(": " + it.Message)
+			b.WriteString(": " + maskNumbers(it.Message))
 		}
 	}
 	if e.RequestID != "" {
@@ -129,19 +157,89 @@ func retryableStatus(code int) bool {
 
 // transportError marks a failure to get an answer at all (connection
 // refused or reset, a dropped connection, a timeout) as transient.
-type transportError struct{ err error }
+type transportError struct {
+	err error
+	// notSent records that the transport failed while still getting a
+	// connection: the request cannot have reached Intercom.
+	notSent bool
+}
 
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
 
+// notSentError reports a call that ended before sending its request, or
+// before sending it again; see [ErrNotSent].
+type notSentError struct {
+	method, path string
+	attempts     int    // attempts sent before
+	reason       string // why the request was not sent
+	cause        error  // the context's error, a limiter's error or nil
+	last         error  // the error of the previous attempt, or nil
+}
+
+func (e *notSentError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "intercom: %s %s: not sent: %s", e.method, e.path, e.reason)
+	if e.cause != nil {
+		b.WriteString(": " + e.cause.Error())
+	}
+	if e.last != nil {
+		fmt.Fprintf(&b, "; attempt %d failed: %v", e.attempts, e.last)
+	}
+	return b.String()
+}
+
+func (e *notSentError) Unwrap() []error {
+	errs := []error{ErrNotSent}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	if e.last != nil {
+		errs = append(errs, e.last)
+	}
+	return errs
+}
+
+// retryable reports whether the same call may succeed later.
+func (e *notSentError) retryable() bool {
+	switch {
+	case e.cause == nil:
+		return true // a wait past MaxElapsed: the budget was busy
+	case isContextErr(e.cause):
+		return false
+	default:
+		return IsRetryable(e.cause)
+	}
+}
+
+// inFlightError reports a request whose context ended after it may have
+// reached Intercom, before the answer came: Intercom may have acted on it.
+// It matches the context's error.
+type inFlightError struct{ err error }
+
+func (e *inFlightError) Error() string {
+	return e.err.Error() + " after the request may have reached Intercom; it may have taken effect"
+}
+
+func (e *inFlightError) Unwrap() error { return e.err }
+
 // IsRetryable reports whether err is a transient failure that may succeed
 // if the same call is made again later: an [*Error] with status 408, 429 or
-// 5xx, a timeout, or a failure to reach Intercom or read its answer.
-// Cancellation (context.Canceled) and an expired caller deadline
-// (context.DeadlineExceeded) are not retryable, nor is any other error.
+// 5xx, a timeout, a failure to reach Intercom or read its answer, or a call
+// not sent because the request budget stayed busy past
+// [RetryPolicy.MaxElapsed]. Cancellation (context.Canceled) and an expired
+// caller deadline (context.DeadlineExceeded), even one that ended a request
+// in flight, are not retryable, nor is any other error.
 func IsRetryable(err error) bool {
-	var stopped *stoppedError
-	if err == nil || errors.As(err, &stopped) || errors.Is(err, context.Canceled) {
+	if err == nil {
+		return false
+	}
+	var ns *notSentError
+	if errors.As(err, &ns) {
+		return ns.retryable()
+	}
+	var inFlight *inFlightError
+	if errors.As(err, &inFlight) || errors.Is(err, context.Canceled) {
 		return false
 	}
 	var apiErr *Error
@@ -160,21 +258,37 @@ func IsRetryable(err error) bool {
 }
 
 // IsAmbiguous reports whether err, from a call that failed, leaves open
-// whether Intercom carried the request out: its answer was lost (a
-// timeout, a dropped or reset connection) or is a server error that may
-// come after the work was done (500, 502, 504, 408). A caller about to
-// repeat a call that creates something should look first. It is false for
-// nil, for 429 and 503 answers and for connections that could not be made.
+// whether Intercom carried the request out, so that a caller about to
+// repeat a call that creates something should look first. It is true when
+// the answer was lost (a timeout, a dropped or reset connection), when the
+// answer is a server error that may come after the work was done (500, 502,
+// 504, 408), and when the call's context was cancelled or ran out while the
+// request was in flight: once the transport held a connection for it, bytes
+// may have reached Intercom. Such a cancelled call's error still matches
+// context.Canceled or context.DeadlineExceeded.
+//
+// It is false for nil, for 429 and 503 answers, for connections that could
+// not be made, for a request whose context ended before it was sent (while
+// waiting for the limiter, the rate-limit hold or a connection) and for
+// every error matching [ErrNotSent], unless an earlier attempt of the same
+// call was itself ambiguous (only calls that create nothing are retried
+// after one). A transport that reports no connection events through
+// net/http/httptrace makes every cancelled request ambiguous.
 func IsAmbiguous(err error) bool {
-	return err != nil && !errors.Is(err, context.Canceled) && ambiguous(err)
+	return err != nil && ambiguous(err)
 }
 
 // ambiguous reports whether a failed request may nevertheless have been
-// carried out by Intercom: the answer was lost (a timeout, a dropped or reset
-// connection) or is a server error that may come after the work was done
-// (500, 502, 504, 408). A 429, a 503 and a connection that could not be made
-// mean Intercom did not act on it.
+// carried out by Intercom; see IsAmbiguous.
 func ambiguous(err error) bool {
+	var ns *notSentError
+	if errors.As(err, &ns) {
+		return ns.last != nil && ambiguous(ns.last)
+	}
+	var inFlight *inFlightError
+	if errors.As(err, &inFlight) {
+		return true
+	}
 	var apiErr *Error
 	if errors.As(err, &apiErr) {
 		switch apiErr.StatusCode {
@@ -183,11 +297,20 @@ func ambiguous(err error) bool {
 		}
 		return true
 	}
+	var te *transportError
+	if errors.As(err, &te) && te.notSent {
+		return false
+	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return false
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
+		return false
+	}
+	if te == nil && isContextErr(err) {
+		// A bare context error: the client checks the context before
+		// sending and reports a request in flight as inFlightError.
 		return false
 	}
 	return true
@@ -242,3 +365,58 @@ func newError(status int, body []byte) *Error {
 	}
 	return e
 }
+
+// maskedNumber stands for a number removed from an error message.
+const maskedNumber = "[number]"
+
+// numberLike matches a run of digits, possibly led by "+" or "(" and broken
+// by up to two spaces, dots, dashes, slashes or brackets between digits:
+// "15551234567", "+1 (555) 123-4567", "0044 7700 900123".
+var numberLike = regexp.MustCompile(`[+(]?\d(?:[ .\-/()]{0,2}\d)*`)
+
+// maskNumbers replaces in s every number-like run that holds six digits or
+// more and stands on its own (not glued to letters, as digits inside a hex
+// id or a word are) with maskedNumber, so that a phone number Intercom echoes
+// in an error message does not reach logs.
+func maskNumbers(s string) string {
+	locs := numberLike.FindAllStringIndex(s, -1)
+	if locs == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, l := range locs {
+		start, end := l[0], l[1]
+		run := s[start:end]
+		digits := 0
+		for _, r := range run {
+			if r >= '0' && r <= '9' {
+				digits++
+			}
+		}
+		glued := start > 0 && run[0] != '+' && isWordByte(s[start-1]) || end < len(s) && isWordByte(s[end])
+		if digits < 6 || glued {
+			continue
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(maskedNumber)
+		last = end
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// redactedError masks numbers (see maskNumbers) in the message of the
+// error it wraps, such as a JSON decoding error that quotes a value of the
+// answer; errors.Is and errors.As see the original.
+type redactedError struct{ err error }
+
+func (e *redactedError) Error() string { return maskNumbers(e.err.Error()) }
+func (e *redactedError) Unwrap() error { return e.err }

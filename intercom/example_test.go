@@ -24,7 +24,7 @@ func ExampleNewClient() {
 
 	client, err := intercom.NewClient("access-token",
 		intercom.WithBaseURL(srv.URL), // intercom.EUBaseURL for an EU workspace
-		intercom.WithLimiter(intercom.NewWindowLimiter(83, 10*time.Second)),
+		intercom.WithLimiter(intercom.NewWindowLimiter(intercom.DefaultLimit, intercom.DefaultWindow)),
 	)
 	if err != nil {
 		log.Fatal(err)
@@ -109,7 +109,7 @@ func ExampleContextWithAdmission() {
 	defer srv.Close()
 
 	// One limiter for the whole process, shared with the client.
-	budget := intercom.NewWindowLimiter(83, 10*time.Second)
+	budget := intercom.NewWindowLimiter(intercom.DefaultLimit, intercom.DefaultWindow)
 	client, err := intercom.NewClient("access-token", intercom.WithBaseURL(srv.URL), intercom.WithLimiter(budget))
 	if err != nil {
 		log.Fatal(err)

@@ -19,8 +19,13 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-// Default budget: the client sends at most DefaultLimit requests in any
-// DefaultWindow.
+// Intercom's default request budget, which [NewClient]'s default limiter
+// keeps to: at most DefaultLimit requests in any DefaultWindow. Intercom
+// counts requests per app and workspace in 10-second windows. 83 per
+// window (500 a minute) is a conservative figure: Intercom's documentation
+// names larger defaults for some apps, but 500 a minute is what some
+// workspaces observe. A workspace known to have more can pass its own
+// limiter with [WithLimiter].
 const (
 	DefaultLimit  = 83
 	DefaultWindow = 10 * time.Second

@@ -36,8 +36,13 @@ type Conversation struct {
 	// is unassigned (Intercom sends 0 or null).
 	AdminAssigneeID string
 	TeamAssigneeID  string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// CreatedAt and UpdatedAt are in whole seconds (UTC), zero if absent.
+	// UpdatedAt is the time of the conversation's last change as of the
+	// answer or notification that carried it: of two notifications about
+	// one conversation, the one with the later UpdatedAt shows the later
+	// State. Changes within one second can share an UpdatedAt.
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // ContactRef is a reference to a contact within a conversation.
@@ -121,11 +126,33 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	default:
 		var n json.Number
 		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("id: want a string or a number, got %s", b)
+			return fmt.Errorf("id: want a string or a number, got %s", jsonKind(b))
 		}
 		*f = flexString(n.String())
 	}
 	return nil
+}
+
+// jsonKind describes a JSON value by its kind alone, for error messages
+// that must not quote what an answer or a webhook carried.
+func jsonKind(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number out of range"
 }
 
 // assigneeID maps Intercom's "unassigned" (0, "0" or null) to "".
@@ -143,7 +170,7 @@ type unixTime time.Time
 func (u *unixTime) UnmarshalJSON(b []byte) error {
 	var f flexString
 	if err := f.UnmarshalJSON(b); err != nil {
-		return fmt.Errorf("timestamp: want UNIX seconds, got %s", b)
+		return fmt.Errorf("timestamp: want UNIX seconds (a number or a numeric string), got %s", jsonKind(b))
 	}
 	if f == "" {
 		*u = unixTime{}
@@ -151,7 +178,7 @@ func (u *unixTime) UnmarshalJSON(b []byte) error {
 	}
 	secs, err := strconv.ParseFloat(string(f), 64)
 	if err != nil || secs < 0 || secs > 1<<40 {
-		return fmt.Errorf("timestamp: want UNIX seconds, got %s", b)
+		return fmt.Errorf("timestamp: want UNIX seconds (a number or a numeric string), got %s", jsonKind(b))
 	}
 	if secs == 0 {
 		*u = unixTime{}

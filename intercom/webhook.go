@@ -113,7 +113,9 @@ type Notification struct {
 	Topic string
 	// AppID is the workspace the event comes from.
 	AppID string
-	// CreatedAt is when the notification was created.
+	// CreatedAt is when the notification was created, which is when its
+	// event happened, in whole seconds (UTC); zero if absent. Every delivery
+	// attempt of a notification carries the same CreatedAt.
 	CreatedAt time.Time
 	// FirstSentAt is when delivery was first attempted (zero on the first
 	// attempt of some deliveries).
@@ -158,7 +160,7 @@ func ParseNotification(body []byte) (*Notification, error) {
 	}
 	var w wireNotification
 	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, fmt.Errorf("intercom: ParseNotification: %w", err)
+		return nil, fmt.Errorf("intercom: ParseNotification: %w", &redactedError{err: err})
 	}
 	if w.Type != "" && w.Type != "notification_event" {
 		return nil, fmt.Errorf("intercom: ParseNotification: type is %q, want \"notification_event\"", w.Type)
@@ -187,13 +189,13 @@ func ParseNotification(body []byte) (*Notification, error) {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(w.Data.Item, &head); err != nil {
-		return nil, fmt.Errorf("intercom: ParseNotification: data.item: %w", err)
+		return nil, fmt.Errorf("intercom: ParseNotification: data.item: %w", &redactedError{err: err})
 	}
 	n.ItemType = head.Type
 	if head.Type == "conversation" {
 		var wc wireConversation
 		if err := json.Unmarshal(w.Data.Item, &wc); err != nil {
-			return nil, fmt.Errorf("intercom: ParseNotification: conversation: %w", err)
+			return nil, fmt.Errorf("intercom: ParseNotification: conversation: %w", &redactedError{err: err})
 		}
 		n.Conversation = wc.conversation()
 		if n.Conversation.ID == "" {

@@ -332,3 +332,72 @@ func FuzzParseNotification(f *testing.F) {
 		}
 	})
 }
+
+// The fields a receiver orders state changes by come through as Intercom
+// sends them: in the official examples, times are UNIX seconds as JSON
+// numbers (the notification's created_at, the conversation's created_at
+// and updated_at), and state is "open", "closed" or "snoozed".
+func TestParseNotificationOrderingFieldsFromExamples(t *testing.T) {
+	f := loadExamples(t)
+	unix := func(v *int64) time.Time {
+		if v == nil {
+			return time.Time{}
+		}
+		return time.Unix(*v, 0).UTC()
+	}
+	var checked int
+	for _, ex := range f.Examples {
+		var head struct {
+			Type      string `json:"type"`
+			CreatedAt *int64 `json:"created_at"`
+			UpdatedAt *int64 `json:"updated_at"`
+			State     string `json:"state"`
+			Open      *bool  `json:"open"`
+		}
+		if err := json.Unmarshal(ex.Payload, &head); err != nil {
+			t.Fatalf("%s: %v", ex.Name, err)
+		}
+		switch head.Type {
+		case "notification_event":
+			n, err := ParseNotification(ex.Payload)
+			if err != nil {
+				t.Fatalf("%s: %v", ex.Name, err)
+			}
+			if !n.CreatedAt.Equal(unix(head.CreatedAt)) {
+				t.Errorf("%s: CreatedAt %v, want %v", ex.Name, n.CreatedAt, unix(head.CreatedAt))
+			}
+			checked++
+		case "conversation":
+			var item any
+			_ = json.Unmarshal(ex.Payload, &item)
+			n, err := ParseNotification(envelope(t, TopicAdminClosed, item))
+			if err != nil {
+				t.Fatalf("%s: %v", ex.Name, err)
+			}
+			c := n.Conversation
+			if head.UpdatedAt == nil || head.CreatedAt == nil {
+				t.Fatalf("%s: the example has no created_at or updated_at", ex.Name)
+			}
+			if !c.UpdatedAt.Equal(unix(head.UpdatedAt)) || !c.CreatedAt.Equal(unix(head.CreatedAt)) {
+				t.Errorf("%s: times %v %v, want %v %v", ex.Name, c.CreatedAt, c.UpdatedAt, unix(head.CreatedAt), unix(head.UpdatedAt))
+			}
+			if c.State != head.State || (head.Open != nil && c.Open != *head.Open) || (head.State == "closed") == c.Open {
+				t.Errorf("%s: state %q open %v, want %q", ex.Name, c.State, c.Open, head.State)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Error("no example checked")
+	}
+	// Intercom has also sent times as numeric strings; both read the same.
+	n, err := ParseNotification([]byte(`{"topic":"conversation.admin.opened","created_at":"1734537600",
+		"data":{"item":{"type":"conversation","id":"7","state":"snoozed","open":true,"created_at":1734537500,"updated_at":"1734537599"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !n.CreatedAt.Equal(time.Unix(1734537600, 0)) || !n.Conversation.UpdatedAt.Equal(time.Unix(1734537599, 0)) ||
+		n.Conversation.State != "snoozed" || !n.Conversation.Open {
+		t.Errorf("got %+v %+v", n, n.Conversation)
+	}
+}

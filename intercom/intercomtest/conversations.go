@@ -152,16 +152,33 @@ func attachments(urls []string) ([]Attachment, error) {
 	return out, nil
 }
 
-// addPartLocked appends a part with a fresh id to c.
+// addPartLocked appends a part with a fresh id to c and stamps the change
+// (see stampLocked). A part without a creation time gets the stamp.
 func (s *Server) addPartLocked(c *Conversation, p Part) Part {
 	s.seq.part++
 	p.ID = strconv.FormatInt(s.seq.part, 10)
+	at := stampLocked(c, time.Now())
 	if p.CreatedAt.IsZero() {
-		p.CreatedAt = time.Now()
+		p.CreatedAt = at
 	}
 	c.Parts = append(c.Parts, p)
-	c.UpdatedAt = p.CreatedAt
 	return p
+}
+
+// stampLocked records a change to c made at now and returns the time it is
+// stamped with, which becomes c's UpdatedAt: now in whole seconds, or one
+// second after c's previous change when that is not earlier. Intercom gives
+// times in whole seconds and may stamp two changes within one second alike;
+// the fake spreads them a second apart, running ahead of the clock if it
+// must, so that updated_at advances with every change and tests can order
+// changes by it.
+func stampLocked(c *Conversation, now time.Time) time.Time {
+	at := now.Truncate(time.Second)
+	if last := c.UpdatedAt.Truncate(time.Second); !at.After(last) {
+		at = last.Add(time.Second)
+	}
+	c.UpdatedAt = at
+	return at
 }
 
 func (c *call) notFound() {
@@ -408,7 +425,7 @@ func (s *Server) replyConversation(c *call, id string) {
 		return
 	}
 	body := deref(req.Body)
-	at := time.Now()
+	var at time.Time // zero: the time of the change
 	if req.CreatedAt != nil {
 		at = time.Unix(*req.CreatedAt, 0)
 	}
@@ -650,7 +667,7 @@ func (s *Server) tagConversation(c *call, id string) {
 		c.fail(http.StatusNotFound, "tag_not_found", "Tag not found")
 		return
 	}
-	applied := Tag{ID: tag.ID, Name: tag.Name, AppliedAt: time.Now(), AppliedBy: *req.AdminID}
+	applied := Tag{ID: tag.ID, Name: tag.Name, AppliedBy: *req.AdminID}
 	found := false
 	for i, t := range conv.Tags {
 		if t.ID == tag.ID {
@@ -659,8 +676,8 @@ func (s *Server) tagConversation(c *call, id string) {
 		}
 	}
 	if !found {
+		applied.AppliedAt = stampLocked(conv, time.Now())
 		conv.Tags = append(conv.Tags, applied)
-		conv.UpdatedAt = applied.AppliedAt
 	}
 	c.ok(s.wireTag(applied))
 }

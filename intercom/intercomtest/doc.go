@@ -55,29 +55,45 @@
 // 83 per sliding 10 s window ([WithBudget]); beyond it the answer is 429
 // rate_limit_exceeded, "Exceeded rate limit of 83 in 10_seconds", and every
 // authenticated answer carries X-RateLimit-Limit, X-RateLimit-Remaining and
-// X-RateLimit-Reset. [Server.RateLimited] counts the 429s.
+// X-RateLimit-Reset, with a Date header on the same clock as the reset, so
+// that a client whose clock differs from the server's can measure the reset
+// against Date. [Server.RateLimited] counts the 429s.
 //
 // # Faults and the request record
 //
 // [Server.Fail] injects failures into matching requests: a status with an
-// error.list body, latency, a dropped connection, for a number of requests
-// or for all. With [Fault.Commit] the request takes effect and only the
-// answer is lost. [Server.Requests] returns every request received, as it
+// error.list body, latency, an answer that never comes ([Fault.Hang]), a
+// dropped connection, for a number of requests or for all. With
+// [Fault.Commit] the request takes effect as soon as it arrives and only the
+// answer is lost, wrong or late: Fault{Commit: true, Latency: d} applies a
+// request and answers d later, so a client that gives up meanwhile leaves
+// the work done. [Server.Requests] returns every request received, as it
 // arrived.
 //
 // # Playing the agent
 //
-// [Server.AdminReply], [Server.AdminNote], [Server.BotReply] and
-// [Server.CloseConversation] change a stored conversation as an agent (or
-// Fin) would in the inbox and post the matching notification to a webhook
-// URL: conversation.admin.replied, conversation.admin.noted,
-// conversation.admin.replied and conversation.operator.replied (a bot reply
-// arrives on both, as it does from Intercom), conversation.admin.closed.
+// [Server.AdminReply], [Server.AdminNote], [Server.BotReply],
+// [Server.CloseConversation] and [Server.OpenConversation] change a stored
+// conversation as an agent (or Fin) would in the inbox and post the matching
+// notification to a webhook URL: conversation.admin.replied,
+// conversation.admin.noted, conversation.admin.replied and
+// conversation.operator.replied (a bot reply arrives on both, as it does
+// from Intercom), conversation.admin.closed, conversation.admin.opened.
 // Notifications have the real envelope (type notification_event, app_id,
 // id notif_..., topic, delivery_attempts, first_sent_at, created_at, data)
 // and carry the conversation with the new part only, bodies in plain text
 // (API 2.15+). They are signed like Intercom signs them: X-Hub-Signature:
-// sha1=HMAC-SHA1(raw body, client secret). [Server.Ping],
-// [Server.SendNotification] and [Server.Redeliver] (same notification id,
-// delivery_attempts + 1) cover the rest.
+// sha1=HMAC-SHA1(raw body, client secret).
+//
+// Times are whole UNIX seconds, as Intercom sends them. Every change to a
+// conversation, through the helpers or the REST API, stamps its updated_at
+// at least one second after the previous change's, so that updated_at
+// advances with each change even when tests make several within a second
+// (the real service may stamp such changes alike); a helper's notification
+// has that stamp as its created_at, and the new part too.
+//
+// [Server.Ping] and [Server.SendNotification] cover other topics.
+// [Server.Redeliver] retries a notification as Intercom does (same id,
+// delivery_attempts + 1); [Server.Replay] posts one again byte for byte, so
+// that a test can bring an old state change after a newer one.
 package intercomtest

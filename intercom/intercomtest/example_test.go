@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 )
 
@@ -30,7 +31,7 @@ func Example() {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("X-RateLimit-Remaining") + " " + string(body)
+		return resp.StatusCode, resp.Header.Get(intercom.RateLimitRemainingHeader) + " " + string(body)
 	}
 
 	status, _ := create()
@@ -55,7 +56,7 @@ func ExampleServer_AdminReply() {
 
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		valid := r.Header.Get("X-Hub-Signature") == intercomtest.Sign(body, "client-secret")
+		valid := r.Header.Get(intercom.SignatureHeader) == intercomtest.Sign(body, "client-secret")
 		fmt.Println("signature valid:", valid)
 		fmt.Println("plain text body:", strings.Contains(string(body), `"body":"Yes, it left today."`))
 	}))

@@ -12,23 +12,44 @@ import (
 // Fault is a failure the server injects into matching requests. A fault is
 // applied after authentication and the budget, so a faulted request still
 // counts against the budget.
+//
+// What the client sees is the answer (Status and Body, or the real answer),
+// its timing (Latency, Hang) or its loss (Drop); whether the request takes
+// effect is Commit's business:
+//
+//   - Without Commit, a request with Status, Drop or Hang never takes
+//     effect, and one with Latency alone takes effect after the delay, and
+//     only if the client is still waiting then: a client that leaves during
+//     Latency drops the request.
+//   - With Commit, the request takes effect the moment it arrives, before
+//     any delay; Latency, Hang, Status and Drop then shape only the answer.
+//     Fault{Commit: true, Latency: d} applies the request and sends its
+//     real answer d later; Fault{Commit: true, Hang: true} applies it and
+//     never answers; Fault{Commit: true, Status: 502} applies it and answers
+//     502. A client that gives up during the delay has still changed the
+//     server's state, as when Intercom does the work and the answer is lost.
 type Fault struct {
 	// Status, when not 0, answers the request with this status instead of
-	// handling it. The body is Body, or else an Intercom error.list that
-	// names the status (e.g. 503 service_unavailable).
+	// its real answer. The body is Body, or else an Intercom error.list
+	// that names the status (e.g. 503 service_unavailable).
 	Status int
 	// Body is the response body sent with Status (as application/json).
 	Body string
 	// Header holds extra response headers sent with Status, e.g. Retry-After.
 	Header http.Header
-	// Latency delays the answer (or the drop). The request is then handled
-	// normally when neither Status nor Drop is set.
+	// Latency delays the answer (or the drop). When neither Status nor Drop
+	// is set, the answer is the real one, late. See [Fault] for whether the
+	// request takes effect before or after the delay.
 	Latency time.Duration
+	// Hang holds the answer back until the client gives up (its request's
+	// context ends or it closes the connection) or the server closes: no
+	// answer ever comes. Hang excludes Status, Drop and Latency.
+	Hang bool
 	// Drop closes the connection without an answer.
 	Drop bool
-	// Commit handles the request before Status or Drop replaces the answer:
-	// the request takes effect, but the client never learns it did, as when
-	// a response is lost in transit.
+	// Commit makes the request take effect as soon as it arrives, whatever
+	// the answer: the client never learns it did, or learns it late. See
+	// [Fault].
 	Commit bool
 	// Times is how many matching requests the fault applies to; 0 means
 	// every one.
@@ -66,10 +87,10 @@ func (s *Server) Fail(method, pathPattern string, f Fault) error {
 		return fmt.Errorf("intercomtest: Fail: status %d is not an HTTP status", f.Status)
 	case f.Status != 0 && f.Drop:
 		return fmt.Errorf("intercomtest: Fail: a fault cannot both answer %d and drop the connection", f.Status)
-	case f.Status == 0 && !f.Drop && f.Latency == 0:
-		return fmt.Errorf("intercomtest: Fail: the fault does nothing: set Status, Drop or Latency")
-	case f.Commit && f.Status == 0 && !f.Drop:
-		return fmt.Errorf("intercomtest: Fail: Commit needs Status or Drop")
+	case f.Status == 0 && !f.Drop && f.Latency == 0 && !f.Hang:
+		return fmt.Errorf("intercomtest: Fail: the fault does nothing: set Status, Drop, Latency or Hang")
+	case f.Hang && (f.Status != 0 || f.Drop || f.Latency != 0):
+		return fmt.Errorf("intercomtest: Fail: Hang never answers: it cannot be combined with Status, Drop or Latency")
 	case f.Body != "" && f.Status == 0:
 		return fmt.Errorf("intercomtest: Fail: Body needs Status")
 	case f.Body != "" && !json.Valid([]byte(f.Body)):

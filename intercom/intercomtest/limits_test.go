@@ -41,6 +41,13 @@ func TestBudget(t *testing.T) {
 	if err != nil || reset < start.Unix() || reset > time.Now().Add(window).Unix()+1 {
 		t.Errorf("X-RateLimit-Reset = %q (now %d)", r.header.Get("X-RateLimit-Reset"), time.Now().Unix())
 	}
+	// Date is on the reset's clock: the reset lies within a window of it,
+	// give or take the second each rounds off (Date down, the reset up).
+	if date, err := http.ParseTime(r.header.Get("Date")); err != nil {
+		t.Errorf("Date %q: %v", r.header.Get("Date"), err)
+	} else if d := time.Unix(reset, 0).Sub(date); d <= 0 || d > window+2*time.Second {
+		t.Errorf("X-RateLimit-Reset is %v after Date, want within (0, %v]", d, window+2*time.Second)
+	}
 	if s.RateLimited() != 1 {
 		t.Errorf("RateLimited = %d, want 1", s.RateLimited())
 	}
@@ -227,6 +234,143 @@ func TestFaults(t *testing.T) {
 	})
 }
 
+// A committed request takes effect before a slow or missing answer, so a
+// client that gives up while it waits has still changed the server.
+func TestFaultCommitThenDelay(t *testing.T) {
+	s := newTestServer(t)
+	ct, _ := s.AddContact(Contact{Phone: "+15550000002"})
+	create := func(ctx context.Context) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/conversations",
+			strings.NewReader(`{"from":{"type":"lead","id":"`+ct.ID+`"},"body":"slow answer"}`))
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+		return http.DefaultClient.Do(req)
+	}
+	// waitFor polls until the server holds n conversations.
+	waitFor := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); len(s.Conversations()) < n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d conversations, want %d", len(s.Conversations()), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	t.Run("latency: the real answer, late", func(t *testing.T) {
+		defer s.ClearFaults()
+		if err := s.Fail("POST", "/conversations", Fault{Commit: true, Latency: 150 * time.Millisecond, Times: 1}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(s.Conversations())
+		start := time.Now()
+		resp, err := create(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Errorf("answer after %v, want >= 150ms", d)
+		}
+		convs := s.Conversations()
+		if resp.StatusCode != 200 || len(convs) != before+1 ||
+			!strings.Contains(string(body), `"conversation_id":"`+convs[len(convs)-1].ID+`"`) ||
+			resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("status %d, %d -> %d conversations, body %s", resp.StatusCode, before, len(convs), body)
+		}
+	})
+	t.Run("latency: the client leaves, the work is done", func(t *testing.T) {
+		defer s.ClearFaults()
+		if err := s.Fail("POST", "/conversations", Fault{Commit: true, Latency: 10 * time.Second, Times: 1}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(s.Conversations())
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() {
+			resp, err := create(ctx)
+			if err == nil {
+				resp.Body.Close()
+			}
+			errc <- err
+		}()
+		waitFor(before + 1) // applied while the answer is held back
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want canceled", err)
+		}
+		if got := len(s.Conversations()); got != before+1 {
+			t.Errorf("%d -> %d conversations", before, got)
+		}
+		reqs := s.Requests()
+		if last := reqs[len(reqs)-1]; last.Status != 0 {
+			t.Errorf("recorded status %d for an answer never sent", last.Status)
+		}
+	})
+	t.Run("hang: never answers", func(t *testing.T) {
+		defer s.ClearFaults()
+		if err := s.Fail("POST", "/conversations", Fault{Commit: true, Hang: true, Times: 1}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(s.Conversations())
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := create(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want deadline exceeded", err)
+		}
+		if got := len(s.Conversations()); got != before+1 {
+			t.Errorf("Commit+Hang did not apply the request: %d -> %d", before, got)
+		}
+	})
+	t.Run("hang without commit: nothing happens", func(t *testing.T) {
+		defer s.ClearFaults()
+		if err := s.Fail("POST", "/conversations", Fault{Hang: true, Times: 1}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(s.Conversations())
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if _, err := create(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want deadline exceeded", err)
+		}
+		if got := len(s.Conversations()); got != before {
+			t.Errorf("a hung request without Commit took effect: %d -> %d", before, got)
+		}
+	})
+}
+
+// Close ends requests that a fault holds back instead of waiting for them.
+func TestCloseEndsHungRequests(t *testing.T) {
+	s := NewServer(WithBudget(0, 0))
+	if err := s.Fail("", "/*", Fault{Hang: true}); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/contacts", nil)
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+		resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	for len(s.Requests()) == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for a hung request")
+	}
+	if err := <-errc; err == nil {
+		t.Error("a hung request got an answer")
+	}
+}
+
 func mustConv(t *testing.T, s *Server, id string) Conversation {
 	t.Helper()
 	c, ok := s.Conversation(id)
@@ -250,7 +394,10 @@ func TestFailValidation(t *testing.T) {
 		{"bad status", "GET", "/contacts", Fault{Status: 42}},
 		{"status and drop", "GET", "/contacts", Fault{Status: 500, Drop: true}},
 		{"nothing", "GET", "/contacts", Fault{Times: 3}},
-		{"commit alone", "GET", "/contacts", Fault{Commit: true, Latency: time.Second}},
+		{"commit alone", "GET", "/contacts", Fault{Commit: true}},
+		{"hang and status", "GET", "/contacts", Fault{Hang: true, Status: 500}},
+		{"hang and drop", "GET", "/contacts", Fault{Hang: true, Drop: true}},
+		{"hang and latency", "GET", "/contacts", Fault{Hang: true, Latency: time.Second}},
 		{"body without status", "GET", "/contacts", Fault{Body: "{}", Latency: time.Second}},
 		{"body not json", "GET", "/contacts", Fault{Status: 500, Body: "oops"}},
 		{"negative latency", "GET", "/contacts", Fault{Status: 500, Latency: -1}},

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/smsrelay/smsrelay/intercom"
 )
 
 // Defaults of a new [Server].
@@ -29,9 +31,10 @@ const (
 	// notifications unless [WithAppID] says otherwise.
 	DefaultAppID = "intercomtest"
 	// DefaultBudget and DefaultBudgetWindow are the enforced request budget:
-	// 83 requests in any sliding 10 s window.
-	DefaultBudget       = 83
-	DefaultBudgetWindow = 10 * time.Second
+	// Intercom's default as the client assumes it, [intercom.DefaultLimit]
+	// (83) requests in any sliding [intercom.DefaultWindow] (10 s).
+	DefaultBudget       = intercom.DefaultLimit
+	DefaultBudgetWindow = intercom.DefaultWindow
 )
 
 // maxRequestBody bounds the request bodies the server reads.
@@ -178,9 +181,11 @@ type Server struct {
 	// AppID is the workspace id.
 	AppID string
 
-	cfg  config
-	ts   *httptest.Server
-	hook *http.Client
+	cfg       config
+	ts        *httptest.Server
+	hook      *http.Client
+	closing   chan struct{} // closed by Close, to end held requests
+	closeOnce sync.Once
 
 	mu            sync.Mutex
 	contacts      map[string]*Contact
@@ -234,6 +239,7 @@ func NewServer(opts ...Option) *Server {
 		deleted:       make(map[string]bool),
 		tags:          make(map[string]*Tag),
 		notifications: make(map[string]*notification),
+		closing:       make(chan struct{}),
 	}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.ts.URL
@@ -241,8 +247,12 @@ func NewServer(opts ...Option) *Server {
 }
 
 // Close shuts the server down and blocks until all outstanding requests on
-// it have completed.
-func (s *Server) Close() { s.ts.Close() }
+// it have completed. Requests held back by a [Fault]'s Latency or Hang end
+// at once, without an answer.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.ts.Close()
+}
 
 // Client returns an HTTP client configured for requests to the server.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
@@ -353,24 +363,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	f := s.matchFault(r.Method, r.URL.Path)
-	if f != nil && f.Latency > 0 {
-		t := time.NewTimer(f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	}
-	if f == nil || (f.Status == 0 && !f.Drop) {
+	if f == nil {
 		s.route(sw, r, body, reqID)
 		return
 	}
+	var committed *httptest.ResponseRecorder
 	if f.Commit {
-		rec := httptest.NewRecorder()
-		s.route(rec, r, body, reqID)
+		// The request takes effect now; only the answer is shaped below.
+		committed = httptest.NewRecorder()
+		s.route(committed, r, body, reqID)
 	}
-	if f.Drop {
+	if !s.delay(r, f) {
+		// The client left, or the server is closing: no answer at all
+		// (returning would send an empty 200).
+		dropConnection(w)
+		return
+	}
+	switch {
+	case f.Status == 0 && !f.Drop && committed != nil:
+		// A late real answer.
+		for k, vs := range committed.Header() {
+			sw.Header()[k] = vs
+		}
+		sw.WriteHeader(committed.Code)
+		_, _ = sw.Write(committed.Body.Bytes())
+		return
+	case f.Status == 0 && !f.Drop:
+		s.route(sw, r, body, reqID)
+		return
+	case f.Drop:
 		dropConnection(w)
 		return
 	}
@@ -387,6 +408,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	code, msg := defaultError(f.Status, s.cfg)
 	writeError(sw, f.Status, reqID, code, msg)
+}
+
+// delay waits as f says before the answer: Latency, or for ever with Hang.
+// It reports false when the wait ended because the client went away or the
+// server is closing.
+func (s *Server) delay(r *http.Request, f *Fault) bool {
+	var timeout <-chan time.Time
+	switch {
+	case f.Hang:
+	case f.Latency > 0:
+		t := time.NewTimer(f.Latency)
+		defer t.Stop()
+		timeout = t.C
+	default:
+		return true
+	}
+	select {
+	case <-timeout:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.closing:
+		return false
+	}
 }
 
 // dropConnection closes the client's connection without an answer.
@@ -465,11 +510,15 @@ func (s *Server) admit(h http.Header) bool {
 		s.rateLimited++
 	}
 	reset := s.admissions[0].Add(s.cfg.window)
-	h.Set("X-RateLimit-Limit", strconv.Itoa(s.cfg.budget))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(s.cfg.budget-len(s.admissions)))
+	h.Set(intercom.RateLimitLimitHeader, strconv.Itoa(s.cfg.budget))
+	h.Set(intercom.RateLimitRemainingHeader, strconv.Itoa(s.cfg.budget-len(s.admissions)))
+	// Date, on the same clock as the reset, lets a client measure the
+	// reset against the server's clock rather than its own (net/http would
+	// set it a moment later).
+	h.Set("Date", now.UTC().Format(http.TimeFormat))
 	// A UNIX timestamp in whole seconds, rounded up so that a client waiting
 	// until Reset never comes back early.
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(int64(math.Ceil(float64(reset.UnixNano())/1e9)), 10))
+	h.Set(intercom.RateLimitResetHeader, strconv.FormatInt(int64(math.Ceil(float64(reset.UnixNano())/1e9)), 10))
 	return ok
 }
 

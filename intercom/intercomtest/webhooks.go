@@ -13,15 +13,18 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/smsrelay/smsrelay/intercom"
 )
 
-// Webhook topics the helpers post.
+// Webhook topics the helpers post: the intercom package's names.
 const (
-	TopicPing            = "ping"
-	TopicAdminReplied    = "conversation.admin.replied"
-	TopicAdminNoted      = "conversation.admin.noted"
-	TopicAdminClosed     = "conversation.admin.closed"
-	TopicOperatorReplied = "conversation.operator.replied"
+	TopicPing            = intercom.TopicPing
+	TopicAdminReplied    = intercom.TopicAdminReplied
+	TopicAdminNoted      = intercom.TopicAdminNoted
+	TopicAdminClosed     = intercom.TopicAdminClosed
+	TopicAdminOpened     = intercom.TopicAdminOpened
+	TopicOperatorReplied = intercom.TopicOperatorReplied
 )
 
 const (
@@ -150,10 +153,22 @@ func (s *Server) CloseConversation(ctx context.Context, target, conversationID, 
 		}, TopicAdminClosed)
 }
 
+// OpenConversation plays an admin reopening the conversation in the inbox
+// (or ending its snooze): the state becomes open, an open part is added, and
+// conversation.admin.opened is posted. It returns the part id and the
+// receiver's status.
+func (s *Server) OpenConversation(ctx context.Context, target, conversationID, adminID string) (partID string, status int, err error) {
+	return s.agentAct(ctx, "OpenConversation", target, conversationID, adminID,
+		Part{PartType: "open"}, func(c *Conversation) {
+			c.State, c.SnoozedUntil = StateOpen, time.Time{}
+		}, TopicAdminOpened)
+}
+
 // agentAct adds part to the conversation (author: admin adminID, or the bot
 // when adminID is ""), applies change, and posts one notification per topic
 // whose item is the conversation with only the new part, bodies in plain
-// text.
+// text. The change's time is the part's created_at, the conversation's
+// updated_at and the notification's created_at.
 func (s *Server) agentAct(ctx context.Context, op, target, conversationID, adminID string, p Part, change func(*Conversation), topics ...string) (string, int, error) {
 	if err := checkTarget(target); err != nil {
 		return "", 0, fmt.Errorf("intercomtest: %s: %w", op, err)
@@ -186,7 +201,7 @@ func (s *Server) agentAct(ctx context.Context, op, target, conversationID, admin
 	}
 	status := 0
 	for _, topic := range topics {
-		st, err := s.deliver(ctx, target, s.newNotification(topic, item))
+		st, err := s.deliver(ctx, target, s.newNotification(topic, item, p.CreatedAt))
 		if err != nil {
 			return p.ID, st, fmt.Errorf("intercomtest: %s: %w", op, err)
 		}
@@ -241,7 +256,7 @@ func (s *Server) SendNotification(ctx context.Context, target, topic string, ite
 	if !json.Valid(raw) {
 		return "", 0, fmt.Errorf("intercomtest: SendNotification: item is not valid JSON")
 	}
-	n := s.newNotification(topic, bytes.Clone(raw))
+	n := s.newNotification(topic, bytes.Clone(raw), time.Now())
 	status, err = s.deliver(ctx, target, n)
 	if err != nil {
 		return n.id, status, fmt.Errorf("intercomtest: SendNotification: %w", err)
@@ -276,8 +291,49 @@ func (s *Server) Redeliver(ctx context.Context, target, notificationID string) (
 	return status, nil
 }
 
-func (s *Server) newNotification(topic string, item json.RawMessage) *notification {
-	n := &notification{id: "notif_" + newUUID(), topic: topic, item: item, createdAt: time.Now()}
+// Replay posts an earlier notification to target again exactly as it was
+// first delivered: the same bytes under the same signature, so the same
+// notification id, delivery_attempts, created_at and conversation, only
+// later. A proxy, a queue or a network retry can repeat a request so; a
+// replay also lets a receiver's test bring an old state change after a newer
+// one, such as an earlier conversation.admin.closed after the
+// conversation.admin.opened that followed it. [Server.Redeliver], by
+// contrast, sends a new attempt as Intercom retries, with delivery_attempts
+// one higher. Replay returns the receiver's status, and fails if the server
+// never delivered the notification.
+func (s *Server) Replay(ctx context.Context, target, notificationID string) (status int, err error) {
+	if err := checkTarget(target); err != nil {
+		return 0, fmt.Errorf("intercomtest: Replay: %w", err)
+	}
+	s.mu.Lock()
+	var first *Delivery
+	for i := range s.deliveries {
+		if s.deliveries[i].NotificationID == notificationID {
+			d := s.deliveries[i]
+			first = &d
+			break
+		}
+	}
+	s.mu.Unlock()
+	if first == nil {
+		return 0, fmt.Errorf("intercomtest: Replay: notification %q was never delivered", notificationID)
+	}
+	d := *first
+	d.URL, d.Body = target, bytes.Clone(first.Body)
+	d.Status, err = s.post(ctx, target, d.Body, d.Signature)
+	s.mu.Lock()
+	s.deliveries = append(s.deliveries, d)
+	s.mu.Unlock()
+	if err != nil {
+		return d.Status, fmt.Errorf("intercomtest: Replay: %w", err)
+	}
+	return d.Status, nil
+}
+
+// newNotification registers a notification about an event that happened at
+// at (its created_at).
+func (s *Server) newNotification(topic string, item json.RawMessage, at time.Time) *notification {
+	n := &notification{id: "notif_" + newUUID(), topic: topic, item: item, createdAt: at}
 	s.mu.Lock()
 	s.notifications[n.id] = n
 	s.mu.Unlock()
@@ -290,7 +346,12 @@ func (s *Server) deliver(ctx context.Context, target string, n *notification) (i
 	s.mu.Lock()
 	n.attempts++
 	if n.firstSent.IsZero() {
+		// Never before the event, even when its stamp ran ahead of the
+		// clock (see stampLocked).
 		n.firstSent = now
+		if now.Before(n.createdAt) {
+			n.firstSent = n.createdAt
+		}
 	}
 	env := wireNotification{
 		Type:             "notification_event",
@@ -326,7 +387,7 @@ func (s *Server) post(ctx context.Context, target string, body []byte, sig strin
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set("X-Hub-Signature", sig)
+	req.Header.Set(intercom.SignatureHeader, sig)
 	resp, err := s.hook.Do(req)
 	if err != nil {
 		return 0, err
