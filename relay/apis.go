@@ -2,7 +2,7 @@ package relay
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/smsrelay/smsrelay/intercom"
@@ -32,23 +32,10 @@ func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
 
 func (b *intercomRoute) admit(ctx context.Context) (context.Context, error) {
 	if err := b.lim.Wait(ctx); err != nil {
-		return ctx, &notSentError{err}
+		// Never sent, so never ambiguous.
+		return ctx, fmt.Errorf("relay: Intercom budget: %w: %w", intercom.ErrNotSent, err)
 	}
 	return intercom.ContextWithAdmission(ctx, b.lim), nil
-}
-
-// notSentError is a call that never left: the budget did not admit it
-// before its context ended. It is never ambiguous.
-type notSentError struct{ err error }
-
-func (e *notSentError) Error() string { return "relay: Intercom call not sent: " + e.err.Error() }
-func (e *notSentError) Unwrap() error { return e.err }
-
-// intercomAmbiguous reports whether a failed Intercom call may nevertheless
-// have taken effect.
-func intercomAmbiguous(err error) bool {
-	var ns *notSentError
-	return !errors.As(err, &ns) && intercom.IsAmbiguous(err)
 }
 
 // call admits one call through the budget and makes it.

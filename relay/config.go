@@ -175,8 +175,8 @@ type Config struct {
 }
 
 const (
-	defaultRateLimit    = 83
-	rateWindow          = 10 * time.Second
+	defaultRateLimit    = intercom.DefaultLimit
+	rateWindow          = intercom.DefaultWindow
 	defaultWorkers      = 4
 	defaultLease        = time.Minute
 	defaultMaxAttempts  = 25

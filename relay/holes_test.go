@@ -301,3 +301,34 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// Shutdown past the drain timeout cuts off the request that starts a
+// conversation after Intercom applied it: the job runs again later, and
+// must find the conversation instead of starting a second one.
+func TestStartCutOffByShutdownIsNotRepeated(t *testing.T) {
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) {
+		c.DrainTimeout = 50 * time.Millisecond
+		c.Lease = 300 * time.Millisecond
+	})
+	if err := h.ic.Fail("POST", "/conversations", intercomtest.Fault{Commit: true, Hang: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "Hello, is anyone there?")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.r.Run(ctx) }()
+	for len(h.ic.Conversations()) == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	h.drain() // the job runs again once its lease lapses
+	if n := len(h.ic.Conversations()); n != 1 {
+		t.Fatalf("Intercom holds %d conversations, want 1", n)
+	}
+	h.reply(h.onlyConversation().ID, "Yes, we are here")
+	h.drain()
+	if n := len(h.sent()); n != 1 {
+		t.Fatalf("the reply reached the phone %d times, want 1", n)
+	}
+}

@@ -122,7 +122,7 @@ func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, cont
 				AttachmentURLs: mediaURLs(in.Media),
 			})
 		},
-		ambiguous: intercomAmbiguous,
+		ambiguous: intercom.IsAmbiguous,
 	}
 	if r.ic.canFind() {
 		e.look = func(ctx context.Context) (*intercom.ConversationMessage, bool, error) {
@@ -172,7 +172,7 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 				AttachmentURLs: mediaURLs(in.Media),
 			})
 		},
-		ambiguous: intercomAmbiguous,
+		ambiguous: intercom.IsAmbiguous,
 	})
 	if errors.Is(err, intercom.ErrNotFound) {
 		// Either the conversation or the contact is gone; ask which.
