@@ -152,10 +152,10 @@ type Runner struct {
 func New(cfg Config) (*Runner, error) {
 	var p []error
 	if cfg.Queue == nil {
-		p = append(p, errors.New("Queue is required"))
+		p = append(p, errors.New("missing Queue"))
 	}
 	if len(cfg.Handlers) == 0 {
-		p = append(p, errors.New("Handlers is empty"))
+		p = append(p, errors.New("no Handlers"))
 	}
 	for kind, h := range cfg.Handlers {
 		if kind == "" || h == nil {
@@ -163,22 +163,22 @@ func New(cfg Config) (*Runner, error) {
 		}
 	}
 	if cfg.Workers <= 0 {
-		p = append(p, fmt.Errorf("Workers must be positive, got %d", cfg.Workers))
+		p = append(p, fmt.Errorf("non-positive Workers %d", cfg.Workers))
 	}
 	if cfg.Lease <= 0 {
-		p = append(p, fmt.Errorf("Lease must be positive, got %v", cfg.Lease))
+		p = append(p, fmt.Errorf("non-positive Lease %v", cfg.Lease))
 	}
 	if cfg.MaxAttempts <= 0 {
-		p = append(p, fmt.Errorf("MaxAttempts must be positive, got %d", cfg.MaxAttempts))
+		p = append(p, fmt.Errorf("non-positive MaxAttempts %d", cfg.MaxAttempts))
 	}
 	if cfg.RetryBase <= 0 || cfg.RetryMax < cfg.RetryBase {
 		p = append(p, fmt.Errorf("need 0 < RetryBase <= RetryMax, got %v and %v", cfg.RetryBase, cfg.RetryMax))
 	}
 	if cfg.PollInterval <= 0 {
-		p = append(p, fmt.Errorf("PollInterval must be positive, got %v", cfg.PollInterval))
+		p = append(p, fmt.Errorf("non-positive PollInterval %v", cfg.PollInterval))
 	}
 	if cfg.DrainTimeout < 0 {
-		p = append(p, fmt.Errorf("DrainTimeout must not be negative, got %v", cfg.DrainTimeout))
+		p = append(p, fmt.Errorf("negative DrainTimeout %v", cfg.DrainTimeout))
 	}
 	if err := errors.Join(p...); err != nil {
 		return nil, fmt.Errorf("jobs: invalid config: %w", err)
