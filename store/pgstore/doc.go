@@ -70,7 +70,11 @@
 // does not grow with the number of waiting jobs, however many wait behind
 // a leased or delayed head. Two claimers can never hold two jobs of one
 // key: a claimer that reaches the key row after another committed a lease
-// on it re-reads the row, finds it no longer due and moves on. Under
+// on it re-reads the row, finds it no longer due and moves on. Nor can a
+// claimer run a key's jobs out of order: holding the key row, it re-checks
+// the head job it locks, and passes over one that finished or was
+// dead-lettered and replayed (behind the key's waiting jobs) since its
+// statement began. Under
 // contention a Claim may now and then report [store.ErrNoJob] although a
 // job became runnable a moment earlier; the next Claim finds it.
 //
