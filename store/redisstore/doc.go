@@ -57,9 +57,11 @@
 //     a job hash, a key's list or a de-duplication key to make room, which
 //     loses jobs, can wedge a key's queue and lets duplicates through. With
 //     noeviction a full Redis refuses writes instead, and the store returns
-//     those errors. Claim copes with a job hash that is gone anyway (it drops
-//     the id rather than recreating a partial job), but it cannot bring the
-//     job back.
+//     those errors. Claim copes with a job hash that is gone anyway: it
+//     drops the id rather than recreate a partial job, and when the job was
+//     the leased head of its key, it takes the id off the key's list once
+//     the lease runs out, so that the key's next job runs. It cannot bring
+//     the lost job back.
 //
 // Records that accumulate with traffic are bounded with [WithRecordTTL], and
 // the markers of lost-reply protection expire on their own; size maxmemory
@@ -91,10 +93,18 @@
 //	{p}:runnable          zset   ordering keys whose head is ready, scored by
 //	                             the head's run time
 //	{p}:leased            zset   leased job ids, scored by lease expiry
+//	{p}:leasekeys         hash   leased job id → its ordering key, so that
+//	                             a leased job whose hash is gone can be
+//	                             taken off its key's list
 //	{p}:pending           set    ids of all ready and leased jobs
 //	{p}:dead              zset   dead-lettered job ids, oldest first
 //	{p}:seq               string dead-letter sequence
 //	{p}:clock             string last time handed out, see Clock
+//
+// {p}:leasekeys is new in this release. Leases that replicas of an earlier
+// release grant have no entry in it (Claim then cannot free the key of such
+// a job if its hash vanishes), and leases they end keep theirs: a few dozen
+// bytes per job for as long as a rolling upgrade lasts, read by nobody.
 //
 // Times are microseconds since the Unix epoch. To inspect the dead letters
 // by hand: ZRANGE {p}:dead 0 -1, then HGETALL {p}:job:<id>; the err field

@@ -135,7 +135,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		recordTTL: cfg.recordTTL,
 		queueKeys: []string{
 			base + "clock", base + "runnable", base + "leased",
-			base + "pending", base + "dead", base + "seq",
+			base + "pending", base + "dead", base + "seq", base + "leasekeys",
 		},
 		advance:     redis.NewScript(advanceStatusLua),
 		markSeen:    redis.NewScript(markSeenLua),

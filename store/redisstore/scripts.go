@@ -2,7 +2,7 @@ package redisstore
 
 // The Lua scripts that make the store's multi-key operations atomic.
 //
-// Every queue script receives the same six keys first (see Store.queueKeys)
+// Every queue script receives the same seven keys first (see Store.queueKeys)
 // and then, as ARGV[1] to ARGV[3], the hash-tagged prefix, the request id
 // of the call and how long to remember that request, in milliseconds (see
 // Store.eval). Keys whose names depend on data the script reads (a job hash,
@@ -51,6 +51,7 @@ return 0
 // queuePrelude defines the helpers shared by the queue scripts.
 const queuePrelude = `
 local K_CLOCK, K_RUN, K_LEASED, K_PENDING, K_DEAD, K_SEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local K_LEASEKEYS = KEYS[7]
 local base, REQ, REQ_TTL = ARGV[1], ARGV[2], ARGV[3]
 
 local function n2s(x) return string.format('%.0f', x) end
@@ -79,7 +80,14 @@ local function qkey(key) return base .. 'q:' .. key end
 -- deleted by hand), except from its key's list, which the caller handles.
 local function forget(id)
   redis.call('ZREM', K_LEASED, id)
+  redis.call('HDEL', K_LEASEKEYS, id)
   redis.call('SREM', K_PENDING, id)
+end
+
+-- unlease drops the lease entries of job id, whose lease ended.
+local function unlease(id)
+  redis.call('ZREM', K_LEASED, id)
+  redis.call('HDEL', K_LEASEKEYS, id)
 end
 
 -- promote makes the new head of key's list (if any) runnable at its run
@@ -143,6 +151,11 @@ return {1, id, t}
 // lease ran out first; of the two, the one with the earlier run time wins.
 // Only the job handed out changes hands: other lapsed leases stay with
 // their holders, who may still finish them.
+//
+// A lapsed lease whose job hash is gone (evicted, or deleted by hand) names
+// a job that no longer exists: its id is dropped from the lease entries
+// and, found through {p}:leasekeys, from its key's list, whose next job is
+// made runnable, so that the key does not wait for the lost job forever.
 const claimLua = `
 local token = REQ
 local function out(id, lapsed)
@@ -168,7 +181,12 @@ for _ = 1, 16 do
     lapsed, lapsedRun = e[1], tonumber(f[2])
     break
   end
+  local key = redis.call('HGET', K_LEASEKEYS, e[1])
   forget(e[1])
+  if key and not f[1] then
+    redis.call('LREM', qkey(key), 1, e[1])
+    promote(key)
+  end
 end
 
 -- ready: the head of the runnable key with the earliest run time.
@@ -199,6 +217,7 @@ local expires = n2s(t + tonumber(ARGV[4]))
 redis.call('HINCRBY', jk, 'attempt', 1)
 redis.call('HSET', jk, 'state', 'leased', 'lease', token, 'until', expires)
 redis.call('ZADD', K_LEASED, expires, id)
+redis.call('HSET', K_LEASEKEYS, id, redis.call('HGET', jk, 'key'))
 remember(id)
 return out(id, wasLapsed)
 `
@@ -225,7 +244,7 @@ if not held(id, ARGV[5]) then return 0 end
 local key = redis.call('HGET', jobkey(id), 'key')
 redis.call('LREM', qkey(key), 1, id)
 redis.call('DEL', jobkey(id))
-redis.call('ZREM', K_LEASED, id)
+unlease(id)
 redis.call('SREM', K_PENDING, id)
 promote(key)
 remember('1')
@@ -242,7 +261,7 @@ if not held(id, ARGV[5]) then return 0 end
 local run = n2s(now() + tonumber(ARGV[6]))
 local jk = jobkey(id)
 redis.call('HSET', jk, 'state', 'ready', 'lease', '', 'until', '0', 'err', ARGV[7], 'run', run)
-redis.call('ZREM', K_LEASED, id)
+unlease(id)
 redis.call('ZADD', K_RUN, run, redis.call('HGET', jk, 'key'))
 remember('1')
 return 1
@@ -259,7 +278,7 @@ local key = redis.call('HGET', jk, 'key')
 local seq = redis.call('INCR', K_SEQ)
 redis.call('HSET', jk, 'state', 'dead', 'lease', '', 'until', '0', 'err', ARGV[6], 'died', n2s(now()))
 redis.call('LREM', qkey(key), 1, id)
-redis.call('ZREM', K_LEASED, id)
+unlease(id)
 redis.call('SREM', K_PENDING, id)
 redis.call('ZADD', K_DEAD, seq, id)
 promote(key)
