@@ -27,10 +27,16 @@
 // needs (run Migrate) or has ones it does not know. A Store used before
 // Migrate fails with "relation does not exist".
 //
-// During a rolling upgrade, replicas of the previous version may keep
-// running after Migrate; they do not keep the due times the queue now
-// works from, and Claim corrects each stale due time it meets, at the cost
-// of one empty Claim. Finish the rollout promptly all the same.
+// During a rolling upgrade, replicas of the previous release may keep
+// running after Migrate. Replicas of a release from before job due times
+// (migration 0002) do not keep them. A lease such a replica grants or
+// extends leaves its key's due time behind the lease; the next Claim that
+// meets it finds nothing and sets it right. A lease such a replica ends
+// (Complete, Retry, DeadLetter) would leave the key's due time at the end
+// of that lease, so that the key's next job waited for it; a trigger
+// (migration 0003) makes the key due at once instead. Either way a key
+// costs one empty Claim at most, never a wait for a lease. Finish the
+// rollout promptly all the same.
 //
 // # What is durable
 //
