@@ -117,6 +117,15 @@ type Thread struct {
 	ContactID      string            // Intercom contact id of the customer
 	ConversationID string            // Intercom conversation id
 	State          ConversationState // open or closed
+	// StateAt is when the conversation's State last changed, as far as the
+	// relay knows: the conversation's updated_at from Intercom, or the time
+	// of the notification that reported the change. The relay compares it
+	// with the time of a later notification, so that a late "closed" that
+	// is older than a re-open is recognised and ignored. The zero time
+	// means unknown (threads stored before the field existed, or a change
+	// whose time the relay did not learn). Stores keep it to the
+	// microsecond at least.
+	StateAt time.Time
 	// LastInbound is when the customer last wrote on this thread; the relay
 	// uses it for the idle-timeout rule.
 	LastInbound time.Time
@@ -136,15 +145,32 @@ func (t Thread) Validate() error {
 	return nil
 }
 
-// Message records an SMS the relay sent on behalf of an agent, so that its
-// status callbacks can be tied back to the conversation.
+// Message records an SMS the relay handled, under its Twilio SID: one it
+// sent on behalf of an agent, so that its status callbacks can be tied back
+// to the conversation, or a customer's text it put on a conversation, so
+// that a retried job does not post it twice.
 type Message struct {
 	SID            string    // Twilio message SID
-	ConversationID string    // Intercom conversation the reply came from
-	PartID         string    // Intercom conversation part that was relayed
-	Thread         ThreadKey // thread it was sent on
-	Status         string    // last status seen, never moved back (see StatusRank)
-	ErrorCode      int       // Twilio error code of the last status, 0 if none
+	ConversationID string    // Intercom conversation the reply came from, or the text went to
+	PartID         string    // Intercom conversation part that was relayed, for a reply
+	Thread         ThreadKey // thread it was sent or received on
+	// Status is the last status Twilio reported for the message, never
+	// moved back (see StatusRank); the relay records a customer's text as
+	// "received", as Twilio's inbound messages are.
+	Status    string
+	ErrorCode int // Twilio error code of the last status, 0 if none
+	// Started says that this customer's text started ConversationID: the
+	// relay created the conversation with it, so the conversation still
+	// needs the relay's routing once the text is on it. It is false for
+	// replies sent by the relay and for texts added to an existing
+	// conversation. AdvanceMessageStatus leaves it as it is.
+	//
+	// Releases before this field recorded such a text with the Status
+	// "received:started-conversation". pgstore's migration rewrites those
+	// records, and pgstore and redisstore read any they still meet (one
+	// written by a replica of an earlier release during a rolling upgrade,
+	// or kept in Redis) as Status "received" with Started set.
+	Started bool
 }
 
 // Validate reports what is missing from m.
@@ -196,10 +222,11 @@ type Store interface {
 
 	// Thread returns the thread stored under key, or ErrNotFound.
 	Thread(ctx context.Context, key ThreadKey) (Thread, error)
-	// PutThread stores t under t.Key, replacing what was there, and records
-	// t.ConversationID → t.Key for ThreadByConversation. Mappings of earlier
-	// conversations of the same key are kept, so that a late reply on an old
-	// conversation still finds its thread.
+	// PutThread stores t under t.Key, every field as given (StateAt and
+	// LastInbound to the microsecond at least), replacing what was there,
+	// and records t.ConversationID → t.Key for ThreadByConversation.
+	// Mappings of earlier conversations of the same key are kept, so that a
+	// late reply on an old conversation still finds its thread.
 	PutThread(ctx context.Context, t Thread) error
 	// DeleteThread forgets the thread stored under key (its conversation
 	// mappings stay); deleting a missing one is not an error.
@@ -208,14 +235,15 @@ type Store interface {
 	// carries or carried, or ErrNotFound.
 	ThreadByConversation(ctx context.Context, conversationID string) (ThreadKey, error)
 
-	// PutMessage records a message sent by the relay, replacing any record
-	// with the same SID.
+	// PutMessage records a message the relay handled, every field as given,
+	// replacing any record with the same SID.
 	PutMessage(ctx context.Context, m Message) error
 	// Message returns the message recorded under sid, or ErrNotFound.
 	Message(ctx context.Context, sid string) (Message, error)
 	// AdvanceMessageStatus sets the status (and error code) of message sid if
-	// StatusRank(status) is greater than the rank of its current status. It
-	// returns the message as stored afterwards and whether it changed, or
+	// StatusRank(status) is greater than the rank of its current status,
+	// leaving its other fields, Started among them, as they are. It returns
+	// the message as stored afterwards and whether it changed, or
 	// ErrNotFound.
 	AdvanceMessageStatus(ctx context.Context, sid, status string, errorCode int) (Message, bool, error)
 

@@ -35,8 +35,21 @@
 // (Complete, Retry, DeadLetter) would leave the key's due time at the end
 // of that lease, so that the key's next job waited for it; a trigger
 // (migration 0003) makes the key due at once instead. Either way a key
-// costs one empty Claim at most, never a wait for a lease. Finish the
-// rollout promptly all the same.
+// costs one empty Claim at most, never a wait for a lease.
+//
+// Migration 0004 adds the columns of [store.Thread].StateAt and
+// [store.Message].Started, and rewrites every message that earlier releases
+// recorded with the status "received:started-conversation" to the status
+// "received" with started set. Replicas of an earlier release that still
+// run write that old status for new messages; this release reads it as
+// the migration rewrote it. They also leave a thread's state_at as it was
+// when they change its state (Thread then returns the earlier StateAt, or
+// zero), and a message's started as it was when they replace it. An
+// earlier replica that reads a rewritten message back, which it does only
+// when it retries the job of a customer's text that started a conversation
+// and had reached Intercom before Migrate ran, takes it for a text that
+// did not start one and leaves that conversation unrouted. Finish the
+// rollout promptly.
 //
 // # What is durable
 //

@@ -155,6 +155,29 @@ func micros(d time.Duration) int64 {
 	return us
 }
 
+// nullTime returns nil for the zero time, which the store keeps as NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// legacyStartedStatus is how releases before store.Message.Started
+// recorded a customer's text that started its conversation.
+const legacyStartedStatus = "received:started-conversation"
+
+// readLegacy returns m as this release records it: a message with the
+// status of releases before store.Message.Started (which replicas of such a
+// release may still write during a rolling upgrade) comes back with the
+// status "received" and Started set.
+func readLegacy(m store.Message) store.Message {
+	if m.Status == legacyStartedStatus {
+		m.Status, m.Started = "received", true
+	}
+	return m
+}
+
 // Contact implements [store.Store].
 func (s *Store) Contact(ctx context.Context, phone string) (string, error) {
 	if err := ctx.Err(); err != nil {
@@ -208,13 +231,16 @@ func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, 
 	}
 	t := store.Thread{Key: key}
 	var state string
-	var last *time.Time
+	var stateAt, last *time.Time
 	err := s.pool.QueryRow(ctx, s.q.thread, key.Customer, key.Sender).
-		Scan(&t.ContactID, &t.ConversationID, &state, &last)
+		Scan(&t.ContactID, &t.ConversationID, &state, &stateAt, &last)
 	if err != nil {
 		return store.Thread{}, wrap("thread", err)
 	}
 	t.State = store.ConversationState(state)
+	if stateAt != nil {
+		t.StateAt = *stateAt
+	}
 	if last != nil {
 		t.LastInbound = *last
 	}
@@ -229,12 +255,9 @@ func (s *Store) PutThread(ctx context.Context, t store.Thread) error {
 	if err := t.Validate(); err != nil {
 		return fmt.Errorf("pgstore: put thread: %w", err)
 	}
-	var last *time.Time
-	if !t.LastInbound.IsZero() {
-		last = &t.LastInbound
-	}
 	_, err := s.pool.Exec(ctx, s.q.putThread,
-		t.Key.Customer, t.Key.Sender, t.ContactID, t.ConversationID, string(t.State), last)
+		t.Key.Customer, t.Key.Sender, t.ContactID, t.ConversationID, string(t.State),
+		nullTime(t.StateAt), nullTime(t.LastInbound))
 	return wrap("put thread", err)
 }
 
@@ -275,7 +298,7 @@ func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
 		return fmt.Errorf("pgstore: put message: %w", err)
 	}
 	_, err := s.pool.Exec(ctx, s.q.putMessage, m.SID, m.ConversationID, m.PartID,
-		m.Thread.Customer, m.Thread.Sender, m.Status, store.StatusRank(m.Status), m.ErrorCode)
+		m.Thread.Customer, m.Thread.Sender, m.Status, store.StatusRank(m.Status), m.ErrorCode, m.Started)
 	return wrap("put message", err)
 }
 
@@ -289,11 +312,11 @@ func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) 
 	}
 	var m store.Message
 	err := s.pool.QueryRow(ctx, s.q.message, sid).Scan(&m.SID, &m.ConversationID, &m.PartID,
-		&m.Thread.Customer, &m.Thread.Sender, &m.Status, &m.ErrorCode)
+		&m.Thread.Customer, &m.Thread.Sender, &m.Status, &m.ErrorCode, &m.Started)
 	if err != nil {
 		return store.Message{}, wrap("message", err)
 	}
-	return m, nil
+	return readLegacy(m), nil
 }
 
 // AdvanceMessageStatus implements [store.Store]. The comparison of ranks and
@@ -312,11 +335,11 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 	var changed bool
 	err := s.pool.QueryRow(ctx, s.q.advanceMessageStatus, sid, status, store.StatusRank(status), errorCode).
 		Scan(&m.SID, &m.ConversationID, &m.PartID, &m.Thread.Customer, &m.Thread.Sender,
-			&m.Status, &m.ErrorCode, &changed)
+			&m.Status, &m.ErrorCode, &m.Started, &changed)
 	if err != nil {
 		return store.Message{}, false, wrap("advance message status", err)
 	}
-	return m, changed, nil
+	return readLegacy(m), changed, nil
 }
 
 // Marked implements [store.Store].

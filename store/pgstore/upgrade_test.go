@@ -3,13 +3,18 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/store/pgstore"
@@ -299,4 +304,108 @@ func TestPreviousReleaseEndsLease(t *testing.T) {
 			}
 		})
 	}
+}
+
+// migrateTo makes schema as Migrate of a release whose last migration was
+// version left it: the embedded migrations up to version, each recorded.
+func migrateTo(t *testing.T, pool *pgxpool.Pool, schema string, version int) {
+	t.Helper()
+	ctx := t.Context()
+	quoted := pgx.Identifier{schema}.Sanitize()
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	sql := "CREATE SCHEMA " + quoted + ";\nCREATE TABLE " + quoted +
+		".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());\n"
+	for _, f := range files {
+		name := filepath.Base(f)
+		v, err := strconv.Atoi(name[:4])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v > version {
+			break
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql += strings.ReplaceAll(string(b), "{schema}", quoted) + ";\n" +
+			fmt.Sprintf("INSERT INTO %s.schema_migrations (version, name) VALUES (%d, '%s');\n", quoted, v, name)
+	}
+	if _, err := pool.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpgradeStartedMessages migrates a schema holding a message that an
+// earlier release recorded with the status "received:started-conversation"
+// and checks that the migration rewrites it to the status "received" with
+// Started set; and that a row a replica of that release writes during the
+// rolling upgrade reads the same way, also once its status moved on.
+func TestUpgradeStartedMessages(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	ctx := t.Context()
+	schema := testSchema(t, pool)
+	migrateTo(t, pool, schema, 3)
+	quoted := pgx.Identifier{schema}.Sanitize()
+	// What the previous release's PutMessage and PutThread write.
+	const oldPutMessage = `INSERT INTO {schema}.messages (sid, conversation_id, part_id, customer, sender, status, status_rank, error_code)
+		VALUES ($1, 'conv-1', '', '+15550000001', '+15559990000', $2, 0, 0)`
+	oldPut := func(sid, status string) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, strings.ReplaceAll(oldPutMessage, "{schema}", quoted), sid, status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldPut("SM-started", "received:started-conversation")
+	oldPut("SM-added", "received")
+	if _, err := pool.Exec(ctx, "INSERT INTO "+quoted+`.threads (customer, sender, contact_id, conversation_id, state)
+		VALUES ('+15550000001', '+15559990000', 'c1', 'conv-1', 'closed')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgstore.Migrate(ctx, pool, pgstore.WithSchema(schema)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.New(pool, pgstore.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	var started bool
+	if err := pool.QueryRow(ctx, "SELECT status, started FROM "+quoted+".messages WHERE sid = 'SM-started'").Scan(&status, &started); err != nil {
+		t.Fatal(err)
+	}
+	if status != "received" || !started {
+		t.Errorf("migrated row has status %q, started %v; want received, true", status, started)
+	}
+	want := func(sid string, status string, started bool) {
+		t.Helper()
+		m, err := s.Message(ctx, sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Status != status || m.Started != started {
+			t.Errorf("Message(%s) = status %q, Started %v; want %q, %v", sid, m.Status, m.Started, status, started)
+		}
+	}
+	want("SM-started", "received", true)
+	want("SM-added", "received", false)
+	th, err := s.Thread(ctx, store.ThreadKey{Customer: "+15550000001", Sender: "+15559990000"})
+	if err != nil || !th.StateAt.IsZero() || th.State != store.StateClosed {
+		t.Errorf("Thread from before the migration = %+v, %v; want it closed with a zero StateAt", th, err)
+	}
+
+	// A replica of the previous release writes the old status after the
+	// migration.
+	oldPut("SM-late", "received:started-conversation")
+	want("SM-late", "received", true)
+	m, changed, err := s.AdvanceMessageStatus(ctx, "SM-late", "delivered", 0)
+	if err != nil || !changed || m.Status != "delivered" || !m.Started {
+		t.Fatalf("AdvanceMessageStatus of an old-style row = %+v, %v, %v; want delivered and Started", m, changed, err)
+	}
+	want("SM-late", "delivered", true)
 }

@@ -73,10 +73,13 @@
 // Operators may read them; only the store should write them.
 //
 //	{p}:contacts          hash   phone → Intercom contact id
-//	{p}:threads           hash   "customer|sender" → thread (JSON)
+//	{p}:threads           hash   "customer|sender" → thread (JSON: contact_id,
+//	                             conversation_id, state, state_at (absent
+//	                             when unknown), last_inbound)
 //	{p}:conversations     hash   Intercom conversation id → "customer|sender"
-//	{p}:msg:<sid>         hash   sent message: conversation, part, customer,
-//	                             sender, status, error_code, rank
+//	{p}:msg:<sid>         hash   message: conversation, part, customer,
+//	                             sender, status, error_code, rank, started
+//	                             ("1" or "0"; absent before this release)
 //	{p}:part:<id>         string relayed Intercom conversation part
 //	{p}:optout            set    "customer|sender" pairs that opted out
 //	{p}:seen:<key>        string de-duplication key, with a TTL (PX); holds
@@ -100,6 +103,17 @@
 //	{p}:dead              zset   dead-lettered job ids, oldest first
 //	{p}:seq               string dead-letter sequence
 //	{p}:clock             string last time handed out, see Clock
+//
+// Records written by earlier releases stay as they are. A message hash
+// without the started field has Started false, except that one with the
+// status "received:started-conversation" (how earlier releases recorded a
+// customer's text that started its conversation) reads as the status
+// "received" with Started set, and keeps Started when its status moves
+// on; the store converts it when it reads it and leaves the hash alone, so
+// that replicas of an earlier release still running during a rolling
+// upgrade read what they wrote. A thread without state_at has a zero
+// StateAt, and replicas of an earlier release drop state_at from a thread
+// they write.
 //
 // {p}:leasekeys is new in this release. Leases that replicas of an earlier
 // release grant have no entry in it (Claim then cannot free the key of such

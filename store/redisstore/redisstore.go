@@ -209,10 +209,13 @@ func (s *Store) DeleteContact(ctx context.Context, phone string) error {
 }
 
 // threadRecord is a thread as stored in the threads hash.
+// StateAt is absent from records written before the field existed, and
+// from records whose StateAt is unknown (zero).
 type threadRecord struct {
 	ContactID      string    `json:"contact_id,omitempty"`
 	ConversationID string    `json:"conversation_id"`
 	State          string    `json:"state"`
+	StateAt        time.Time `json:"state_at,omitzero"`
 	LastInbound    time.Time `json:"last_inbound"`
 }
 
@@ -234,6 +237,7 @@ func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, 
 		ContactID:      rec.ContactID,
 		ConversationID: rec.ConversationID,
 		State:          store.ConversationState(rec.State),
+		StateAt:        rec.StateAt,
 		LastInbound:    rec.LastInbound,
 	}, nil
 }
@@ -248,6 +252,7 @@ func (s *Store) PutThread(ctx context.Context, t store.Thread) error {
 		ContactID:      t.ContactID,
 		ConversationID: t.ConversationID,
 		State:          string(t.State),
+		StateAt:        t.StateAt,
 		LastInbound:    t.LastInbound,
 	})
 	if err != nil {
@@ -302,7 +307,31 @@ const (
 	fStatus       = "status"
 	fErrorCode    = "error_code"
 	fRank         = "rank"
+	fStarted      = "started" // "1" or "0"; absent from records of releases before it
 )
+
+// legacyStartedStatus is how releases before store.Message.Started
+// recorded a customer's text that started its conversation.
+const legacyStartedStatus = "received:started-conversation"
+
+// readLegacy returns m as this release records it: a message with the
+// status of releases before store.Message.Started (kept in Redis from
+// then, or written by a replica of such a release during a rolling
+// upgrade) comes back with the status "received" and Started set.
+func readLegacy(m store.Message) store.Message {
+	if m.Status == legacyStartedStatus {
+		m.Status, m.Started = "received", true
+	}
+	return m
+}
+
+// flag returns the hash value of b.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
 
 // PutMessage records m, replacing any record with the same SID. With
 // [WithRecordTTL] the record expires after that TTL.
@@ -321,6 +350,7 @@ func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
 			fStatus, m.Status,
 			fErrorCode, m.ErrorCode,
 			fRank, store.StatusRank(m.Status),
+			fStarted, flag(m.Started),
 		)
 		if s.recordTTL > 0 {
 			p.PExpire(ctx, k, ceilMillis(s.recordTTL))
@@ -349,14 +379,15 @@ func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) 
 	if err != nil {
 		return store.Message{}, fmt.Errorf("redisstore: message %s: corrupt error code: %w", sid, err)
 	}
-	return store.Message{
+	return readLegacy(store.Message{
 		SID:            sid,
 		ConversationID: h[fConversation],
 		PartID:         h[fPart],
 		Thread:         store.ThreadKey{Customer: h[fCustomer], Sender: h[fSender]},
 		Status:         h[fStatus],
 		ErrorCode:      code,
-	}, nil
+		Started:        h[fStarted] == "1",
+	}), nil
 }
 
 // AdvanceMessageStatus sets the status and error code of message sid if
@@ -386,11 +417,12 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 		ConversationID: r.str(4),
 		PartID:         r.str(5),
 		Thread:         store.ThreadKey{Customer: r.str(6), Sender: r.str(7)},
+		Started:        r.str(8) == "1",
 	}
 	if r.err != nil {
 		return store.Message{}, false, fmt.Errorf("redisstore: advance message status %s: %w", sid, r.err)
 	}
-	return m, r.int(1) == 1, nil
+	return readLegacy(m), r.int(1) == 1, nil
 }
 
 // Marked reports whether the Intercom conversation part partID was

@@ -24,19 +24,24 @@ package redisstore
 // advanceStatusLua: KEYS[1] message hash, KEYS[2] request marker; ARGV
 // status, error code, rank, marker lifetime in ms. Returns {-1} when the
 // message is missing, else {1, changed, status, code, conversation, part,
-// customer, sender}. A repeat of a run that changed the status reports the
-// change again.
+// customer, sender, started}. A repeat of a run that changed the status
+// reports the change again. started is kept; a record with the status of
+// releases before it ('received:started-conversation') keeps that fact in
+// started when its status moves on.
 const advanceStatusLua = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local changed = tonumber(redis.call('GET', KEYS[2]) or '0')
 local rank = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0') or 0
 if tonumber(ARGV[3]) > rank then
+  if redis.call('HGET', KEYS[1], 'status') == 'received:started-conversation' then
+    redis.call('HSET', KEYS[1], 'started', '1')
+  end
   redis.call('HSET', KEYS[1], 'status', ARGV[1], 'error_code', ARGV[2], 'rank', ARGV[3])
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
   changed = 1
 end
-local f = redis.call('HMGET', KEYS[1], 'status', 'error_code', 'conversation', 'part', 'customer', 'sender')
-return {1, changed, f[1] or '', f[2] or '0', f[3] or '', f[4] or '', f[5] or '', f[6] or ''}
+local f = redis.call('HMGET', KEYS[1], 'status', 'error_code', 'conversation', 'part', 'customer', 'sender', 'started')
+return {1, changed, f[1] or '', f[2] or '0', f[3] or '', f[4] or '', f[5] or '', f[6] or '', f[7] or '0'}
 `
 
 // markSeenLua: KEYS[1] seen key; ARGV TTL in ms, request id. Returns 1 when
