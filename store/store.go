@@ -1,6 +1,6 @@
 // Package store declares the storage contracts of smsrelay: [Store], which
 // keeps the small records the relay needs (contacts, threads, messages,
-// relayed parts, opt-outs, de-duplication keys), and [Queue], the durable job
+// markers, opt-outs, de-duplication keys), and [Queue], the durable job
 // queue with leases, retries, dead letters and per-key ordering.
 //
 // # A public extension point

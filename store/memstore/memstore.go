@@ -26,7 +26,7 @@ type Store struct {
 	threads  map[store.ThreadKey]store.Thread // thread key → thread
 	convs    map[string]store.ThreadKey       // conversation id → thread key
 	messages map[string]store.Message         // SID → message
-	parts    map[string]struct{}              // relayed part ids
+	markers  map[string]struct{}              // markers recorded by Mark
 	optOuts  map[store.ThreadKey]struct{}     // opted-out (customer, sender) pairs
 	seen     map[string]time.Time             // seen key → expiry
 	expiries expiryHeap                       // seen keys by expiry, for sweeping
@@ -55,7 +55,7 @@ func New(opts ...Option) *Store {
 		threads:  make(map[store.ThreadKey]store.Thread),
 		convs:    make(map[string]store.ThreadKey),
 		messages: make(map[string]store.Message),
-		parts:    make(map[string]struct{}),
+		markers:  make(map[string]struct{}),
 		optOuts:  make(map[store.ThreadKey]struct{}),
 		seen:     make(map[string]time.Time),
 	}
@@ -256,31 +256,31 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 	return m, true, nil
 }
 
-// Marked reports whether the conversation part partID was relayed.
-func (s *Store) Marked(ctx context.Context, partID string) (bool, error) {
+// Marked reports whether marker was recorded by Mark.
+func (s *Store) Marked(ctx context.Context, marker string) (bool, error) {
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
-	if partID == "" {
-		return false, errors.New("memstore: Marked: empty part id")
+	if marker == "" {
+		return false, errors.New("memstore: Marked: empty marker")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.parts[partID]
+	_, ok := s.markers[marker]
 	return ok, nil
 }
 
-// Mark records that partID was relayed.
-func (s *Store) Mark(ctx context.Context, partID string) error {
+// Mark records marker; recording it again is not an error.
+func (s *Store) Mark(ctx context.Context, marker string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if partID == "" {
-		return errors.New("memstore: Mark: empty part id")
+	if marker == "" {
+		return errors.New("memstore: Mark: empty marker")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.parts[partID] = struct{}{}
+	s.markers[marker] = struct{}{}
 	return nil
 }
 

@@ -55,7 +55,7 @@
 //
 // Everything the store keeps is in ordinary, WAL-logged tables and survives
 // restarts: contacts, threads and their conversation mappings, sent messages
-// and their statuses, relayed parts, opt-outs, seen keys, jobs and dead
+// and their statuses, markers, opt-outs, seen keys, jobs and dead
 // letters. A call returns only after its transaction committed. Enqueue
 // writes the job, its ordering key and its de-duplication key in one
 // statement, so either all are recorded or none is. [Store.EnqueueTx] does
@@ -66,8 +66,10 @@
 // 40001) whenever a worker changed the key's row since the transaction
 // began, which on a busy key is most of the time.
 //
-// Relayed parts, contacts, threads and messages are kept until deleted;
-// prune old rows yourself if their number matters to you, for example
+// Markers ([Store.Mark], in the relayed_parts table, named for the first
+// facts they recorded), contacts, threads and messages are kept until
+// deleted; prune old rows yourself if their number matters to you, keeping
+// markers longer than any job that may still consult them, for example
 // DELETE FROM smsrelay.relayed_parts WHERE relayed_at < now() - interval '90 days'.
 //
 // # Clock, leases and ordering

@@ -343,31 +343,31 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 }
 
 // Marked implements [store.Store].
-func (s *Store) Marked(ctx context.Context, partID string) (bool, error) {
+func (s *Store) Marked(ctx context.Context, marker string) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("pgstore: part relayed: %w", err)
+		return false, fmt.Errorf("pgstore: marked: %w", err)
 	}
-	if partID == "" {
-		return false, errors.New("pgstore: part relayed: empty part id")
+	if marker == "" {
+		return false, errors.New("pgstore: marked: empty marker")
 	}
 	var ok bool
-	if err := s.pool.QueryRow(ctx, s.q.partRelayed, partID).Scan(&ok); err != nil {
-		return false, wrap("part relayed", err)
+	if err := s.pool.QueryRow(ctx, s.q.marked, marker).Scan(&ok); err != nil {
+		return false, wrap("marked", err)
 	}
 	return ok, nil
 }
 
-// Mark implements [store.Store]. Records are kept until an
-// operator deletes them (see the package documentation).
-func (s *Store) Mark(ctx context.Context, partID string) error {
+// Mark implements [store.Store]. Markers are kept, in the relayed_parts
+// table, until an operator deletes them (see the package documentation).
+func (s *Store) Mark(ctx context.Context, marker string) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: mark part relayed: %w", err)
+		return fmt.Errorf("pgstore: mark: %w", err)
 	}
-	if partID == "" {
-		return errors.New("pgstore: mark part relayed: empty part id")
+	if marker == "" {
+		return errors.New("pgstore: mark: empty marker")
 	}
-	_, err := s.pool.Exec(ctx, s.q.markPartRelayed, partID)
-	return wrap("mark part relayed", err)
+	_, err := s.pool.Exec(ctx, s.q.mark, marker)
+	return wrap("mark", err)
 }
 
 // SetOptedOut implements [store.Store].

@@ -80,7 +80,8 @@
 //	{p}:msg:<sid>         hash   message: conversation, part, customer,
 //	                             sender, status, error_code, rank, started
 //	                             ("1" or "0"; absent before this release)
-//	{p}:part:<id>         string relayed Intercom conversation part
+//	{p}:part:<marker>     string marker (Store.Mark), named for the
+//	                             relayed conversation parts it first recorded
 //	{p}:optout            set    "customer|sender" pairs that opted out
 //	{p}:seen:<key>        string de-duplication key, with a TTL (PX); holds
 //	                             the id of the job or call that recorded it
@@ -125,7 +126,7 @@
 // holds the reason. Use [Store.Replay] and [Store.DiscardDeadLetter] to act on
 // them, never direct writes.
 //
-// Records that accumulate with traffic (sent messages, relayed-part markers)
+// Records that accumulate with traffic (messages, markers)
 // are kept forever by default; [WithRecordTTL] makes them expire.
 //
 // # Redis Cluster

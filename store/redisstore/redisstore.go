@@ -32,7 +32,7 @@ type Store struct {
 	rdb       redis.UniversalClient
 	log       *slog.Logger
 	base      string        // "{prefix}:"
-	recordTTL time.Duration // 0: keep messages and part markers forever
+	recordTTL time.Duration // 0: keep messages and markers forever
 
 	// Keys every queue script receives, in this order (see scripts.go).
 	queueKeys []string
@@ -89,9 +89,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithRecordTTL makes the records that accumulate with traffic expire d
-// after they were written: sent messages ([Store.PutMessage]) and relayed-part
-// markers ([Store.Mark]). The default, 0, keeps them forever, as
-// the [store.Store] contract describes; a Redis with bounded memory wants a
+// after they were written: messages ([Store.PutMessage]) and markers
+// ([Store.Mark]). The default, 0, keeps them forever, as the [store.Store]
+// contract describes; a Redis with bounded memory wants a
 // TTL comfortably longer than the time within which Twilio status callbacks
 // and Intercom webhook redeliveries still arrive, such as 30 days. Contacts,
 // threads, conversation mappings and opt-outs never expire. d must not be
@@ -425,31 +425,31 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 	return readLegacy(m), r.int(1) == 1, nil
 }
 
-// Marked reports whether the Intercom conversation part partID was
-// already relayed.
-func (s *Store) Marked(ctx context.Context, partID string) (bool, error) {
-	if partID == "" {
-		return false, errors.New("redisstore: part relayed: empty part id")
+// Marked reports whether marker was recorded by Mark (and has not expired,
+// with [WithRecordTTL]).
+func (s *Store) Marked(ctx context.Context, marker string) (bool, error) {
+	if marker == "" {
+		return false, errors.New("redisstore: marked: empty marker")
 	}
-	n, err := s.rdb.Exists(ctx, s.key("part", partID)).Result()
+	n, err := s.rdb.Exists(ctx, s.key("part", marker)).Result()
 	if err != nil {
-		return false, wrap("part relayed", err)
+		return false, wrap("marked", err)
 	}
 	return n == 1, nil
 }
 
-// Mark records that partID was relayed (for the record TTL, if
-// one was set with [WithRecordTTL]).
-func (s *Store) Mark(ctx context.Context, partID string) error {
-	if partID == "" {
-		return errors.New("redisstore: mark part relayed: empty part id")
+// Mark records marker (for the record TTL, if one was set with
+// [WithRecordTTL]).
+func (s *Store) Mark(ctx context.Context, marker string) error {
+	if marker == "" {
+		return errors.New("redisstore: mark: empty marker")
 	}
 	var ttl time.Duration // 0: no expiry
 	if s.recordTTL > 0 {
 		ttl = ceilMillis(s.recordTTL)
 	}
-	if err := s.rdb.Set(ctx, s.key("part", partID), "1", ttl).Err(); err != nil {
-		return wrap("mark part relayed", err)
+	if err := s.rdb.Set(ctx, s.key("part", marker), "1", ttl).Err(); err != nil {
+		return wrap("mark", err)
 	}
 	return nil
 }

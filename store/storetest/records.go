@@ -324,26 +324,34 @@ func TestMessages(t *testing.T, newStore func(t *testing.T) Backend) {
 	})
 }
 
-// TestParts checks Marked and Mark.
-func TestParts(t *testing.T, newStore func(t *testing.T) Backend) {
+// TestMarkers checks Mark and Marked.
+func TestMarkers(t *testing.T, newStore func(t *testing.T) Backend) {
 	t.Run("MarkAndCheck", func(t *testing.T) {
 		e := open(t, newStore)
-		relayed := func(part string, want bool) {
+		marked := func(marker string, want bool) {
 			t.Helper()
-			got, err := e.b.Marked(e.ctx, part)
-			noErr(t, "Marked("+part+")", err)
+			got, err := e.b.Marked(e.ctx, marker)
+			noErr(t, "Marked("+marker+")", err)
 			if got != want {
-				t.Fatalf("Marked(%s) = %v, want %v", part, got, want)
+				t.Fatalf("Marked(%s) = %v, want %v", marker, got, want)
 			}
 		}
-		relayed("part-1", false)
-		noErr(t, "Mark", e.b.Mark(e.ctx, "part-1"))
-		relayed("part-1", true)
-		relayed("part-2", false)
-		noErr(t, "Mark again", e.b.Mark(e.ctx, "part-1"))
-		relayed("part-1", true)
+		marked("part:1", false)
+		noErr(t, "Mark", e.b.Mark(e.ctx, "part:1"))
+		marked("part:1", true)
+		marked("part:2", false)
+		marked("PART:1", false)
+		noErr(t, "Mark again", e.b.Mark(e.ctx, "part:1"))
+		marked("part:1", true)
+		noErr(t, "Mark another", e.b.Mark(e.ctx, "note:conv-1|outcome unknown"))
+		marked("note:conv-1|outcome unknown", true)
 	})
 }
+
+// TestParts is the former name of [TestMarkers].
+//
+// Deprecated: use TestMarkers.
+func TestParts(t *testing.T, newStore func(t *testing.T) Backend) { TestMarkers(t, newStore) }
 
 // TestOptOuts checks SetOptedOut and OptedOut.
 func TestOptOuts(t *testing.T, newStore func(t *testing.T) Backend) {
