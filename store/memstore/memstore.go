@@ -33,24 +33,44 @@ type Store struct {
 	q        queue                            // the job queue
 }
 
-// Option configures a [Store].
-type Option func(*Store)
+// Option configures a [Store] made by [New]. Options are applied in order;
+// the last one of a kind wins, and a nil Option is skipped.
+//
+// Like the options of pgstore, redisstore and intercom, an Option sets an
+// unexported configuration. Unlike theirs, which have the shape
+// func(*config) error so that each can refuse a bad argument and the
+// constructor return that error, a memstore Option cannot fail: every
+// option accepts every value it can be given (WithClock(nil) keeps
+// time.Now). So New has no error to return, and stays usable inside an
+// expression, as in relay.Config{Store: memstore.New()}.
+type Option func(*config)
+
+// config is what the options set.
+type config struct {
+	now func() time.Time
+}
 
 // WithClock makes the store read the time from now instead of [time.Now].
 // Leases, retry delays and TTLs are measured with it; tests can pass a fake
 // clock to move time without sleeping. A nil now leaves [time.Now] in place.
 func WithClock(now func() time.Time) Option {
-	return func(s *Store) {
+	return func(c *config) {
 		if now != nil {
-			s.now = now
+			c.now = now
 		}
 	}
 }
 
 // New returns an empty store.
 func New(opts ...Option) *Store {
+	c := config{now: time.Now}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&c)
+		}
+	}
 	s := &Store{
-		now:      time.Now,
+		now:      c.now,
 		contacts: make(map[string]string),
 		threads:  make(map[store.ThreadKey]store.Thread),
 		convs:    make(map[string]store.ThreadKey),
@@ -60,11 +80,6 @@ func New(opts ...Option) *Store {
 		seen:     make(map[string]time.Time),
 	}
 	s.q.init()
-	for _, opt := range opts {
-		if opt != nil {
-			opt(s)
-		}
-	}
 	return s
 }
 
