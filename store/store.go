@@ -31,11 +31,15 @@
 //     ([StatusRank]);
 //   - measure leases, delays and TTLs with one clock (the backend's own, for
 //     a shared backend) so that replicas with skewed clocks agree;
-//   - reject bad arguments (empty keys or ids, a job without its lease
-//     token, non-positive leases, TTLs or limits, negative delays) with an
-//     error that matches none of the sentinels, and never panic on them;
+//   - reject bad arguments (the rules of the checking layer below: empty
+//     keys or ids, a job without its lease token, non-positive leases, TTLs
+//     or limits, negative delays) with an error that matches none of the
+//     sentinels, and never panic on them;
 //   - return an error matching the context's error, and change nothing,
 //     when called with a context that has ended.
+//
+// A store that is only ever used behind the checking layer may leave the
+// last two to it (see below).
 //
 // Where the contract leaves a choice, the shipped stores agree: a holder
 // whose lease lapsed may still finish the job until another worker claims
@@ -45,8 +49,56 @@
 // Then run the conformance suite in
 // [github.com/smsrelay/smsrelay/store/storetest] from a test of your
 // package: storetest.Run(t, newStore), where newStore returns a new, empty,
-// isolated store (its own schema or key prefix) on every call. It exercises every method, every
-// sentinel error, concurrent claimers, lease expiry, TTLs and ordering.
+// isolated store (its own schema or key prefix) on every call. It
+// exercises every method, every sentinel error, concurrent claimers, lease
+// expiry, TTLs and ordering, and it checks argument validation and ended
+// contexts on the store exactly as newStore returns it.
+//
+// # The checking layer
+//
+// [Checked] and [CheckedQueue] put a store behind a layer that checks
+// every call before the store sees it; the relay puts the store it is
+// given behind it. A call fails in the layer, and the store is not called,
+// when:
+//
+//   - its context is nil or has ended: the error matches the context's
+//     error ([context.Canceled] or [context.DeadlineExceeded]);
+//   - an argument breaks a rule: an empty phone, contact id, conversation
+//     id, message SID, status (AdvanceMessageStatus), marker, seen key or
+//     job id ([ValidateNonEmpty]); a ThreadKey, Thread, Message or NewJob
+//     whose Validate method fails; a job handed back to Extend, Complete,
+//     Retry or DeadLetter without its ID, Key or Lease token
+//     ([ValidateHeld]); a lease or MarkSeen TTL that is not positive
+//     ([ValidateLease], [ValidateTTL]); a negative Retry delay
+//     ([ValidateDelay]); a DeadLetters limit that is not positive
+//     ([ValidateLimit]). The error matches none of the sentinels.
+//
+// Each rule lives in one exported function or method of this package, and
+// stores that check their own arguments call the same ones.
+//
+// Behind the layer a store may assume that every argument passes these
+// rules and that the context had not ended when the call began. It must
+// still, itself:
+//
+//   - honour the context during the call: one that ends while the store
+//     waits on its backend fails the call with an error matching the
+//     context's error;
+//   - answer with the sentinels, also for arguments that pass the rules
+//     but name nothing it has: an id it never handed out is a dead letter
+//     it does not have ([ErrNotFound]) or a lease that is not current
+//     ([ErrLeaseLost]);
+//   - honour every duration the layer lets through, up to the largest
+//     time.Duration, without overflowing, or reject one its backend cannot
+//     hold with an error that matches none of the sentinels;
+//   - keep every other rule above.
+//
+// The shipped stores also check their own arguments and contexts, with the
+// functions above, because they can be called directly, and the
+// conformance suite holds them to that. A store of your own that is only
+// ever used behind the layer, and leaves those checks to it, runs the
+// suite on storetest.Run(t, func(t *testing.T) storetest.Backend { return
+// store.Checked(newStore(t)).(storetest.Backend) }): the suite's argument
+// and context checks then check the layer in front of your store.
 package store
 
 import (
