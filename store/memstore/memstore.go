@@ -3,7 +3,6 @@ package memstore
 import (
 	"container/heap"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -91,9 +90,16 @@ func ctxErr(ctx context.Context) error {
 	return nil
 }
 
-// invalid wraps a validation error with the method that refused it.
-func invalid(method string, err error) error {
-	return fmt.Errorf("memstore: %s: %w", method, err)
+// invalid returns the first of errs, the verdicts of the rules of package
+// store on a call's arguments, that is not nil, wrapped with the method
+// that refused it; nil when every argument passes.
+func invalid(method string, errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("memstore: %s: %w", method, err)
+		}
+	}
+	return nil
 }
 
 // Contact returns the Intercom contact id stored for phone, or
@@ -102,8 +108,8 @@ func (s *Store) Contact(ctx context.Context, phone string) (string, error) {
 	if err := ctxErr(ctx); err != nil {
 		return "", err
 	}
-	if phone == "" {
-		return "", errors.New("memstore: Contact: empty phone")
+	if err := invalid("Contact", store.ValidateNonEmpty("phone", phone)); err != nil {
+		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,11 +125,8 @@ func (s *Store) SetContact(ctx context.Context, phone, contactID string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	switch {
-	case phone == "":
-		return errors.New("memstore: SetContact: empty phone")
-	case contactID == "":
-		return errors.New("memstore: SetContact: empty contact id")
+	if err := invalid("SetContact", store.ValidateNonEmpty("phone", phone), store.ValidateNonEmpty("contact id", contactID)); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -137,8 +140,8 @@ func (s *Store) DeleteContact(ctx context.Context, phone string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if phone == "" {
-		return errors.New("memstore: DeleteContact: empty phone")
+	if err := invalid("DeleteContact", store.ValidateNonEmpty("phone", phone)); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -151,8 +154,8 @@ func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, 
 	if err := ctxErr(ctx); err != nil {
 		return store.Thread{}, err
 	}
-	if err := key.Validate(); err != nil {
-		return store.Thread{}, invalid("Thread", err)
+	if err := invalid("Thread", key.Validate()); err != nil {
+		return store.Thread{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -169,8 +172,8 @@ func (s *Store) PutThread(ctx context.Context, t store.Thread) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := t.Validate(); err != nil {
-		return invalid("PutThread", err)
+	if err := invalid("PutThread", t.Validate()); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,8 +188,8 @@ func (s *Store) DeleteThread(ctx context.Context, key store.ThreadKey) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := key.Validate(); err != nil {
-		return invalid("DeleteThread", err)
+	if err := invalid("DeleteThread", key.Validate()); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -200,8 +203,8 @@ func (s *Store) ThreadByConversation(ctx context.Context, conversationID string)
 	if err := ctxErr(ctx); err != nil {
 		return store.ThreadKey{}, err
 	}
-	if conversationID == "" {
-		return store.ThreadKey{}, errors.New("memstore: ThreadByConversation: empty conversation id")
+	if err := invalid("ThreadByConversation", store.ValidateNonEmpty("conversation id", conversationID)); err != nil {
+		return store.ThreadKey{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -217,8 +220,8 @@ func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := m.Validate(); err != nil {
-		return invalid("PutMessage", err)
+	if err := invalid("PutMessage", m.Validate()); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,8 +234,8 @@ func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) 
 	if err := ctxErr(ctx); err != nil {
 		return store.Message{}, err
 	}
-	if sid == "" {
-		return store.Message{}, errors.New("memstore: Message: empty SID")
+	if err := invalid("Message", store.ValidateNonEmpty("SID", sid)); err != nil {
+		return store.Message{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,11 +254,8 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 	if err := ctxErr(ctx); err != nil {
 		return store.Message{}, false, err
 	}
-	switch {
-	case sid == "":
-		return store.Message{}, false, errors.New("memstore: AdvanceMessageStatus: empty SID")
-	case status == "":
-		return store.Message{}, false, errors.New("memstore: AdvanceMessageStatus: empty status")
+	if err := invalid("AdvanceMessageStatus", store.ValidateNonEmpty("SID", sid), store.ValidateNonEmpty("status", status)); err != nil {
+		return store.Message{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -276,8 +276,8 @@ func (s *Store) Marked(ctx context.Context, marker string) (bool, error) {
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
-	if marker == "" {
-		return false, errors.New("memstore: Marked: empty marker")
+	if err := invalid("Marked", store.ValidateNonEmpty("marker", marker)); err != nil {
+		return false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -290,8 +290,8 @@ func (s *Store) Mark(ctx context.Context, marker string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if marker == "" {
-		return errors.New("memstore: Mark: empty marker")
+	if err := invalid("Mark", store.ValidateNonEmpty("marker", marker)); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -305,8 +305,8 @@ func (s *Store) SetOptedOut(ctx context.Context, key store.ThreadKey, optedOut b
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := key.Validate(); err != nil {
-		return invalid("SetOptedOut", err)
+	if err := invalid("SetOptedOut", key.Validate()); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -324,8 +324,8 @@ func (s *Store) OptedOut(ctx context.Context, key store.ThreadKey) (bool, error)
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
-	if err := key.Validate(); err != nil {
-		return false, invalid("OptedOut", err)
+	if err := invalid("OptedOut", key.Validate()); err != nil {
+		return false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -340,11 +340,8 @@ func (s *Store) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bo
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
-	switch {
-	case key == "":
-		return false, errors.New("memstore: MarkSeen: empty key")
-	case ttl <= 0:
-		return false, fmt.Errorf("memstore: MarkSeen: ttl %v is not positive", ttl)
+	if err := invalid("MarkSeen", store.ValidateNonEmpty("seen key", key), store.ValidateTTL(ttl)); err != nil {
+		return false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
