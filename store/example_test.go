@@ -1,9 +1,12 @@
 package store_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/smsrelay/smsrelay/store"
+	"github.com/smsrelay/smsrelay/store/memstore"
 )
 
 // Status callbacks arrive out of order; a store keeps the highest rank.
@@ -33,4 +36,27 @@ func ExampleNewJob_Validate() {
 	// Output:
 	// <nil>
 	// store: job has a dedupe key but no positive dedupe TTL
+}
+
+// A store behind the checking layer refuses a bad argument, or a call with
+// an ended context, before the store sees it. A value that is both a Store
+// and a Queue stays both.
+func ExampleChecked() {
+	st := store.Checked(memstore.New())
+	fmt.Println(st.SetContact(context.Background(), "", "contact-1"))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := st.SetContact(ctx, "+14155550123", "contact-1")
+	fmt.Println(errors.Is(err, context.Canceled))
+
+	q, ok := st.(store.Queue)
+	fmt.Println(ok)
+	_, err = q.Claim(context.Background(), 0)
+	fmt.Println(err)
+	// Output:
+	// store: SetContact: empty phone
+	// true
+	// true
+	// store: Claim: lease 0s is not positive
 }

@@ -1,6 +1,6 @@
 // Package store declares the storage contracts of smsrelay: [Store], which
 // keeps the small records the relay needs (contacts, threads, messages,
-// relayed parts, opt-outs, de-duplication keys), and [Queue], the durable job
+// markers, opt-outs, de-duplication keys), and [Queue], the durable job
 // queue with leases, retries, dead letters and per-key ordering.
 //
 // # A public extension point
@@ -31,11 +31,15 @@
 //     ([StatusRank]);
 //   - measure leases, delays and TTLs with one clock (the backend's own, for
 //     a shared backend) so that replicas with skewed clocks agree;
-//   - reject bad arguments (empty keys or ids, a job without its lease
-//     token, non-positive leases, TTLs or limits, negative delays) with an
-//     error that matches none of the sentinels, and never panic on them;
+//   - reject bad arguments (the rules of the checking layer below: empty
+//     keys or ids, a job without its lease token, non-positive leases, TTLs
+//     or limits, negative delays) with an error that matches none of the
+//     sentinels, and never panic on them;
 //   - return an error matching the context's error, and change nothing,
 //     when called with a context that has ended.
+//
+// A store that is only ever used behind the checking layer may leave the
+// last two to it (see below).
 //
 // Where the contract leaves a choice, the shipped stores agree: a holder
 // whose lease lapsed may still finish the job until another worker claims
@@ -45,8 +49,56 @@
 // Then run the conformance suite in
 // [github.com/smsrelay/smsrelay/store/storetest] from a test of your
 // package: storetest.Run(t, newStore), where newStore returns a new, empty,
-// isolated store (its own schema or key prefix) on every call. It exercises every method, every
-// sentinel error, concurrent claimers, lease expiry, TTLs and ordering.
+// isolated store (its own schema or key prefix) on every call. It
+// exercises every method, every sentinel error, concurrent claimers, lease
+// expiry, TTLs and ordering, and it checks argument validation and ended
+// contexts on the store exactly as newStore returns it.
+//
+// # The checking layer
+//
+// [Checked] and [CheckedQueue] put a store behind a layer that checks
+// every call before the store sees it; the relay puts the store it is
+// given behind it. A call fails in the layer, and the store is not called,
+// when:
+//
+//   - its context is nil or has ended: the error matches the context's
+//     error ([context.Canceled] or [context.DeadlineExceeded]);
+//   - an argument breaks a rule: an empty phone, contact id, conversation
+//     id, message SID, status (AdvanceMessageStatus), marker, seen key or
+//     job id ([ValidateNonEmpty]); a ThreadKey, Thread, Message or NewJob
+//     whose Validate method fails; a job handed back to Extend, Complete,
+//     Retry or DeadLetter without its ID, Key or Lease token
+//     ([ValidateHeld]); a lease or MarkSeen TTL that is not positive
+//     ([ValidateLease], [ValidateTTL]); a negative Retry delay
+//     ([ValidateDelay]); a DeadLetters limit that is not positive
+//     ([ValidateLimit]). The error matches none of the sentinels.
+//
+// Each rule lives in one exported function or method of this package, and
+// stores that check their own arguments call the same ones.
+//
+// Behind the layer a store may assume that every argument passes these
+// rules and that the context had not ended when the call began. It must
+// still, itself:
+//
+//   - honour the context during the call: one that ends while the store
+//     waits on its backend fails the call with an error matching the
+//     context's error;
+//   - answer with the sentinels, also for arguments that pass the rules
+//     but name nothing it has: an id it never handed out is a dead letter
+//     it does not have ([ErrNotFound]) or a lease that is not current
+//     ([ErrLeaseLost]);
+//   - honour every duration the layer lets through, up to the largest
+//     time.Duration, without overflowing, or reject one its backend cannot
+//     hold with an error that matches none of the sentinels;
+//   - keep every other rule above.
+//
+// The shipped stores also check their own arguments and contexts, with the
+// functions above, because they can be called directly, and the
+// conformance suite holds them to that. A store of your own that is only
+// ever used behind the layer, and leaves those checks to it, runs the
+// suite on storetest.Run(t, func(t *testing.T) storetest.Backend { return
+// store.Checked(newStore(t)).(storetest.Backend) }): the suite's argument
+// and context checks then check the layer in front of your store.
 package store
 
 import (
@@ -117,11 +169,18 @@ type Thread struct {
 	ContactID      string            // Intercom contact id of the customer
 	ConversationID string            // Intercom conversation id
 	State          ConversationState // open or closed
+	// StateAt is when the conversation's State last changed, as far as the
+	// relay knows: the conversation's updated_at from Intercom, or the time
+	// of the notification that reported the change. The relay compares it
+	// with the time of a later notification, so that a late "closed" that
+	// is older than a re-open is recognised and ignored. The zero time
+	// means unknown (threads stored before the field existed, or a change
+	// whose time the relay did not learn). Stores keep it to the
+	// microsecond at least.
+	StateAt time.Time
 	// LastInbound is when the customer last wrote on this thread; the relay
 	// uses it for the idle-timeout rule.
 	LastInbound time.Time
-	// StateAt is when State last changed (placeholder; see the store branch).
-	StateAt time.Time
 }
 
 // Validate reports what is missing from t.
@@ -138,16 +197,32 @@ func (t Thread) Validate() error {
 	return nil
 }
 
-// Message records an SMS the relay sent on behalf of an agent, so that its
-// status callbacks can be tied back to the conversation.
+// Message records an SMS the relay handled, under its Twilio SID: one it
+// sent on behalf of an agent, so that its status callbacks can be tied back
+// to the conversation, or a customer's text it put on a conversation, so
+// that a retried job does not post it twice.
 type Message struct {
 	SID            string    // Twilio message SID
-	ConversationID string    // Intercom conversation the reply came from
-	PartID         string    // Intercom conversation part that was relayed
-	Thread         ThreadKey // thread it was sent on
-	Status         string    // last status seen, never moved back (see StatusRank)
-	ErrorCode      int       // Twilio error code of the last status, 0 if none
-	Started        bool      // placeholder; see the store branch
+	ConversationID string    // Intercom conversation the reply came from, or the text went to
+	PartID         string    // Intercom conversation part that was relayed, for a reply
+	Thread         ThreadKey // thread it was sent or received on
+	// Status is the last status Twilio reported for the message, never
+	// moved back (see StatusRank); the relay records a customer's text as
+	// "received", as Twilio's inbound messages are.
+	Status    string
+	ErrorCode int // Twilio error code of the last status, 0 if none
+	// Started says that this customer's text started ConversationID: the
+	// relay created the conversation with it, so the conversation still
+	// needs the relay's routing once the text is on it. It is false for
+	// replies sent by the relay and for texts added to an existing
+	// conversation. AdvanceMessageStatus leaves it as it is.
+	//
+	// Releases before this field recorded such a text with the Status
+	// "received:started-conversation". pgstore's migration rewrites those
+	// records, and pgstore and redisstore read any they still meet (one
+	// written by a replica of an earlier release during a rolling upgrade,
+	// or kept in Redis) as Status "received" with Started set.
+	Started bool
 }
 
 // Validate reports what is missing from m.
@@ -199,10 +274,11 @@ type Store interface {
 
 	// Thread returns the thread stored under key, or ErrNotFound.
 	Thread(ctx context.Context, key ThreadKey) (Thread, error)
-	// PutThread stores t under t.Key, replacing what was there, and records
-	// t.ConversationID → t.Key for ThreadByConversation. Mappings of earlier
-	// conversations of the same key are kept, so that a late reply on an old
-	// conversation still finds its thread.
+	// PutThread stores t under t.Key, every field as given (StateAt and
+	// LastInbound to the microsecond at least), replacing what was there,
+	// and records t.ConversationID → t.Key for ThreadByConversation.
+	// Mappings of earlier conversations of the same key are kept, so that a
+	// late reply on an old conversation still finds its thread.
 	PutThread(ctx context.Context, t Thread) error
 	// DeleteThread forgets the thread stored under key (its conversation
 	// mappings stay); deleting a missing one is not an error.
@@ -211,14 +287,15 @@ type Store interface {
 	// carries or carried, or ErrNotFound.
 	ThreadByConversation(ctx context.Context, conversationID string) (ThreadKey, error)
 
-	// PutMessage records a message sent by the relay, replacing any record
-	// with the same SID.
+	// PutMessage records a message the relay handled, every field as given,
+	// replacing any record with the same SID.
 	PutMessage(ctx context.Context, m Message) error
 	// Message returns the message recorded under sid, or ErrNotFound.
 	Message(ctx context.Context, sid string) (Message, error)
 	// AdvanceMessageStatus sets the status (and error code) of message sid if
-	// StatusRank(status) is greater than the rank of its current status. It
-	// returns the message as stored afterwards and whether it changed, or
+	// StatusRank(status) is greater than the rank of its current status,
+	// leaving its other fields, Started among them, as they are. It returns
+	// the message as stored afterwards and whether it changed, or
 	// ErrNotFound.
 	AdvanceMessageStatus(ctx context.Context, sid, status string, errorCode int) (Message, bool, error)
 

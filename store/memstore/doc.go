@@ -40,4 +40,7 @@
 // DeadLetter the job until then. MarkSeen of a key already recorded does not
 // extend its TTL. A replayed dead letter keeps its ID, CreatedAt and
 // LastError.
+//
+// [New] cannot fail, so it returns no error: its options accept every
+// value (see [Option]).
 package memstore

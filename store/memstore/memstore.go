@@ -3,7 +3,6 @@ package memstore
 import (
 	"container/heap"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -26,45 +25,60 @@ type Store struct {
 	threads  map[store.ThreadKey]store.Thread // thread key → thread
 	convs    map[string]store.ThreadKey       // conversation id → thread key
 	messages map[string]store.Message         // SID → message
-	parts    map[string]struct{}              // relayed part ids
+	markers  map[string]struct{}              // markers recorded by Mark
 	optOuts  map[store.ThreadKey]struct{}     // opted-out (customer, sender) pairs
 	seen     map[string]time.Time             // seen key → expiry
 	expiries expiryHeap                       // seen keys by expiry, for sweeping
 	q        queue                            // the job queue
 }
 
-// Option configures a [Store].
-type Option func(*Store)
+// Option configures a [Store] made by [New]. Options are applied in order;
+// the last one of a kind wins, and a nil Option is skipped.
+//
+// Like the options of pgstore, redisstore and intercom, an Option sets an
+// unexported configuration. Unlike theirs, which have the shape
+// func(*config) error so that each can refuse a bad argument and the
+// constructor return that error, a memstore Option cannot fail: every
+// option accepts every value it can be given (WithClock(nil) keeps
+// time.Now). So New has no error to return, and stays usable inside an
+// expression, as in relay.Config{Store: memstore.New()}.
+type Option func(*config)
+
+// config is what the options set.
+type config struct {
+	now func() time.Time
+}
 
 // WithClock makes the store read the time from now instead of [time.Now].
 // Leases, retry delays and TTLs are measured with it; tests can pass a fake
 // clock to move time without sleeping. A nil now leaves [time.Now] in place.
 func WithClock(now func() time.Time) Option {
-	return func(s *Store) {
+	return func(c *config) {
 		if now != nil {
-			s.now = now
+			c.now = now
 		}
 	}
 }
 
 // New returns an empty store.
 func New(opts ...Option) *Store {
+	c := config{now: time.Now}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&c)
+		}
+	}
 	s := &Store{
-		now:      time.Now,
+		now:      c.now,
 		contacts: make(map[string]string),
 		threads:  make(map[store.ThreadKey]store.Thread),
 		convs:    make(map[string]store.ThreadKey),
 		messages: make(map[string]store.Message),
-		parts:    make(map[string]struct{}),
+		markers:  make(map[string]struct{}),
 		optOuts:  make(map[store.ThreadKey]struct{}),
 		seen:     make(map[string]time.Time),
 	}
 	s.q.init()
-	for _, opt := range opts {
-		if opt != nil {
-			opt(s)
-		}
-	}
 	return s
 }
 
@@ -76,9 +90,16 @@ func ctxErr(ctx context.Context) error {
 	return nil
 }
 
-// invalid wraps a validation error with the method that refused it.
-func invalid(method string, err error) error {
-	return fmt.Errorf("memstore: %s: %w", method, err)
+// invalid returns the first of errs, the verdicts of the rules of package
+// store on a call's arguments, that is not nil, wrapped with the method
+// that refused it; nil when every argument passes.
+func invalid(method string, errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("memstore: %s: %w", method, err)
+		}
+	}
+	return nil
 }
 
 // Contact returns the Intercom contact id stored for phone, or
@@ -87,8 +108,8 @@ func (s *Store) Contact(ctx context.Context, phone string) (string, error) {
 	if err := ctxErr(ctx); err != nil {
 		return "", err
 	}
-	if phone == "" {
-		return "", errors.New("memstore: Contact: empty phone")
+	if err := invalid("Contact", store.ValidateNonEmpty("phone", phone)); err != nil {
+		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,11 +125,8 @@ func (s *Store) SetContact(ctx context.Context, phone, contactID string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	switch {
-	case phone == "":
-		return errors.New("memstore: SetContact: empty phone")
-	case contactID == "":
-		return errors.New("memstore: SetContact: empty contact id")
+	if err := invalid("SetContact", store.ValidateNonEmpty("phone", phone), store.ValidateNonEmpty("contact id", contactID)); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,8 +140,8 @@ func (s *Store) DeleteContact(ctx context.Context, phone string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if phone == "" {
-		return errors.New("memstore: DeleteContact: empty phone")
+	if err := invalid("DeleteContact", store.ValidateNonEmpty("phone", phone)); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -136,8 +154,8 @@ func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, 
 	if err := ctxErr(ctx); err != nil {
 		return store.Thread{}, err
 	}
-	if err := key.Validate(); err != nil {
-		return store.Thread{}, invalid("Thread", err)
+	if err := invalid("Thread", key.Validate()); err != nil {
+		return store.Thread{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,8 +172,8 @@ func (s *Store) PutThread(ctx context.Context, t store.Thread) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := t.Validate(); err != nil {
-		return invalid("PutThread", err)
+	if err := invalid("PutThread", t.Validate()); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -170,8 +188,8 @@ func (s *Store) DeleteThread(ctx context.Context, key store.ThreadKey) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := key.Validate(); err != nil {
-		return invalid("DeleteThread", err)
+	if err := invalid("DeleteThread", key.Validate()); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,8 +203,8 @@ func (s *Store) ThreadByConversation(ctx context.Context, conversationID string)
 	if err := ctxErr(ctx); err != nil {
 		return store.ThreadKey{}, err
 	}
-	if conversationID == "" {
-		return store.ThreadKey{}, errors.New("memstore: ThreadByConversation: empty conversation id")
+	if err := invalid("ThreadByConversation", store.ValidateNonEmpty("conversation id", conversationID)); err != nil {
+		return store.ThreadKey{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -202,8 +220,8 @@ func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := m.Validate(); err != nil {
-		return invalid("PutMessage", err)
+	if err := invalid("PutMessage", m.Validate()); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -216,8 +234,8 @@ func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) 
 	if err := ctxErr(ctx); err != nil {
 		return store.Message{}, err
 	}
-	if sid == "" {
-		return store.Message{}, errors.New("memstore: Message: empty SID")
+	if err := invalid("Message", store.ValidateNonEmpty("SID", sid)); err != nil {
+		return store.Message{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -236,11 +254,8 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 	if err := ctxErr(ctx); err != nil {
 		return store.Message{}, false, err
 	}
-	switch {
-	case sid == "":
-		return store.Message{}, false, errors.New("memstore: AdvanceMessageStatus: empty SID")
-	case status == "":
-		return store.Message{}, false, errors.New("memstore: AdvanceMessageStatus: empty status")
+	if err := invalid("AdvanceMessageStatus", store.ValidateNonEmpty("SID", sid), store.ValidateNonEmpty("status", status)); err != nil {
+		return store.Message{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -256,31 +271,31 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 	return m, true, nil
 }
 
-// Marked reports whether the conversation part partID was relayed.
-func (s *Store) Marked(ctx context.Context, partID string) (bool, error) {
+// Marked reports whether marker was recorded by Mark.
+func (s *Store) Marked(ctx context.Context, marker string) (bool, error) {
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
-	if partID == "" {
-		return false, errors.New("memstore: Marked: empty part id")
+	if err := invalid("Marked", store.ValidateNonEmpty("marker", marker)); err != nil {
+		return false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.parts[partID]
+	_, ok := s.markers[marker]
 	return ok, nil
 }
 
-// Mark records that partID was relayed.
-func (s *Store) Mark(ctx context.Context, partID string) error {
+// Mark records marker; recording it again is not an error.
+func (s *Store) Mark(ctx context.Context, marker string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if partID == "" {
-		return errors.New("memstore: Mark: empty part id")
+	if err := invalid("Mark", store.ValidateNonEmpty("marker", marker)); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.parts[partID] = struct{}{}
+	s.markers[marker] = struct{}{}
 	return nil
 }
 
@@ -290,8 +305,8 @@ func (s *Store) SetOptedOut(ctx context.Context, key store.ThreadKey, optedOut b
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := key.Validate(); err != nil {
-		return invalid("SetOptedOut", err)
+	if err := invalid("SetOptedOut", key.Validate()); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -309,8 +324,8 @@ func (s *Store) OptedOut(ctx context.Context, key store.ThreadKey) (bool, error)
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
-	if err := key.Validate(); err != nil {
-		return false, invalid("OptedOut", err)
+	if err := invalid("OptedOut", key.Validate()); err != nil {
+		return false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,11 +340,8 @@ func (s *Store) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bo
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
-	switch {
-	case key == "":
-		return false, errors.New("memstore: MarkSeen: empty key")
-	case ttl <= 0:
-		return false, fmt.Errorf("memstore: MarkSeen: ttl %v is not positive", ttl)
+	if err := invalid("MarkSeen", store.ValidateNonEmpty("seen key", key), store.ValidateTTL(ttl)); err != nil {
+		return false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

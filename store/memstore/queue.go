@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -127,17 +126,6 @@ func (q *queue) held(j store.Job) (*job, error) {
 	return cur, nil
 }
 
-// checkHeld validates the identity fields of a job handed back by a holder.
-func checkHeld(method string, j store.Job) error {
-	switch {
-	case j.ID == "":
-		return fmt.Errorf("memstore: %s: job has no ID", method)
-	case j.Lease == "":
-		return fmt.Errorf("memstore: %s: job %s has no lease token", method, j.ID)
-	}
-	return nil
-}
-
 // Enqueue inserts a ready job behind the waiting jobs of its key and returns
 // it. With a DedupeKey it returns [store.ErrDuplicate], and inserts nothing,
 // when the key was seen within its TTL; the key shares its namespace with
@@ -146,8 +134,8 @@ func (s *Store) Enqueue(ctx context.Context, nj store.NewJob) (store.Job, error)
 	if err := ctxErr(ctx); err != nil {
 		return store.Job{}, err
 	}
-	if err := nj.Validate(); err != nil {
-		return store.Job{}, invalid("Enqueue", err)
+	if err := invalid("Enqueue", nj.Validate()); err != nil {
+		return store.Job{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -178,8 +166,8 @@ func (s *Store) Claim(ctx context.Context, lease time.Duration) (store.Job, erro
 	if err := ctxErr(ctx); err != nil {
 		return store.Job{}, err
 	}
-	if lease <= 0 {
-		return store.Job{}, fmt.Errorf("memstore: Claim: lease %v is not positive", lease)
+	if err := invalid("Claim", store.ValidateLease(lease)); err != nil {
+		return store.Job{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,11 +199,8 @@ func (s *Store) Extend(ctx context.Context, j store.Job, lease time.Duration) er
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := checkHeld("Extend", j); err != nil {
+	if err := invalid("Extend", store.ValidateHeld(j), store.ValidateLease(lease)); err != nil {
 		return err
-	}
-	if lease <= 0 {
-		return fmt.Errorf("memstore: Extend: lease %v is not positive", lease)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,7 +217,7 @@ func (s *Store) Complete(ctx context.Context, j store.Job) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := checkHeld("Complete", j); err != nil {
+	if err := invalid("Complete", store.ValidateHeld(j)); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -252,11 +237,8 @@ func (s *Store) Retry(ctx context.Context, j store.Job, delay time.Duration, rea
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := checkHeld("Retry", j); err != nil {
+	if err := invalid("Retry", store.ValidateHeld(j), store.ValidateDelay(delay)); err != nil {
 		return err
-	}
-	if delay < 0 {
-		return fmt.Errorf("memstore: Retry: delay %v is negative", delay)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -280,7 +262,7 @@ func (s *Store) DeadLetter(ctx context.Context, j store.Job, reason string) erro
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := checkHeld("DeadLetter", j); err != nil {
+	if err := invalid("DeadLetter", store.ValidateHeld(j)); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -304,8 +286,8 @@ func (s *Store) DeadLetters(ctx context.Context, limit int) ([]store.Job, error)
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
-		return nil, fmt.Errorf("memstore: DeadLetters: limit %d is not positive", limit)
+	if err := invalid("DeadLetters", store.ValidateLimit(limit)); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -338,8 +320,8 @@ func (s *Store) Replay(ctx context.Context, id string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if id == "" {
-		return errors.New("memstore: Replay: empty dead letter id")
+	if err := invalid("Replay", store.ValidateNonEmpty("job id", id)); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -360,8 +342,8 @@ func (s *Store) DiscardDeadLetter(ctx context.Context, id string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if id == "" {
-		return errors.New("memstore: DiscardDeadLetter: empty dead letter id")
+	if err := invalid("DiscardDeadLetter", store.ValidateNonEmpty("job id", id)); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

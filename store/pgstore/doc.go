@@ -27,16 +27,35 @@
 // needs (run Migrate) or has ones it does not know. A Store used before
 // Migrate fails with "relation does not exist".
 //
-// During a rolling upgrade, replicas of the previous version may keep
-// running after Migrate; they do not keep the due times the queue now
-// works from, and Claim corrects each stale due time it meets, at the cost
-// of one empty Claim. Finish the rollout promptly all the same.
+// During a rolling upgrade, replicas of the previous release may keep
+// running after Migrate. Replicas of a release from before job due times
+// (migration 0002) do not keep them. A lease such a replica grants or
+// extends leaves its key's due time behind the lease; the next Claim that
+// meets it finds nothing and sets it right. A lease such a replica ends
+// (Complete, Retry, DeadLetter) would leave the key's due time at the end
+// of that lease, so that the key's next job waited for it; a trigger
+// (migration 0003) makes the key due at once instead. Either way a key
+// costs one empty Claim at most, never a wait for a lease.
+//
+// Migration 0004 adds the columns of [store.Thread].StateAt and
+// [store.Message].Started, and rewrites every message that earlier releases
+// recorded with the status "received:started-conversation" to the status
+// "received" with started set. Replicas of an earlier release that still
+// run write that old status for new messages; this release reads it as
+// the migration rewrote it. They also leave a thread's state_at as it was
+// when they change its state (Thread then returns the earlier StateAt, or
+// zero), and a message's started as it was when they replace it. An
+// earlier replica that reads a rewritten message back, which it does only
+// when it retries the job of a customer's text that started a conversation
+// and had reached Intercom before Migrate ran, takes it for a text that
+// did not start one and leaves that conversation unrouted. Finish the
+// rollout promptly.
 //
 // # What is durable
 //
 // Everything the store keeps is in ordinary, WAL-logged tables and survives
 // restarts: contacts, threads and their conversation mappings, sent messages
-// and their statuses, relayed parts, opt-outs, seen keys, jobs and dead
+// and their statuses, markers, opt-outs, seen keys, jobs and dead
 // letters. A call returns only after its transaction committed. Enqueue
 // writes the job, its ordering key and its de-duplication key in one
 // statement, so either all are recorded or none is. [Store.EnqueueTx] does
@@ -47,8 +66,10 @@
 // 40001) whenever a worker changed the key's row since the transaction
 // began, which on a busy key is most of the time.
 //
-// Relayed parts, contacts, threads and messages are kept until deleted;
-// prune old rows yourself if their number matters to you, for example
+// Markers ([Store.Mark], in the relayed_parts table, named for the first
+// facts they recorded), contacts, threads and messages are kept until
+// deleted; prune old rows yourself if their number matters to you, keeping
+// markers longer than any job that may still consult them, for example
 // DELETE FROM smsrelay.relayed_parts WHERE relayed_at < now() - interval '90 days'.
 //
 // # Clock, leases and ordering
@@ -70,7 +91,11 @@
 // does not grow with the number of waiting jobs, however many wait behind
 // a leased or delayed head. Two claimers can never hold two jobs of one
 // key: a claimer that reaches the key row after another committed a lease
-// on it re-reads the row, finds it no longer due and moves on. Under
+// on it re-reads the row, finds it no longer due and moves on. Nor can a
+// claimer run a key's jobs out of order: holding the key row, it re-checks
+// the head job it locks, and passes over one that finished or was
+// dead-lettered and replayed (behind the key's waiting jobs) since its
+// statement began. Under
 // contention a Claim may now and then report [store.ErrNoJob] although a
 // job became runnable a moment earlier; the next Claim finds it.
 //

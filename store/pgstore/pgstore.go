@@ -155,13 +155,33 @@ func micros(d time.Duration) int64 {
 	return us
 }
 
+// nullTime returns nil for the zero time, which the store keeps as NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// legacyStartedStatus is how releases before store.Message.Started
+// recorded a customer's text that started its conversation.
+const legacyStartedStatus = "received:started-conversation"
+
+// readLegacy returns m as this release records it: a message with the
+// status of releases before store.Message.Started (which replicas of such a
+// release may still write during a rolling upgrade) comes back with the
+// status "received" and Started set.
+func readLegacy(m store.Message) store.Message {
+	if m.Status == legacyStartedStatus {
+		m.Status, m.Started = "received", true
+	}
+	return m
+}
+
 // Contact implements [store.Store].
 func (s *Store) Contact(ctx context.Context, phone string) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("pgstore: contact: %w", err)
-	}
-	if phone == "" {
-		return "", errors.New("pgstore: contact: empty phone")
+	if err := check(ctx, "contact", store.ValidateNonEmpty("phone", phone)); err != nil {
+		return "", err
 	}
 	var id string
 	err := s.pool.QueryRow(ctx, s.q.contact, phone).Scan(&id)
@@ -173,14 +193,8 @@ func (s *Store) Contact(ctx context.Context, phone string) (string, error) {
 
 // SetContact implements [store.Store].
 func (s *Store) SetContact(ctx context.Context, phone, contactID string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: set contact: %w", err)
-	}
-	switch {
-	case phone == "":
-		return errors.New("pgstore: set contact: empty phone")
-	case contactID == "":
-		return errors.New("pgstore: set contact: empty contact id")
+	if err := check(ctx, "set contact", store.ValidateNonEmpty("phone", phone), store.ValidateNonEmpty("contact id", contactID)); err != nil {
+		return err
 	}
 	_, err := s.pool.Exec(ctx, s.q.setContact, phone, contactID)
 	return wrap("set contact", err)
@@ -188,11 +202,8 @@ func (s *Store) SetContact(ctx context.Context, phone, contactID string) error {
 
 // DeleteContact implements [store.Store].
 func (s *Store) DeleteContact(ctx context.Context, phone string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: delete contact: %w", err)
-	}
-	if phone == "" {
-		return errors.New("pgstore: delete contact: empty phone")
+	if err := check(ctx, "delete contact", store.ValidateNonEmpty("phone", phone)); err != nil {
+		return err
 	}
 	_, err := s.pool.Exec(ctx, s.q.deleteContact, phone)
 	return wrap("delete contact", err)
@@ -200,21 +211,21 @@ func (s *Store) DeleteContact(ctx context.Context, phone string) error {
 
 // Thread implements [store.Store].
 func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Thread{}, fmt.Errorf("pgstore: thread: %w", err)
-	}
-	if err := key.Validate(); err != nil {
-		return store.Thread{}, fmt.Errorf("pgstore: thread: %w", err)
+	if err := check(ctx, "thread", key.Validate()); err != nil {
+		return store.Thread{}, err
 	}
 	t := store.Thread{Key: key}
 	var state string
-	var last *time.Time
+	var stateAt, last *time.Time
 	err := s.pool.QueryRow(ctx, s.q.thread, key.Customer, key.Sender).
-		Scan(&t.ContactID, &t.ConversationID, &state, &last)
+		Scan(&t.ContactID, &t.ConversationID, &state, &stateAt, &last)
 	if err != nil {
 		return store.Thread{}, wrap("thread", err)
 	}
 	t.State = store.ConversationState(state)
+	if stateAt != nil {
+		t.StateAt = *stateAt
+	}
 	if last != nil {
 		t.LastInbound = *last
 	}
@@ -223,28 +234,19 @@ func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, 
 
 // PutThread implements [store.Store].
 func (s *Store) PutThread(ctx context.Context, t store.Thread) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: put thread: %w", err)
-	}
-	if err := t.Validate(); err != nil {
-		return fmt.Errorf("pgstore: put thread: %w", err)
-	}
-	var last *time.Time
-	if !t.LastInbound.IsZero() {
-		last = &t.LastInbound
+	if err := check(ctx, "put thread", t.Validate()); err != nil {
+		return err
 	}
 	_, err := s.pool.Exec(ctx, s.q.putThread,
-		t.Key.Customer, t.Key.Sender, t.ContactID, t.ConversationID, string(t.State), last)
+		t.Key.Customer, t.Key.Sender, t.ContactID, t.ConversationID, string(t.State),
+		nullTime(t.StateAt), nullTime(t.LastInbound))
 	return wrap("put thread", err)
 }
 
 // DeleteThread implements [store.Store].
 func (s *Store) DeleteThread(ctx context.Context, key store.ThreadKey) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: delete thread: %w", err)
-	}
-	if err := key.Validate(); err != nil {
-		return fmt.Errorf("pgstore: delete thread: %w", err)
+	if err := check(ctx, "delete thread", key.Validate()); err != nil {
+		return err
 	}
 	_, err := s.pool.Exec(ctx, s.q.deleteThread, key.Customer, key.Sender)
 	return wrap("delete thread", err)
@@ -252,11 +254,8 @@ func (s *Store) DeleteThread(ctx context.Context, key store.ThreadKey) error {
 
 // ThreadByConversation implements [store.Store].
 func (s *Store) ThreadByConversation(ctx context.Context, conversationID string) (store.ThreadKey, error) {
-	if err := ctx.Err(); err != nil {
-		return store.ThreadKey{}, fmt.Errorf("pgstore: thread by conversation: %w", err)
-	}
-	if conversationID == "" {
-		return store.ThreadKey{}, errors.New("pgstore: thread by conversation: empty conversation id")
+	if err := check(ctx, "thread by conversation", store.ValidateNonEmpty("conversation id", conversationID)); err != nil {
+		return store.ThreadKey{}, err
 	}
 	var k store.ThreadKey
 	err := s.pool.QueryRow(ctx, s.q.threadByConversation, conversationID).Scan(&k.Customer, &k.Sender)
@@ -268,92 +267,71 @@ func (s *Store) ThreadByConversation(ctx context.Context, conversationID string)
 
 // PutMessage implements [store.Store].
 func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: put message: %w", err)
-	}
-	if err := m.Validate(); err != nil {
-		return fmt.Errorf("pgstore: put message: %w", err)
+	if err := check(ctx, "put message", m.Validate()); err != nil {
+		return err
 	}
 	_, err := s.pool.Exec(ctx, s.q.putMessage, m.SID, m.ConversationID, m.PartID,
-		m.Thread.Customer, m.Thread.Sender, m.Status, store.StatusRank(m.Status), m.ErrorCode)
+		m.Thread.Customer, m.Thread.Sender, m.Status, store.StatusRank(m.Status), m.ErrorCode, m.Started)
 	return wrap("put message", err)
 }
 
 // Message implements [store.Store].
 func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Message{}, fmt.Errorf("pgstore: message: %w", err)
-	}
-	if sid == "" {
-		return store.Message{}, errors.New("pgstore: message: empty SID")
+	if err := check(ctx, "message", store.ValidateNonEmpty("SID", sid)); err != nil {
+		return store.Message{}, err
 	}
 	var m store.Message
 	err := s.pool.QueryRow(ctx, s.q.message, sid).Scan(&m.SID, &m.ConversationID, &m.PartID,
-		&m.Thread.Customer, &m.Thread.Sender, &m.Status, &m.ErrorCode)
+		&m.Thread.Customer, &m.Thread.Sender, &m.Status, &m.ErrorCode, &m.Started)
 	if err != nil {
 		return store.Message{}, wrap("message", err)
 	}
-	return m, nil
+	return readLegacy(m), nil
 }
 
 // AdvanceMessageStatus implements [store.Store]. The comparison of ranks and
 // the update happen in one statement under the message's row lock.
 func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, errorCode int) (store.Message, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Message{}, false, fmt.Errorf("pgstore: advance message status: %w", err)
-	}
-	switch {
-	case sid == "":
-		return store.Message{}, false, errors.New("pgstore: advance message status: empty SID")
-	case status == "":
-		return store.Message{}, false, errors.New("pgstore: advance message status: empty status")
+	if err := check(ctx, "advance message status", store.ValidateNonEmpty("SID", sid), store.ValidateNonEmpty("status", status)); err != nil {
+		return store.Message{}, false, err
 	}
 	var m store.Message
 	var changed bool
 	err := s.pool.QueryRow(ctx, s.q.advanceMessageStatus, sid, status, store.StatusRank(status), errorCode).
 		Scan(&m.SID, &m.ConversationID, &m.PartID, &m.Thread.Customer, &m.Thread.Sender,
-			&m.Status, &m.ErrorCode, &changed)
+			&m.Status, &m.ErrorCode, &m.Started, &changed)
 	if err != nil {
 		return store.Message{}, false, wrap("advance message status", err)
 	}
-	return m, changed, nil
+	return readLegacy(m), changed, nil
 }
 
 // Marked implements [store.Store].
-func (s *Store) Marked(ctx context.Context, partID string) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("pgstore: part relayed: %w", err)
-	}
-	if partID == "" {
-		return false, errors.New("pgstore: part relayed: empty part id")
+func (s *Store) Marked(ctx context.Context, marker string) (bool, error) {
+	if err := check(ctx, "marked", store.ValidateNonEmpty("marker", marker)); err != nil {
+		return false, err
 	}
 	var ok bool
-	if err := s.pool.QueryRow(ctx, s.q.partRelayed, partID).Scan(&ok); err != nil {
-		return false, wrap("part relayed", err)
+	if err := s.pool.QueryRow(ctx, s.q.marked, marker).Scan(&ok); err != nil {
+		return false, wrap("marked", err)
 	}
 	return ok, nil
 }
 
-// Mark implements [store.Store]. Records are kept until an
-// operator deletes them (see the package documentation).
-func (s *Store) Mark(ctx context.Context, partID string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: mark part relayed: %w", err)
+// Mark implements [store.Store]. Markers are kept, in the relayed_parts
+// table, until an operator deletes them (see the package documentation).
+func (s *Store) Mark(ctx context.Context, marker string) error {
+	if err := check(ctx, "mark", store.ValidateNonEmpty("marker", marker)); err != nil {
+		return err
 	}
-	if partID == "" {
-		return errors.New("pgstore: mark part relayed: empty part id")
-	}
-	_, err := s.pool.Exec(ctx, s.q.markPartRelayed, partID)
-	return wrap("mark part relayed", err)
+	_, err := s.pool.Exec(ctx, s.q.mark, marker)
+	return wrap("mark", err)
 }
 
 // SetOptedOut implements [store.Store].
 func (s *Store) SetOptedOut(ctx context.Context, key store.ThreadKey, optedOut bool) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: set opted out: %w", err)
-	}
-	if err := key.Validate(); err != nil {
-		return fmt.Errorf("pgstore: set opted out: %w", err)
+	if err := check(ctx, "set opted out", key.Validate()); err != nil {
+		return err
 	}
 	sql := s.q.clearOptedOut
 	if optedOut {
@@ -365,11 +343,8 @@ func (s *Store) SetOptedOut(ctx context.Context, key store.ThreadKey, optedOut b
 
 // OptedOut implements [store.Store].
 func (s *Store) OptedOut(ctx context.Context, key store.ThreadKey) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("pgstore: opted out: %w", err)
-	}
-	if err := key.Validate(); err != nil {
-		return false, fmt.Errorf("pgstore: opted out: %w", err)
+	if err := check(ctx, "opted out", key.Validate()); err != nil {
+		return false, err
 	}
 	var ok bool
 	if err := s.pool.QueryRow(ctx, s.q.optedOut, key.Customer, key.Sender).Scan(&ok); err != nil {
@@ -382,14 +357,8 @@ func (s *Store) OptedOut(ctx context.Context, key store.ThreadKey) (bool, error)
 // clock and rounded up to whole microseconds. Expired keys are deleted by an
 // occasional sweep (see [WithSweepInterval] and [Store.SweepExpired]).
 func (s *Store) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("pgstore: mark seen: %w", err)
-	}
-	switch {
-	case key == "":
-		return false, errors.New("pgstore: mark seen: empty key")
-	case ttl <= 0:
-		return false, fmt.Errorf("pgstore: mark seen: ttl %v is not positive", ttl)
+	if err := check(ctx, "mark seen", store.ValidateNonEmpty("seen key", key), store.ValidateTTL(ttl)); err != nil {
+		return false, err
 	}
 	s.maybeSweep(ctx)
 	var isNew bool
@@ -441,6 +410,21 @@ func (s *Store) maybeSweep(ctx context.Context) {
 	case n > 0:
 		s.log.DebugContext(ctx, "pgstore: swept expired seen keys", "schema", s.schema, "deleted", n)
 	}
+}
+
+// check returns an error naming op when ctx has ended, or else the first
+// of errs, the verdicts of the rules of package store on a call's
+// arguments, that is not nil; nil when the call may go ahead.
+func check(ctx context.Context, op string, errs ...error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: %s: %w", op, err)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("pgstore: %s: %w", op, err)
+		}
+	}
+	return nil
 }
 
 // wrap adds the operation to err, mapping pgx.ErrNoRows to

@@ -43,11 +43,8 @@ func (s *Store) EnqueueTx(ctx context.Context, tx Querier, j store.NewJob) (stor
 }
 
 func (s *Store) enqueue(ctx context.Context, db Querier, op string, j store.NewJob) (store.Job, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Job{}, fmt.Errorf("pgstore: %s: %w", op, err)
-	}
-	if err := j.Validate(); err != nil {
-		return store.Job{}, fmt.Errorf("pgstore: %s: %w", op, err)
+	if err := check(ctx, op, j.Validate()); err != nil {
+		return store.Job{}, err
 	}
 	payload := j.Payload
 	if payload == nil {
@@ -65,14 +62,12 @@ func (s *Store) enqueue(ctx context.Context, db Querier, op string, j store.NewJ
 
 // Claim implements [store.Queue] with one statement that takes the key that
 // has been due longest (FOR UPDATE SKIP LOCKED) and leases its head job;
-// see the package documentation for how it keeps the jobs of one key apart. The lease is measured with the database
-// clock and rounded up to whole microseconds.
+// see the package documentation for how it keeps the jobs of one key
+// apart. The lease is measured with the database clock and rounded up to
+// whole microseconds.
 func (s *Store) Claim(ctx context.Context, lease time.Duration) (store.Job, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Job{}, fmt.Errorf("pgstore: claim: %w", err)
-	}
-	if lease <= 0 {
-		return store.Job{}, fmt.Errorf("pgstore: claim: lease %v is not positive", lease)
+	if err := check(ctx, "claim", store.ValidateLease(lease)); err != nil {
+		return store.Job{}, err
 	}
 	s.maybeSweep(ctx)
 	token, err := newToken()
@@ -91,30 +86,24 @@ func (s *Store) Claim(ctx context.Context, lease time.Duration) (store.Job, erro
 
 // Extend implements [store.Queue].
 func (s *Store) Extend(ctx context.Context, j store.Job, lease time.Duration) error {
-	if lease <= 0 {
-		return fmt.Errorf("pgstore: extend: lease %v is not positive", lease)
-	}
-	return s.changeLeased(ctx, "extend", j, s.q.extend, false, micros(lease))
+	return s.changeLeased(ctx, "extend", j, store.ValidateLease(lease), s.q.extend, false, micros(lease))
 }
 
 // Complete implements [store.Queue].
 func (s *Store) Complete(ctx context.Context, j store.Job) error {
-	return s.changeLeased(ctx, "complete", j, s.q.complete, true)
+	return s.changeLeased(ctx, "complete", j, nil, s.q.complete, true)
 }
 
 // Retry implements [store.Queue]. The delay is measured with the database
 // clock.
 func (s *Store) Retry(ctx context.Context, j store.Job, delay time.Duration, reason string) error {
-	if delay < 0 {
-		return fmt.Errorf("pgstore: retry: negative delay %v", delay)
-	}
-	return s.changeLeased(ctx, "retry", j, s.q.retry, false, micros(delay), reason)
+	return s.changeLeased(ctx, "retry", j, store.ValidateDelay(delay), s.q.retry, false, micros(delay), reason)
 }
 
 // DeadLetter implements [store.Queue]. The job stays in the jobs table with
 // state 'dead' (see the package documentation for operator queries).
 func (s *Store) DeadLetter(ctx context.Context, j store.Job, reason string) error {
-	return s.changeLeased(ctx, "dead letter", j, s.q.deadLetter, true, reason)
+	return s.changeLeased(ctx, "dead letter", j, nil, s.q.deadLetter, true, reason)
 }
 
 // changeLeased runs sql, which changes the leased job j and its key row and
@@ -124,13 +113,11 @@ func (s *Store) DeadLetter(ctx context.Context, j store.Job, reason string) erro
 // sql, then, when dropKey is set, one that deletes the key row if the key
 // has no live job left. When the token does not match, sql and the
 // clean-up change nothing. sql's first three parameters are the job's id,
-// key and lease token; extra follow.
-func (s *Store) changeLeased(ctx context.Context, op string, j store.Job, sql string, dropKey bool, extra ...any) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: %s: %w", op, err)
-	}
-	if err := validateLeased(j); err != nil {
-		return fmt.Errorf("pgstore: %s: %w", op, err)
+// key and lease token; extra follow. argErr is the verdict on the call's
+// other arguments, checked with j before anything is sent.
+func (s *Store) changeLeased(ctx context.Context, op string, j store.Job, argErr error, sql string, dropKey bool, extra ...any) error {
+	if err := check(ctx, op, store.ValidateHeld(j), argErr); err != nil {
+		return err
 	}
 	id, err := strconv.ParseInt(j.ID, 10, 64)
 	if err != nil {
@@ -164,26 +151,11 @@ func (s *Store) changeLeased(ctx context.Context, op string, j store.Job, sql st
 	return nil
 }
 
-func validateLeased(j store.Job) error {
-	switch {
-	case j.ID == "":
-		return errors.New("job has no id")
-	case j.Key == "":
-		return errors.New("job has no ordering key")
-	case j.Lease == "":
-		return errors.New("job has no lease token: it was not returned by Claim")
-	}
-	return nil
-}
-
 // DeadLetters implements [store.Queue]: dead letters in the order they
 // died, oldest first.
 func (s *Store) DeadLetters(ctx context.Context, limit int) ([]store.Job, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("pgstore: dead letters: %w", err)
-	}
-	if limit <= 0 {
-		return nil, fmt.Errorf("pgstore: dead letters: limit %d is not positive", limit)
+	if err := check(ctx, "dead letters", store.ValidateLimit(limit)); err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, s.q.deadLetters, limit)
 	if err != nil {
@@ -263,11 +235,8 @@ func (s *Store) DiscardDeadLetter(ctx context.Context, id string) error {
 // the job id. An id this store could not have handed out names no dead
 // letter: store.ErrNotFound.
 func deadLetterID(ctx context.Context, op, id string) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("pgstore: %s: %w", op, err)
-	}
-	if id == "" {
-		return 0, fmt.Errorf("pgstore: %s: empty job id", op)
+	if err := check(ctx, op, store.ValidateNonEmpty("job id", id)); err != nil {
+		return 0, err
 	}
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
@@ -279,8 +248,8 @@ func deadLetterID(ctx context.Context, op, id string) (int64, error) {
 // Stats implements [store.Queue]. Leased counts jobs whose lease has expired
 // but which no one has claimed again yet.
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Stats{}, fmt.Errorf("pgstore: stats: %w", err)
+	if err := check(ctx, "stats"); err != nil {
+		return store.Stats{}, err
 	}
 	var st store.Stats
 	if err := s.pool.QueryRow(ctx, s.q.stats).Scan(&st.Ready, &st.Leased, &st.Dead); err != nil {

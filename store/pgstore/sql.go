@@ -46,7 +46,7 @@ type queries struct {
 	contact, setContact, deleteContact                    string
 	thread, putThread, deleteThread, threadByConversation string
 	putMessage, message, advanceMessageStatus             string
-	partRelayed, markPartRelayed                          string
+	marked, mark                                          string
 	setOptedOut, clearOptedOut, optedOut                  string
 	markSeen, sweepSeen                                   string
 
@@ -67,8 +67,8 @@ func (q *queries) files() map[string]*string {
 		"put_message":            &q.putMessage,
 		"message":                &q.message,
 		"advance_message_status": &q.advanceMessageStatus,
-		"part_relayed":           &q.partRelayed,
-		"mark_part_relayed":      &q.markPartRelayed,
+		"marked":                 &q.marked,
+		"mark":                   &q.mark,
 		"set_opted_out":          &q.setOptedOut,
 		"clear_opted_out":        &q.clearOptedOut,
 		"opted_out":              &q.optedOut,

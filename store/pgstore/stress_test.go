@@ -49,17 +49,20 @@ func TestQueueStress(t *testing.T) {
 		cfg  stressConfig
 	}{
 		{"LongLeases", stressConfig{
-			Keys: 5, Jobs: 1000, Workers: 16, Lease: 30 * time.Second,
+			Keys: 5, Jobs: 1000, Workers: 16,
 			RetryPct: 20, DeadPct: 10, RetryDelay: 2 * time.Millisecond, Replays: 80,
 		}},
 		{"LapsingLeases", stressConfig{
-			Keys: 5, Jobs: 500, Workers: 16, Lease: 100 * time.Millisecond, AbandonPct: 5,
+			Keys: 5, Jobs: 500, Workers: 16, AbandonLease: 100 * time.Millisecond, AbandonPct: 5,
 			RetryPct: 20, DeadPct: 10, RetryDelay: 2 * time.Millisecond, Replays: 50,
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Deadline = 90 * time.Second
+			// Kept claims outlast the deadline, so that only the
+			// abandoned ones ever lapse, however slow the machine.
+			tt.cfg.Lease = 5 * time.Minute
 			runStress(t, twoReplicas(t), tt.cfg)
 		})
 	}
@@ -67,8 +70,9 @@ func TestQueueStress(t *testing.T) {
 
 type stressConfig struct {
 	Keys, Jobs, Workers int
-	Lease               time.Duration // lease claimers ask for
+	Lease               time.Duration // lease of the claims that are kept
 	AbandonPct          int           // % of claims left to lapse
+	AbandonLease        time.Duration // lease of those claims
 	RetryPct, DeadPct   int           // % of claims retried, dead-lettered
 	RetryDelay          time.Duration // delay of half of the retries
 	Replays             int           // dead letters to replay
@@ -80,10 +84,11 @@ type stressConfig struct {
 // worker can observe.
 type stressModel struct {
 	mu      sync.Mutex
-	order   map[string][]string // key → ids of its live jobs, in order
-	holder  map[string]string   // key → id of the job under a valid lease
-	aband   map[string]string   // key → id whose lease was left to lapse
-	keyOf   map[string]string   // id → key
+	order   map[string][]string  // key → ids of its live jobs, in order
+	holder  map[string]string    // key → id of the job under a valid lease
+	aband   map[string]string    // key → id whose lease was left to lapse
+	until   map[string]time.Time // key → the abandoned lease runs at least until then
+	keyOf   map[string]string    // id → key
 	live    int
 	dead    map[string]bool
 	replays int
@@ -93,7 +98,14 @@ func runStress(t *testing.T, qs []store.Queue, cfg stressConfig) {
 	ctx, cancel := context.WithTimeout(t.Context(), cfg.Deadline)
 	defer cancel()
 	m := &stressModel{order: map[string][]string{}, holder: map[string]string{}, aband: map[string]string{},
-		keyOf: map[string]string{}, dead: map[string]bool{}}
+		until: map[string]time.Time{}, keyOf: map[string]string{}, dead: map[string]bool{}}
+	// gate keeps a claim whose lease is left to lapse apart from every
+	// other claim: it is claimed and recorded in the model while no other
+	// Claim runs. Otherwise its lease could run out, and the job be
+	// claimed again and recorded, between its Claim's return and its
+	// record, and the model would see the claims in the wrong order.
+	// Claims that are kept share the gate and run concurrently.
+	var gate sync.RWMutex
 	var failed atomic.Bool
 	fail := func(format string, args ...any) {
 		if failed.CompareAndSwap(false, true) {
@@ -145,12 +157,22 @@ func runStress(t *testing.T, qs []store.Queue, cfg stressConfig) {
 				if finished {
 					return
 				}
-				j, err := q.Claim(ctx, cfg.Lease)
+				abandon := r.IntN(100) < cfg.AbandonPct
+				lease, lock, unlock := cfg.Lease, gate.RLock, gate.RUnlock
+				if abandon {
+					lease, lock, unlock = cfg.AbandonLease, gate.Lock, gate.Unlock
+				}
+				lock()
+				called := time.Now()
+				j, err := q.Claim(ctx, lease)
+				returned := time.Now()
 				if errors.Is(err, store.ErrNoJob) {
+					unlock()
 					time.Sleep(time.Duration(r.IntN(2000)) * time.Microsecond)
 					continue
 				}
 				if err != nil {
+					unlock()
 					if ctx.Err() == nil {
 						fail("Claim: %v", err)
 					}
@@ -165,22 +187,26 @@ func runStress(t *testing.T, qs []store.Queue, cfg stressConfig) {
 					fail("job %s of key %q claimed while job %s of that key holds an unexpired lease", j.ID, key, m.holder[key])
 				case m.aband[key] != "" && m.aband[key] != j.ID:
 					fail("job %s of key %q claimed while the earlier job %s (lease lapsed) is unfinished", j.ID, key, m.aband[key])
+				case m.aband[key] != "" && returned.Before(m.until[key].Add(-50*time.Millisecond)):
+					fail("job %s of key %q claimed again %v before its abandoned lease ran out", j.ID, key, m.until[key].Sub(returned))
 				case len(m.order[key]) == 0 || m.order[key][0] != j.ID:
 					fail("job %s of key %q claimed, want the head of %v", j.ID, key, m.order[key])
 				}
 				if failed.Load() {
 					m.mu.Unlock()
+					unlock()
 					return
 				}
 				delete(m.aband, key)
 				m.holder[key] = j.ID
-				m.mu.Unlock()
-
-				if r.IntN(100) < cfg.AbandonPct {
-					m.mu.Lock()
+				if abandon {
 					delete(m.holder, key)
 					m.aband[key] = j.ID
-					m.mu.Unlock()
+					m.until[key] = called.Add(lease)
+				}
+				m.mu.Unlock()
+				unlock()
+				if abandon {
 					continue
 				}
 				time.Sleep(time.Duration(r.IntN(300)) * time.Microsecond)

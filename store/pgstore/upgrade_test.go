@@ -3,13 +3,18 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/store/pgstore"
@@ -212,4 +217,195 @@ func TestStaleDueTimeHeals(t *testing.T) {
 			t.Fatalf("Claim after the due time was set right = %+v, %v; want the job of key free", j, err)
 		}
 	}
+}
+
+// previousRelease holds the statements with which a replica of the release
+// before due_at (migration 0002) ends a lease, as that release ran them:
+// they clear the key row's lease_until and leave due_at alone. $1 id, $2
+// key, $3 lease token.
+var previousRelease = map[string]string{
+	"Complete": `WITH done AS (
+		DELETE FROM {schema}.jobs
+		WHERE id = $1 AND key = $2 AND lease_token = $3 AND state = 'leased'
+		RETURNING key
+	)
+	UPDATE {schema}.job_keys k
+	SET pending = k.pending - 1, lease_until = NULL
+	FROM done
+	WHERE k.key = done.key
+	RETURNING 1`,
+	"Retry": `WITH retried AS (
+		UPDATE {schema}.jobs
+		SET state = 'ready', run_at = now(), lease_token = NULL, lease_until = NULL, last_error = 'again'
+		WHERE id = $1 AND key = $2 AND lease_token = $3 AND state = 'leased'
+		RETURNING key
+	)
+	UPDATE {schema}.job_keys k
+	SET lease_until = NULL
+	FROM retried
+	WHERE k.key = retried.key
+	RETURNING 1`,
+	"DeadLetter": `WITH dead AS (
+		UPDATE {schema}.jobs
+		SET state = 'dead', dead_at = now(), lease_token = NULL, lease_until = NULL, last_error = 'dead'
+		WHERE id = $1 AND key = $2 AND lease_token = $3 AND state = 'leased'
+		RETURNING key
+	)
+	UPDATE {schema}.job_keys k
+	SET pending = k.pending - 1, lease_until = NULL
+	FROM dead
+	WHERE k.key = dead.key
+	RETURNING 1`,
+}
+
+// TestPreviousReleaseEndsLease lets a replica of the release before due_at
+// end a lease that this release granted, as happens during a rolling
+// upgrade, and checks that the key's next job (or the retried job) can be
+// claimed at once, at the cost of one empty Claim at most, instead of
+// waiting for the lease the old replica ended to run out.
+func TestPreviousReleaseEndsLease(t *testing.T) {
+	t.Parallel()
+	for op, sql := range previousRelease {
+		t.Run(op, func(t *testing.T) {
+			t.Parallel()
+			s, pool := newStore(t)
+			ctx := t.Context()
+			first, err := s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "a"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "a"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			held, err := s.Claim(ctx, time.Hour)
+			if err != nil || held.ID != first.ID {
+				t.Fatalf("Claim = %+v, %v; want job %s", held, err, first.ID)
+			}
+			quoted := pgx.Identifier{s.Schema()}.Sanitize()
+			var one int
+			if err := pool.QueryRow(ctx, strings.ReplaceAll(sql, "{schema}", quoted), held.ID, held.Key, held.Lease).Scan(&one); err != nil {
+				t.Fatalf("the previous release's %s: %v", op, err)
+			}
+			want := second.ID
+			if op == "Retry" {
+				want = first.ID
+			}
+			for i := range 2 {
+				j, err := s.Claim(ctx, time.Minute)
+				if errors.Is(err, store.ErrNoJob) && i == 0 {
+					continue // the one empty Claim allowed
+				}
+				if err != nil || j.ID != want {
+					t.Fatalf("Claim %d after the previous release's %s = %+v, %v; want job %s",
+						i+1, op, j, err, want)
+				}
+				return
+			}
+		})
+	}
+}
+
+// migrateTo makes schema as Migrate of a release whose last migration was
+// version left it: the embedded migrations up to version, each recorded.
+func migrateTo(t *testing.T, pool *pgxpool.Pool, schema string, version int) {
+	t.Helper()
+	ctx := t.Context()
+	quoted := pgx.Identifier{schema}.Sanitize()
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	sql := "CREATE SCHEMA " + quoted + ";\nCREATE TABLE " + quoted +
+		".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());\n"
+	for _, f := range files {
+		name := filepath.Base(f)
+		v, err := strconv.Atoi(name[:4])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v > version {
+			break
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql += strings.ReplaceAll(string(b), "{schema}", quoted) + ";\n" +
+			fmt.Sprintf("INSERT INTO %s.schema_migrations (version, name) VALUES (%d, '%s');\n", quoted, v, name)
+	}
+	if _, err := pool.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpgradeStartedMessages migrates a schema holding a message that an
+// earlier release recorded with the status "received:started-conversation"
+// and checks that the migration rewrites it to the status "received" with
+// Started set; and that a row a replica of that release writes during the
+// rolling upgrade reads the same way, also once its status moved on.
+func TestUpgradeStartedMessages(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	ctx := t.Context()
+	schema := testSchema(t, pool)
+	migrateTo(t, pool, schema, 3)
+	quoted := pgx.Identifier{schema}.Sanitize()
+	// What the previous release's PutMessage and PutThread write.
+	const oldPutMessage = `INSERT INTO {schema}.messages (sid, conversation_id, part_id, customer, sender, status, status_rank, error_code)
+		VALUES ($1, 'conv-1', '', '+15550000001', '+15559990000', $2, 0, 0)`
+	oldPut := func(sid, status string) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, strings.ReplaceAll(oldPutMessage, "{schema}", quoted), sid, status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldPut("SM-started", "received:started-conversation")
+	oldPut("SM-added", "received")
+	if _, err := pool.Exec(ctx, "INSERT INTO "+quoted+`.threads (customer, sender, contact_id, conversation_id, state)
+		VALUES ('+15550000001', '+15559990000', 'c1', 'conv-1', 'closed')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgstore.Migrate(ctx, pool, pgstore.WithSchema(schema)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.New(pool, pgstore.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	var started bool
+	if err := pool.QueryRow(ctx, "SELECT status, started FROM "+quoted+".messages WHERE sid = 'SM-started'").Scan(&status, &started); err != nil {
+		t.Fatal(err)
+	}
+	if status != "received" || !started {
+		t.Errorf("migrated row has status %q, started %v; want received, true", status, started)
+	}
+	want := func(sid string, status string, started bool) {
+		t.Helper()
+		m, err := s.Message(ctx, sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Status != status || m.Started != started {
+			t.Errorf("Message(%s) = status %q, Started %v; want %q, %v", sid, m.Status, m.Started, status, started)
+		}
+	}
+	want("SM-started", "received", true)
+	want("SM-added", "received", false)
+	th, err := s.Thread(ctx, store.ThreadKey{Customer: "+15550000001", Sender: "+15559990000"})
+	if err != nil || !th.StateAt.IsZero() || th.State != store.StateClosed {
+		t.Errorf("Thread from before the migration = %+v, %v; want it closed with a zero StateAt", th, err)
+	}
+
+	// A replica of the previous release writes the old status after the
+	// migration.
+	oldPut("SM-late", "received:started-conversation")
+	want("SM-late", "received", true)
+	m, changed, err := s.AdvanceMessageStatus(ctx, "SM-late", "delivered", 0)
+	if err != nil || !changed || m.Status != "delivered" || !m.Started {
+		t.Fatalf("AdvanceMessageStatus of an old-style row = %+v, %v, %v; want delivered and Started", m, changed, err)
+	}
+	want("SM-late", "delivered", true)
 }

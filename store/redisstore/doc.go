@@ -57,9 +57,11 @@
 //     a job hash, a key's list or a de-duplication key to make room, which
 //     loses jobs, can wedge a key's queue and lets duplicates through. With
 //     noeviction a full Redis refuses writes instead, and the store returns
-//     those errors. Claim copes with a job hash that is gone anyway (it drops
-//     the id rather than recreating a partial job), but it cannot bring the
-//     job back.
+//     those errors. Claim copes with a job hash that is gone anyway: it
+//     drops the id rather than recreate a partial job, and when the job was
+//     the leased head of its key, it takes the id off the key's list once
+//     the lease runs out, so that the key's next job runs. It cannot bring
+//     the lost job back.
 //
 // Records that accumulate with traffic are bounded with [WithRecordTTL], and
 // the markers of lost-reply protection expire on their own; size maxmemory
@@ -71,11 +73,15 @@
 // Operators may read them; only the store should write them.
 //
 //	{p}:contacts          hash   phone → Intercom contact id
-//	{p}:threads           hash   "customer|sender" → thread (JSON)
+//	{p}:threads           hash   "customer|sender" → thread (JSON: contact_id,
+//	                             conversation_id, state, state_at (absent
+//	                             when unknown), last_inbound)
 //	{p}:conversations     hash   Intercom conversation id → "customer|sender"
-//	{p}:msg:<sid>         hash   sent message: conversation, part, customer,
-//	                             sender, status, error_code, rank
-//	{p}:part:<id>         string relayed Intercom conversation part
+//	{p}:msg:<sid>         hash   message: conversation, part, customer,
+//	                             sender, status, error_code, rank, started
+//	                             ("1" or "0"; absent before this release)
+//	{p}:part:<marker>     string marker (Store.Mark), named for the
+//	                             relayed conversation parts it first recorded
 //	{p}:optout            set    "customer|sender" pairs that opted out
 //	{p}:seen:<key>        string de-duplication key, with a TTL (PX); holds
 //	                             the id of the job or call that recorded it
@@ -91,17 +97,36 @@
 //	{p}:runnable          zset   ordering keys whose head is ready, scored by
 //	                             the head's run time
 //	{p}:leased            zset   leased job ids, scored by lease expiry
+//	{p}:leasekeys         hash   leased job id → its ordering key, so that
+//	                             a leased job whose hash is gone can be
+//	                             taken off its key's list
 //	{p}:pending           set    ids of all ready and leased jobs
 //	{p}:dead              zset   dead-lettered job ids, oldest first
 //	{p}:seq               string dead-letter sequence
 //	{p}:clock             string last time handed out, see Clock
+//
+// Records written by earlier releases stay as they are. A message hash
+// without the started field has Started false, except that one with the
+// status "received:started-conversation" (how earlier releases recorded a
+// customer's text that started its conversation) reads as the status
+// "received" with Started set, and keeps Started when its status moves
+// on; the store converts it when it reads it and leaves the hash alone, so
+// that replicas of an earlier release still running during a rolling
+// upgrade read what they wrote. A thread without state_at has a zero
+// StateAt, and replicas of an earlier release drop state_at from a thread
+// they write.
+//
+// {p}:leasekeys is new in this release. Leases that replicas of an earlier
+// release grant have no entry in it (Claim then cannot free the key of such
+// a job if its hash vanishes), and leases they end keep theirs: a few dozen
+// bytes per job for as long as a rolling upgrade lasts, read by nobody.
 //
 // Times are microseconds since the Unix epoch. To inspect the dead letters
 // by hand: ZRANGE {p}:dead 0 -1, then HGETALL {p}:job:<id>; the err field
 // holds the reason. Use [Store.Replay] and [Store.DiscardDeadLetter] to act on
 // them, never direct writes.
 //
-// Records that accumulate with traffic (sent messages, relayed-part markers)
+// Records that accumulate with traffic (messages, markers)
 // are kept forever by default; [WithRecordTTL] makes them expire.
 //
 // # Redis Cluster

@@ -176,6 +176,70 @@ func TestClaimSkipsVanishedJobs(t *testing.T) {
 	}
 }
 
+// TestClaimFreesKeyOfVanishedLeasedHead deletes the hash of a key's leased
+// head, as an evicting Redis would, and checks that once the lease runs out
+// Claim takes the lost job off the key's list and the key's next job runs:
+// the key must not wait for the lost job forever.
+func TestClaimFreesKeyOfVanishedLeasedHead(t *testing.T) {
+	t.Parallel()
+	s, c := newTestStore(t)
+	ctx := t.Context()
+	var jobs []store.Job
+	for range 3 {
+		j, err := s.Enqueue(ctx, store.NewJob{Kind: "sms", Key: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+	}
+	head, err := s.Claim(ctx, 20*time.Millisecond)
+	if err != nil || head.ID != jobs[0].ID {
+		t.Fatalf("Claim = %+v, %v; want job %s", head, err, jobs[0].ID)
+	}
+	if err := c.Del(ctx, s.key("job", head.ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond) // the lease runs out
+
+	var next store.Job
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		next, err = s.Claim(ctx, time.Minute)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrNoJob) {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the key's next job never became claimable: its vanished head wedges it")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if next.ID != jobs[1].ID {
+		t.Fatalf("Claim = %s, want %s, the job behind the vanished head", next.ID, jobs[1].ID)
+	}
+	if ids, err := c.LRange(ctx, s.key("q", "k"), 0, -1).Result(); err != nil || len(ids) != 2 || ids[0] != jobs[1].ID {
+		t.Errorf("the key's list = %v, %v; want the two jobs left, %s first", ids, err, jobs[1].ID)
+	}
+	if err := s.Complete(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	last, err := s.Claim(ctx, time.Minute)
+	if err != nil || last.ID != jobs[2].ID {
+		t.Fatalf("Claim = %+v, %v; want job %s", last, err, jobs[2].ID)
+	}
+	if err := s.Complete(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Stats(ctx); err != nil || st != (store.Stats{}) {
+		t.Errorf("Stats = %+v, %v; want an empty queue", st, err)
+	}
+	if n, err := c.HLen(ctx, s.key("leasekeys")).Result(); err != nil || n != 0 {
+		t.Errorf("%d lease key entries left, %v; want none", n, err)
+	}
+}
+
 // TestHugeDurations passes the largest Duration as TTL, lease and delay:
 // each must mean "practically forever", not overflow into something short.
 func TestHugeDurations(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -61,8 +60,8 @@ func payloadBytes(s string) []byte {
 // command the client sends again after a lost reply returns the job the
 // first attempt inserted instead of inserting a second one.
 func (s *Store) Enqueue(ctx context.Context, j store.NewJob) (store.Job, error) {
-	if err := j.Validate(); err != nil {
-		return store.Job{}, fmt.Errorf("redisstore: enqueue: %w", err)
+	if err := check(ctx, "enqueue", j.Validate()); err != nil {
+		return store.Job{}, err
 	}
 	var ttl int64
 	if j.DedupeKey != "" {
@@ -100,8 +99,8 @@ func (s *Store) Enqueue(ctx context.Context, j store.NewJob) (store.Job, error) 
 // ready. A command the client sends again after a lost reply returns the
 // job the first attempt leased.
 func (s *Store) Claim(ctx context.Context, lease time.Duration) (store.Job, error) {
-	if lease <= 0 {
-		return store.Job{}, fmt.Errorf("redisstore: claim: lease %v is not positive", lease)
+	if err := check(ctx, "claim", store.ValidateLease(lease)); err != nil {
+		return store.Job{}, err
 	}
 	token := newToken()
 	res, err := s.eval(ctx, s.claim, token, micros(lease)).Slice()
@@ -136,17 +135,6 @@ func (s *Store) Claim(ctx context.Context, lease time.Duration) (store.Job, erro
 	return job, nil
 }
 
-// checkHeld validates the job a lease operation was given.
-func checkHeld(op string, j store.Job) error {
-	if j.ID == "" {
-		return fmt.Errorf("redisstore: %s: job has no id", op)
-	}
-	if j.Lease == "" {
-		return fmt.Errorf("redisstore: %s job %s: job has no lease token", op, j.ID)
-	}
-	return nil
-}
-
 // leaseResult turns the 1/0 answer of a lease script into an error.
 func leaseResult(op string, j store.Job, n int64, err error) error {
 	if err != nil {
@@ -161,11 +149,8 @@ func leaseResult(op string, j store.Job, n int64, err error) error {
 // Extend pushes the lease of j out to lease from now (Redis time). A lease
 // that ran out but was not yet taken back by a Claim can still be extended.
 func (s *Store) Extend(ctx context.Context, j store.Job, lease time.Duration) error {
-	if err := checkHeld("extend", j); err != nil {
+	if err := check(ctx, "extend", store.ValidateHeld(j), store.ValidateLease(lease)); err != nil {
 		return err
-	}
-	if lease <= 0 {
-		return fmt.Errorf("redisstore: extend job %s: lease %v is not positive", j.ID, lease)
 	}
 	n, err := s.eval(ctx, s.extend, newToken(), j.ID, j.Lease, micros(lease)).Int64()
 	return leaseResult("extend", j, n, err)
@@ -173,7 +158,7 @@ func (s *Store) Extend(ctx context.Context, j store.Job, lease time.Duration) er
 
 // Complete removes j from the queue and lets the next job of its key run.
 func (s *Store) Complete(ctx context.Context, j store.Job) error {
-	if err := checkHeld("complete", j); err != nil {
+	if err := check(ctx, "complete", store.ValidateHeld(j)); err != nil {
 		return err
 	}
 	n, err := s.eval(ctx, s.complete, newToken(), j.ID, j.Lease).Int64()
@@ -183,11 +168,8 @@ func (s *Store) Complete(ctx context.Context, j store.Job) error {
 // Retry puts j back at the head of its key, ready to run after delay,
 // recording reason.
 func (s *Store) Retry(ctx context.Context, j store.Job, delay time.Duration, reason string) error {
-	if err := checkHeld("retry", j); err != nil {
+	if err := check(ctx, "retry", store.ValidateHeld(j), store.ValidateDelay(delay)); err != nil {
 		return err
-	}
-	if delay < 0 {
-		return fmt.Errorf("redisstore: retry job %s: negative delay %v", j.ID, delay)
 	}
 	n, err := s.eval(ctx, s.retry, newToken(), j.ID, j.Lease, micros(delay), reason).Int64()
 	return leaseResult("retry", j, n, err)
@@ -196,7 +178,7 @@ func (s *Store) Retry(ctx context.Context, j store.Job, delay time.Duration, rea
 // DeadLetter moves j to the dead letters with reason and lets the next job
 // of its key run.
 func (s *Store) DeadLetter(ctx context.Context, j store.Job, reason string) error {
-	if err := checkHeld("dead letter", j); err != nil {
+	if err := check(ctx, "dead letter", store.ValidateHeld(j)); err != nil {
 		return err
 	}
 	n, err := s.eval(ctx, s.deadLetter, newToken(), j.ID, j.Lease, reason).Int64()
@@ -205,8 +187,8 @@ func (s *Store) DeadLetter(ctx context.Context, j store.Job, reason string) erro
 
 // DeadLetters lists up to limit dead letters, oldest first.
 func (s *Store) DeadLetters(ctx context.Context, limit int) ([]store.Job, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("redisstore: dead letters: limit %d is not positive", limit)
+	if err := check(ctx, "dead letters", store.ValidateLimit(limit)); err != nil {
+		return nil, err
 	}
 	res, err := s.deadLetters.Run(ctx, s.rdb, []string{s.key("dead")}, s.base, limit).Slice()
 	if err != nil {
@@ -240,8 +222,8 @@ func (s *Store) DeadLetters(ctx context.Context, limit int) ([]store.Job, error)
 // with Attempt reset to 0; it keeps its id and its LastError. It returns
 // store.ErrNotFound when there is no such dead letter.
 func (s *Store) Replay(ctx context.Context, id string) error {
-	if id == "" {
-		return errors.New("redisstore: replay: empty job id")
+	if err := check(ctx, "replay", store.ValidateNonEmpty("job id", id)); err != nil {
+		return err
 	}
 	n, err := s.eval(ctx, s.replay, newToken(), id).Int64()
 	if err != nil {
@@ -256,8 +238,8 @@ func (s *Store) Replay(ctx context.Context, id string) error {
 // DiscardDeadLetter deletes dead letter id for good, or returns
 // store.ErrNotFound.
 func (s *Store) DiscardDeadLetter(ctx context.Context, id string) error {
-	if id == "" {
-		return errors.New("redisstore: discard dead letter: empty job id")
+	if err := check(ctx, "discard dead letter", store.ValidateNonEmpty("job id", id)); err != nil {
+		return err
 	}
 	n, err := s.eval(ctx, s.discard, newToken(), id).Int64()
 	if err != nil {
@@ -273,6 +255,9 @@ func (s *Store) DiscardDeadLetter(ctx context.Context, id string) error {
 // out counts as leased until a Claim hands it out again, and its holder may
 // still finish it until then.
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+	if err := check(ctx, "stats"); err != nil {
+		return store.Stats{}, err
+	}
 	var pending, leased, dead *redis.IntCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		pending = p.SCard(ctx, s.key("pending"))

@@ -32,7 +32,7 @@ type Store struct {
 	rdb       redis.UniversalClient
 	log       *slog.Logger
 	base      string        // "{prefix}:"
-	recordTTL time.Duration // 0: keep messages and part markers forever
+	recordTTL time.Duration // 0: keep messages and markers forever
 
 	// Keys every queue script receives, in this order (see scripts.go).
 	queueKeys []string
@@ -89,9 +89,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithRecordTTL makes the records that accumulate with traffic expire d
-// after they were written: sent messages ([Store.PutMessage]) and relayed-part
-// markers ([Store.Mark]). The default, 0, keeps them forever, as
-// the [store.Store] contract describes; a Redis with bounded memory wants a
+// after they were written: messages ([Store.PutMessage]) and markers
+// ([Store.Mark]). The default, 0, keeps them forever, as the [store.Store]
+// contract describes; a Redis with bounded memory wants a
 // TTL comfortably longer than the time within which Twilio status callbacks
 // and Intercom webhook redeliveries still arrive, such as 30 days. Contacts,
 // threads, conversation mappings and opt-outs never expire. d must not be
@@ -135,7 +135,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		recordTTL: cfg.recordTTL,
 		queueKeys: []string{
 			base + "clock", base + "runnable", base + "leased",
-			base + "pending", base + "dead", base + "seq",
+			base + "pending", base + "dead", base + "seq", base + "leasekeys",
 		},
 		advance:     redis.NewScript(advanceStatusLua),
 		markSeen:    redis.NewScript(markSeenLua),
@@ -160,6 +160,21 @@ func (s *Store) key(parts ...string) string {
 	return s.base + strings.Join(parts, ":")
 }
 
+// check returns an error naming op when ctx has ended, or else the first
+// of errs, the verdicts of the rules of package store on a call's
+// arguments, that is not nil; nil when the call may go ahead.
+func check(ctx context.Context, op string, errs ...error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("redisstore: %s: %w", op, err)
+		}
+	}
+	return nil
+}
+
 // wrap turns a Redis error into the package's error, mapping redis.Nil to
 // store.ErrNotFound.
 func wrap(op string, err error) error {
@@ -172,8 +187,8 @@ func wrap(op string, err error) error {
 // Contact returns the Intercom contact id stored for phone, or
 // store.ErrNotFound.
 func (s *Store) Contact(ctx context.Context, phone string) (string, error) {
-	if phone == "" {
-		return "", errors.New("redisstore: contact: empty phone")
+	if err := check(ctx, "contact", store.ValidateNonEmpty("phone", phone)); err != nil {
+		return "", err
 	}
 	id, err := s.rdb.HGet(ctx, s.key("contacts"), phone).Result()
 	if err != nil {
@@ -184,11 +199,8 @@ func (s *Store) Contact(ctx context.Context, phone string) (string, error) {
 
 // SetContact stores (or replaces) the Intercom contact id for phone.
 func (s *Store) SetContact(ctx context.Context, phone, contactID string) error {
-	switch {
-	case phone == "":
-		return errors.New("redisstore: set contact: empty phone")
-	case contactID == "":
-		return errors.New("redisstore: set contact: empty contact id")
+	if err := check(ctx, "set contact", store.ValidateNonEmpty("phone", phone), store.ValidateNonEmpty("contact id", contactID)); err != nil {
+		return err
 	}
 	if err := s.rdb.HSet(ctx, s.key("contacts"), phone, contactID).Err(); err != nil {
 		return wrap("set contact", err)
@@ -199,8 +211,8 @@ func (s *Store) SetContact(ctx context.Context, phone, contactID string) error {
 // DeleteContact forgets phone's contact; deleting a missing one is not an
 // error.
 func (s *Store) DeleteContact(ctx context.Context, phone string) error {
-	if phone == "" {
-		return errors.New("redisstore: delete contact: empty phone")
+	if err := check(ctx, "delete contact", store.ValidateNonEmpty("phone", phone)); err != nil {
+		return err
 	}
 	if err := s.rdb.HDel(ctx, s.key("contacts"), phone).Err(); err != nil {
 		return wrap("delete contact", err)
@@ -209,17 +221,20 @@ func (s *Store) DeleteContact(ctx context.Context, phone string) error {
 }
 
 // threadRecord is a thread as stored in the threads hash.
+// StateAt is absent from records written before the field existed, and
+// from records whose StateAt is unknown (zero).
 type threadRecord struct {
 	ContactID      string    `json:"contact_id,omitempty"`
 	ConversationID string    `json:"conversation_id"`
 	State          string    `json:"state"`
+	StateAt        time.Time `json:"state_at,omitzero"`
 	LastInbound    time.Time `json:"last_inbound"`
 }
 
 // Thread returns the thread stored under key, or store.ErrNotFound.
 func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, error) {
-	if err := key.Validate(); err != nil {
-		return store.Thread{}, fmt.Errorf("redisstore: thread: %w", err)
+	if err := check(ctx, "thread", key.Validate()); err != nil {
+		return store.Thread{}, err
 	}
 	raw, err := s.rdb.HGet(ctx, s.key("threads"), key.String()).Bytes()
 	if err != nil {
@@ -234,6 +249,7 @@ func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, 
 		ContactID:      rec.ContactID,
 		ConversationID: rec.ConversationID,
 		State:          store.ConversationState(rec.State),
+		StateAt:        rec.StateAt,
 		LastInbound:    rec.LastInbound,
 	}, nil
 }
@@ -241,13 +257,14 @@ func (s *Store) Thread(ctx context.Context, key store.ThreadKey) (store.Thread, 
 // PutThread stores t under t.Key and maps t.ConversationID to t.Key, in one
 // transaction. Mappings of earlier conversations are kept.
 func (s *Store) PutThread(ctx context.Context, t store.Thread) error {
-	if err := t.Validate(); err != nil {
-		return fmt.Errorf("redisstore: put thread: %w", err)
+	if err := check(ctx, "put thread", t.Validate()); err != nil {
+		return err
 	}
 	raw, err := json.Marshal(threadRecord{
 		ContactID:      t.ContactID,
 		ConversationID: t.ConversationID,
 		State:          string(t.State),
+		StateAt:        t.StateAt,
 		LastInbound:    t.LastInbound,
 	})
 	if err != nil {
@@ -267,8 +284,8 @@ func (s *Store) PutThread(ctx context.Context, t store.Thread) error {
 // DeleteThread forgets the thread stored under key; its conversation
 // mappings stay. Deleting a missing one is not an error.
 func (s *Store) DeleteThread(ctx context.Context, key store.ThreadKey) error {
-	if err := key.Validate(); err != nil {
-		return fmt.Errorf("redisstore: delete thread: %w", err)
+	if err := check(ctx, "delete thread", key.Validate()); err != nil {
+		return err
 	}
 	if err := s.rdb.HDel(ctx, s.key("threads"), key.String()).Err(); err != nil {
 		return wrap("delete thread", err)
@@ -279,8 +296,8 @@ func (s *Store) DeleteThread(ctx context.Context, key store.ThreadKey) error {
 // ThreadByConversation returns the key of the thread that conversationID
 // carries or carried, or store.ErrNotFound.
 func (s *Store) ThreadByConversation(ctx context.Context, conversationID string) (store.ThreadKey, error) {
-	if conversationID == "" {
-		return store.ThreadKey{}, errors.New("redisstore: thread by conversation: empty conversation id")
+	if err := check(ctx, "thread by conversation", store.ValidateNonEmpty("conversation id", conversationID)); err != nil {
+		return store.ThreadKey{}, err
 	}
 	v, err := s.rdb.HGet(ctx, s.key("conversations"), conversationID).Result()
 	if err != nil {
@@ -302,13 +319,37 @@ const (
 	fStatus       = "status"
 	fErrorCode    = "error_code"
 	fRank         = "rank"
+	fStarted      = "started" // "1" or "0"; absent from records of releases before it
 )
+
+// legacyStartedStatus is how releases before store.Message.Started
+// recorded a customer's text that started its conversation.
+const legacyStartedStatus = "received:started-conversation"
+
+// readLegacy returns m as this release records it: a message with the
+// status of releases before store.Message.Started (kept in Redis from
+// then, or written by a replica of such a release during a rolling
+// upgrade) comes back with the status "received" and Started set.
+func readLegacy(m store.Message) store.Message {
+	if m.Status == legacyStartedStatus {
+		m.Status, m.Started = "received", true
+	}
+	return m
+}
+
+// flag returns the hash value of b.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
 
 // PutMessage records m, replacing any record with the same SID. With
 // [WithRecordTTL] the record expires after that TTL.
 func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
-	if err := m.Validate(); err != nil {
-		return fmt.Errorf("redisstore: put message: %w", err)
+	if err := check(ctx, "put message", m.Validate()); err != nil {
+		return err
 	}
 	k := s.key("msg", m.SID)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -321,6 +362,7 @@ func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
 			fStatus, m.Status,
 			fErrorCode, m.ErrorCode,
 			fRank, store.StatusRank(m.Status),
+			fStarted, flag(m.Started),
 		)
 		if s.recordTTL > 0 {
 			p.PExpire(ctx, k, ceilMillis(s.recordTTL))
@@ -335,8 +377,8 @@ func (s *Store) PutMessage(ctx context.Context, m store.Message) error {
 
 // Message returns the message recorded under sid, or store.ErrNotFound.
 func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) {
-	if sid == "" {
-		return store.Message{}, errors.New("redisstore: message: empty sid")
+	if err := check(ctx, "message", store.ValidateNonEmpty("SID", sid)); err != nil {
+		return store.Message{}, err
 	}
 	h, err := s.rdb.HGetAll(ctx, s.key("msg", sid)).Result()
 	if err != nil {
@@ -349,14 +391,15 @@ func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) 
 	if err != nil {
 		return store.Message{}, fmt.Errorf("redisstore: message %s: corrupt error code: %w", sid, err)
 	}
-	return store.Message{
+	return readLegacy(store.Message{
 		SID:            sid,
 		ConversationID: h[fConversation],
 		PartID:         h[fPart],
 		Thread:         store.ThreadKey{Customer: h[fCustomer], Sender: h[fSender]},
 		Status:         h[fStatus],
 		ErrorCode:      code,
-	}, nil
+		Started:        h[fStarted] == "1",
+	}), nil
 }
 
 // AdvanceMessageStatus sets the status and error code of message sid if
@@ -364,11 +407,8 @@ func (s *Store) Message(ctx context.Context, sid string) (store.Message, error) 
 // atomically (one Lua script). It returns the message as stored afterwards
 // and whether it changed, or store.ErrNotFound.
 func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, errorCode int) (store.Message, bool, error) {
-	if sid == "" {
-		return store.Message{}, false, errors.New("redisstore: advance message status: empty sid")
-	}
-	if status == "" {
-		return store.Message{}, false, errors.New("redisstore: advance message status: empty status")
+	if err := check(ctx, "advance message status", store.ValidateNonEmpty("SID", sid), store.ValidateNonEmpty("status", status)); err != nil {
+		return store.Message{}, false, err
 	}
 	res, err := s.advance.Run(ctx, s.rdb, []string{s.key("msg", sid), s.key("req", newToken())},
 		status, errorCode, store.StatusRank(status), requestMemory.Milliseconds()).Slice()
@@ -386,38 +426,39 @@ func (s *Store) AdvanceMessageStatus(ctx context.Context, sid, status string, er
 		ConversationID: r.str(4),
 		PartID:         r.str(5),
 		Thread:         store.ThreadKey{Customer: r.str(6), Sender: r.str(7)},
+		Started:        r.str(8) == "1",
 	}
 	if r.err != nil {
 		return store.Message{}, false, fmt.Errorf("redisstore: advance message status %s: %w", sid, r.err)
 	}
-	return m, r.int(1) == 1, nil
+	return readLegacy(m), r.int(1) == 1, nil
 }
 
-// Marked reports whether the Intercom conversation part partID was
-// already relayed.
-func (s *Store) Marked(ctx context.Context, partID string) (bool, error) {
-	if partID == "" {
-		return false, errors.New("redisstore: part relayed: empty part id")
+// Marked reports whether marker was recorded by Mark (and has not expired,
+// with [WithRecordTTL]).
+func (s *Store) Marked(ctx context.Context, marker string) (bool, error) {
+	if err := check(ctx, "marked", store.ValidateNonEmpty("marker", marker)); err != nil {
+		return false, err
 	}
-	n, err := s.rdb.Exists(ctx, s.key("part", partID)).Result()
+	n, err := s.rdb.Exists(ctx, s.key("part", marker)).Result()
 	if err != nil {
-		return false, wrap("part relayed", err)
+		return false, wrap("marked", err)
 	}
 	return n == 1, nil
 }
 
-// Mark records that partID was relayed (for the record TTL, if
-// one was set with [WithRecordTTL]).
-func (s *Store) Mark(ctx context.Context, partID string) error {
-	if partID == "" {
-		return errors.New("redisstore: mark part relayed: empty part id")
+// Mark records marker (for the record TTL, if one was set with
+// [WithRecordTTL]).
+func (s *Store) Mark(ctx context.Context, marker string) error {
+	if err := check(ctx, "mark", store.ValidateNonEmpty("marker", marker)); err != nil {
+		return err
 	}
 	var ttl time.Duration // 0: no expiry
 	if s.recordTTL > 0 {
 		ttl = ceilMillis(s.recordTTL)
 	}
-	if err := s.rdb.Set(ctx, s.key("part", partID), "1", ttl).Err(); err != nil {
-		return wrap("mark part relayed", err)
+	if err := s.rdb.Set(ctx, s.key("part", marker), "1", ttl).Err(); err != nil {
+		return wrap("mark", err)
 	}
 	return nil
 }
@@ -425,8 +466,8 @@ func (s *Store) Mark(ctx context.Context, partID string) error {
 // SetOptedOut records whether key's customer has opted out of messages from
 // key's sender.
 func (s *Store) SetOptedOut(ctx context.Context, key store.ThreadKey, optedOut bool) error {
-	if err := key.Validate(); err != nil {
-		return fmt.Errorf("redisstore: set opted out: %w", err)
+	if err := check(ctx, "set opted out", key.Validate()); err != nil {
+		return err
 	}
 	var err error
 	if optedOut {
@@ -443,8 +484,8 @@ func (s *Store) SetOptedOut(ctx context.Context, key store.ThreadKey, optedOut b
 // OptedOut reports whether key's customer has opted out of messages from
 // key's sender.
 func (s *Store) OptedOut(ctx context.Context, key store.ThreadKey) (bool, error) {
-	if err := key.Validate(); err != nil {
-		return false, fmt.Errorf("redisstore: opted out: %w", err)
+	if err := check(ctx, "opted out", key.Validate()); err != nil {
+		return false, err
 	}
 	ok, err := s.rdb.SIsMember(ctx, s.key("optout"), key.String()).Result()
 	if err != nil {
@@ -459,11 +500,8 @@ func (s *Store) OptedOut(ctx context.Context, key store.ThreadKey) (bool, error)
 // command the client sends again after a lost reply still reports the key
 // as new.
 func (s *Store) MarkSeen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	if key == "" {
-		return false, errors.New("redisstore: mark seen: empty key")
-	}
-	if ttl <= 0 {
-		return false, fmt.Errorf("redisstore: mark seen: ttl %v is not positive", ttl)
+	if err := check(ctx, "mark seen", store.ValidateNonEmpty("seen key", key), store.ValidateTTL(ttl)); err != nil {
+		return false, err
 	}
 	n, err := s.markSeen.Run(ctx, s.rdb, []string{s.key("seen", key)},
 		ceilMillis(ttl).Milliseconds(), newToken()).Int64()

@@ -348,3 +348,53 @@ func BenchmarkClaimComplete(b *testing.B) {
 		}
 	}
 }
+
+// TestRecordsOfEarlierReleases reads a message hash and a thread as a
+// release before store.Message.Started and store.Thread.StateAt wrote them:
+// a customer's text that started its conversation carries the status
+// "received:started-conversation" and no started field, and the thread has
+// no state_at. The message reads as status "received" with Started set,
+// also once its status moved on; the thread has a zero StateAt.
+func TestRecordsOfEarlierReleases(t *testing.T) {
+	t.Parallel()
+	s, c := newTestStore(t)
+	ctx := t.Context()
+	old := func(sid, status string) {
+		t.Helper()
+		err := c.HSet(ctx, s.key("msg", sid), fConversation, "conv-1", fPart, "", fCustomer, "+15550000001",
+			fSender, "+15559990000", fStatus, status, fErrorCode, 0, fRank, store.StatusRank(status)).Err()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	old("SM-started", "received:started-conversation")
+	old("SM-added", "received")
+	want := func(sid, status string, started bool) {
+		t.Helper()
+		m, err := s.Message(ctx, sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Status != status || m.Started != started {
+			t.Errorf("Message(%s) = status %q, Started %v; want %q, %v", sid, m.Status, m.Started, status, started)
+		}
+	}
+	want("SM-started", "received", true)
+	want("SM-added", "received", false)
+	m, changed, err := s.AdvanceMessageStatus(ctx, "SM-started", "delivered", 0)
+	if err != nil || !changed || m.Status != "delivered" || !m.Started {
+		t.Fatalf("AdvanceMessageStatus of an old record = %+v, %v, %v; want delivered and Started", m, changed, err)
+	}
+	want("SM-started", "delivered", true)
+
+	key := store.ThreadKey{Customer: "+15550000001", Sender: "+15559990000"}
+	err = c.HSet(ctx, s.key("threads"), key.String(),
+		`{"contact_id":"c1","conversation_id":"conv-1","state":"open","last_inbound":"2024-05-06T07:08:09Z"}`).Err()
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := s.Thread(ctx, key)
+	if err != nil || !th.StateAt.IsZero() || th.State != store.StateOpen || th.LastInbound.IsZero() {
+		t.Fatalf("Thread of an old record = %+v, %v; want it open, with LastInbound and a zero StateAt", th, err)
+	}
+}

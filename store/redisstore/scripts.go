@@ -2,7 +2,7 @@ package redisstore
 
 // The Lua scripts that make the store's multi-key operations atomic.
 //
-// Every queue script receives the same six keys first (see Store.queueKeys)
+// Every queue script receives the same seven keys first (see Store.queueKeys)
 // and then, as ARGV[1] to ARGV[3], the hash-tagged prefix, the request id
 // of the call and how long to remember that request, in milliseconds (see
 // Store.eval). Keys whose names depend on data the script reads (a job hash,
@@ -24,19 +24,24 @@ package redisstore
 // advanceStatusLua: KEYS[1] message hash, KEYS[2] request marker; ARGV
 // status, error code, rank, marker lifetime in ms. Returns {-1} when the
 // message is missing, else {1, changed, status, code, conversation, part,
-// customer, sender}. A repeat of a run that changed the status reports the
-// change again.
+// customer, sender, started}. A repeat of a run that changed the status
+// reports the change again. started is kept; a record with the status of
+// releases before it ('received:started-conversation') keeps that fact in
+// started when its status moves on.
 const advanceStatusLua = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local changed = tonumber(redis.call('GET', KEYS[2]) or '0')
 local rank = tonumber(redis.call('HGET', KEYS[1], 'rank') or '0') or 0
 if tonumber(ARGV[3]) > rank then
+  if redis.call('HGET', KEYS[1], 'status') == 'received:started-conversation' then
+    redis.call('HSET', KEYS[1], 'started', '1')
+  end
   redis.call('HSET', KEYS[1], 'status', ARGV[1], 'error_code', ARGV[2], 'rank', ARGV[3])
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
   changed = 1
 end
-local f = redis.call('HMGET', KEYS[1], 'status', 'error_code', 'conversation', 'part', 'customer', 'sender')
-return {1, changed, f[1] or '', f[2] or '0', f[3] or '', f[4] or '', f[5] or '', f[6] or ''}
+local f = redis.call('HMGET', KEYS[1], 'status', 'error_code', 'conversation', 'part', 'customer', 'sender', 'started')
+return {1, changed, f[1] or '', f[2] or '0', f[3] or '', f[4] or '', f[5] or '', f[6] or '', f[7] or '0'}
 `
 
 // markSeenLua: KEYS[1] seen key; ARGV TTL in ms, request id. Returns 1 when
@@ -51,6 +56,7 @@ return 0
 // queuePrelude defines the helpers shared by the queue scripts.
 const queuePrelude = `
 local K_CLOCK, K_RUN, K_LEASED, K_PENDING, K_DEAD, K_SEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local K_LEASEKEYS = KEYS[7]
 local base, REQ, REQ_TTL = ARGV[1], ARGV[2], ARGV[3]
 
 local function n2s(x) return string.format('%.0f', x) end
@@ -79,7 +85,14 @@ local function qkey(key) return base .. 'q:' .. key end
 -- deleted by hand), except from its key's list, which the caller handles.
 local function forget(id)
   redis.call('ZREM', K_LEASED, id)
+  redis.call('HDEL', K_LEASEKEYS, id)
   redis.call('SREM', K_PENDING, id)
+end
+
+-- unlease drops the lease entries of job id, whose lease ended.
+local function unlease(id)
+  redis.call('ZREM', K_LEASED, id)
+  redis.call('HDEL', K_LEASEKEYS, id)
 end
 
 -- promote makes the new head of key's list (if any) runnable at its run
@@ -143,6 +156,11 @@ return {1, id, t}
 // lease ran out first; of the two, the one with the earlier run time wins.
 // Only the job handed out changes hands: other lapsed leases stay with
 // their holders, who may still finish them.
+//
+// A lapsed lease whose job hash is gone (evicted, or deleted by hand) names
+// a job that no longer exists: its id is dropped from the lease entries
+// and, found through {p}:leasekeys, from its key's list, whose next job is
+// made runnable, so that the key does not wait for the lost job forever.
 const claimLua = `
 local token = REQ
 local function out(id, lapsed)
@@ -168,7 +186,12 @@ for _ = 1, 16 do
     lapsed, lapsedRun = e[1], tonumber(f[2])
     break
   end
+  local key = redis.call('HGET', K_LEASEKEYS, e[1])
   forget(e[1])
+  if key and not f[1] then
+    redis.call('LREM', qkey(key), 1, e[1])
+    promote(key)
+  end
 end
 
 -- ready: the head of the runnable key with the earliest run time.
@@ -199,6 +222,7 @@ local expires = n2s(t + tonumber(ARGV[4]))
 redis.call('HINCRBY', jk, 'attempt', 1)
 redis.call('HSET', jk, 'state', 'leased', 'lease', token, 'until', expires)
 redis.call('ZADD', K_LEASED, expires, id)
+redis.call('HSET', K_LEASEKEYS, id, redis.call('HGET', jk, 'key'))
 remember(id)
 return out(id, wasLapsed)
 `
@@ -225,7 +249,7 @@ if not held(id, ARGV[5]) then return 0 end
 local key = redis.call('HGET', jobkey(id), 'key')
 redis.call('LREM', qkey(key), 1, id)
 redis.call('DEL', jobkey(id))
-redis.call('ZREM', K_LEASED, id)
+unlease(id)
 redis.call('SREM', K_PENDING, id)
 promote(key)
 remember('1')
@@ -242,7 +266,7 @@ if not held(id, ARGV[5]) then return 0 end
 local run = n2s(now() + tonumber(ARGV[6]))
 local jk = jobkey(id)
 redis.call('HSET', jk, 'state', 'ready', 'lease', '', 'until', '0', 'err', ARGV[7], 'run', run)
-redis.call('ZREM', K_LEASED, id)
+unlease(id)
 redis.call('ZADD', K_RUN, run, redis.call('HGET', jk, 'key'))
 remember('1')
 return 1
@@ -259,7 +283,7 @@ local key = redis.call('HGET', jk, 'key')
 local seq = redis.call('INCR', K_SEQ)
 redis.call('HSET', jk, 'state', 'dead', 'lease', '', 'until', '0', 'err', ARGV[6], 'died', n2s(now()))
 redis.call('LREM', qkey(key), 1, id)
-redis.call('ZREM', K_LEASED, id)
+unlease(id)
 redis.call('SREM', K_PENDING, id)
 redis.call('ZADD', K_DEAD, seq, id)
 promote(key)

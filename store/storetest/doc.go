@@ -54,6 +54,15 @@
 // It also requires that a call made with an already cancelled context fails
 // with an error matching [context.Canceled] and changes nothing.
 //
+// The argument and context checks apply to the backend exactly as your
+// function returns it, as a user would call it directly. A store that
+// leaves those checks to the checking layer of package store
+// ([store.Checked]), because it is only ever used behind it, returns
+// store.Checked(s).(storetest.Backend) from the function instead: the
+// suite then checks the layer in front of the store, and everything else
+// through it. (The layer does not carry a [Replicator] over, so the stress
+// scenario then stresses one value.)
+//
 // # Replicas
 //
 // A backend on a shared server is used by many processes at once. If the

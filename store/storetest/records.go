@@ -53,13 +53,16 @@ func TestContacts(t *testing.T, newStore func(t *testing.T) Backend) {
 func TestThreads(t *testing.T, newStore func(t *testing.T) Backend) {
 	key := store.ThreadKey{Customer: "+15550000001", Sender: "+15559990000"}
 	last := time.Date(2024, 5, 6, 7, 8, 9, 123_000_000, time.UTC)
+	// stateAt has a microsecond part and a nanosecond part: stores keep it
+	// to the microsecond at least.
+	stateAt := time.Date(2024, 5, 6, 7, 0, 1, 654_321_987, time.UTC)
 	checkThread := func(t *testing.T, e *env, want store.Thread) {
 		t.Helper()
 		got, err := e.b.Thread(e.ctx, want.Key)
 		noErr(t, "Thread", err)
 		if got.Key != want.Key || got.ContactID != want.ContactID ||
 			got.ConversationID != want.ConversationID || got.State != want.State ||
-			!got.LastInbound.Equal(want.LastInbound) {
+			!got.LastInbound.Equal(want.LastInbound) || !sameMicro(got.StateAt, want.StateAt) {
 			t.Fatalf("Thread(%v) = %+v, want %+v", want.Key, got, want)
 		}
 	}
@@ -81,10 +84,29 @@ func TestThreads(t *testing.T, newStore func(t *testing.T) Backend) {
 	})
 	t.Run("RoundTrip", func(t *testing.T) {
 		e := open(t, newStore)
-		th := store.Thread{Key: key, ContactID: "contact-1", ConversationID: "conv-1", State: store.StateOpen, LastInbound: last}
+		th := store.Thread{Key: key, ContactID: "contact-1", ConversationID: "conv-1", State: store.StateOpen, StateAt: stateAt, LastInbound: last}
 		noErr(t, "PutThread", e.b.PutThread(e.ctx, th))
 		checkThread(t, e, th)
 		checkConv(t, e, "conv-1", key)
+	})
+	t.Run("StateAtToTheMicrosecond", func(t *testing.T) {
+		// Two changes a microsecond apart come back in order: a late
+		// notification a microsecond older than the stored change is
+		// recognised as older.
+		e := open(t, newStore)
+		th := store.Thread{Key: key, ConversationID: "conv-1", State: store.StateClosed, StateAt: stateAt}
+		noErr(t, "PutThread", e.b.PutThread(e.ctx, th))
+		first, err := e.b.Thread(e.ctx, key)
+		noErr(t, "Thread", err)
+		th.State, th.StateAt = store.StateOpen, stateAt.Add(time.Microsecond)
+		noErr(t, "PutThread a microsecond later", e.b.PutThread(e.ctx, th))
+		second, err := e.b.Thread(e.ctx, key)
+		noErr(t, "Thread", err)
+		if !first.StateAt.Before(second.StateAt) {
+			t.Fatalf("StateAt of changes a microsecond apart came back as %v and %v, want the first before the second",
+				first.StateAt, second.StateAt)
+		}
+		checkThread(t, e, th)
 	})
 	t.Run("ZeroLastInboundAndNoContact", func(t *testing.T) {
 		e := open(t, newStore)
@@ -92,14 +114,20 @@ func TestThreads(t *testing.T, newStore func(t *testing.T) Backend) {
 		noErr(t, "PutThread", e.b.PutThread(e.ctx, th))
 		got, err := e.b.Thread(e.ctx, key)
 		noErr(t, "Thread", err)
-		if !got.LastInbound.IsZero() || got.ContactID != "" || got.State != store.StateClosed {
-			t.Fatalf("Thread = %+v, want zero LastInbound, no contact, closed", got)
+		if !got.LastInbound.IsZero() || !got.StateAt.IsZero() || got.ContactID != "" || got.State != store.StateClosed {
+			t.Fatalf("Thread = %+v, want zero LastInbound and StateAt, no contact, closed", got)
 		}
+		// A StateAt that was known and then is not replaces the old one.
+		th.StateAt = stateAt
+		noErr(t, "PutThread with StateAt", e.b.PutThread(e.ctx, th))
+		th.StateAt = time.Time{}
+		noErr(t, "PutThread without StateAt", e.b.PutThread(e.ctx, th))
+		checkThread(t, e, th)
 	})
 	t.Run("ReplaceKeepsOldConversations", func(t *testing.T) {
 		e := open(t, newStore)
-		first := store.Thread{Key: key, ContactID: "contact-1", ConversationID: "conv-1", State: store.StateOpen, LastInbound: last}
-		second := store.Thread{Key: key, ContactID: "contact-1", ConversationID: "conv-2", State: store.StateClosed, LastInbound: last.Add(time.Hour)}
+		first := store.Thread{Key: key, ContactID: "contact-1", ConversationID: "conv-1", State: store.StateOpen, StateAt: stateAt, LastInbound: last}
+		second := store.Thread{Key: key, ContactID: "contact-1", ConversationID: "conv-2", State: store.StateClosed, StateAt: stateAt.Add(time.Hour), LastInbound: last.Add(time.Hour)}
 		noErr(t, "PutThread first", e.b.PutThread(e.ctx, first))
 		noErr(t, "PutThread second", e.b.PutThread(e.ctx, second))
 		checkThread(t, e, second)
@@ -141,7 +169,7 @@ func TestThreads(t *testing.T, newStore func(t *testing.T) Backend) {
 }
 
 // TestMessages checks PutMessage, Message and AdvanceMessageStatus with its
-// rank rules.
+// rank rules, and that AdvanceMessageStatus keeps Started.
 func TestMessages(t *testing.T, newStore func(t *testing.T) Backend) {
 	key := store.ThreadKey{Customer: "+15550000001", Sender: "+15559990000"}
 	msg := store.Message{SID: "SM00000000000000000000000000000001", ConversationID: "conv-1", PartID: "part-1", Thread: key, Status: "queued"}
@@ -167,6 +195,23 @@ func TestMessages(t *testing.T, newStore func(t *testing.T) Backend) {
 		noErr(t, "Message", err)
 		if got != replaced {
 			t.Fatalf("Message after replace = %+v, want %+v", got, replaced)
+		}
+	})
+	t.Run("Started", func(t *testing.T) {
+		e := open(t, newStore)
+		in := store.Message{SID: "SM00000000000000000000000000000002", ConversationID: "conv-1", Thread: key, Status: "received", Started: true}
+		noErr(t, "PutMessage", e.b.PutMessage(e.ctx, in))
+		got, err := e.b.Message(e.ctx, in.SID)
+		noErr(t, "Message", err)
+		if got != in {
+			t.Fatalf("Message = %+v, want %+v", got, in)
+		}
+		in.Started = false
+		noErr(t, "PutMessage (replace, not started)", e.b.PutMessage(e.ctx, in))
+		got, err = e.b.Message(e.ctx, in.SID)
+		noErr(t, "Message", err)
+		if got != in {
+			t.Fatalf("Message after replace = %+v, want %+v", got, in)
 		}
 	})
 
@@ -213,11 +258,12 @@ func TestMessages(t *testing.T, newStore func(t *testing.T) Backend) {
 			{"queued", 0, "accepted", 0, false},
 		}},
 	}
-	for _, seq := range sequences {
+	for i, seq := range sequences {
 		t.Run("Advance/"+seq.name, func(t *testing.T) {
 			e := open(t, newStore)
 			m := msg
 			m.Status = seq.start
+			m.Started = i%2 == 0 // kept either way
 			noErr(t, "PutMessage", e.b.PutMessage(e.ctx, m))
 			for i, s := range seq.steps {
 				got, changed, err := e.b.AdvanceMessageStatus(e.ctx, m.SID, s.status, s.code)
@@ -239,6 +285,8 @@ func TestMessages(t *testing.T, newStore func(t *testing.T) Backend) {
 
 	t.Run("AdvanceConcurrently", func(t *testing.T) {
 		e := open(t, newStore)
+		msg := msg
+		msg.Started = true
 		noErr(t, "PutMessage", e.b.PutMessage(e.ctx, msg))
 		statuses := []string{"sending", "sent", "delivered", "queued", "sending", "sent", "delivered", "sent"}
 		rand.Shuffle(len(statuses), func(i, j int) { statuses[i], statuses[j] = statuses[j], statuses[i] })
@@ -267,8 +315,8 @@ func TestMessages(t *testing.T, newStore func(t *testing.T) Backend) {
 		wg.Wait()
 		got, err := e.b.Message(e.ctx, msg.SID)
 		noErr(t, "Message", err)
-		if got.Status != "delivered" {
-			t.Fatalf("status after concurrent advances = %q, want delivered", got.Status)
+		if got.Status != "delivered" || !got.Started {
+			t.Fatalf("message after concurrent advances = %+v, want status delivered, Started kept", got)
 		}
 		if changes < 1 || changes > 3 {
 			t.Fatalf("%d advances reported a change, want between 1 and 3 (queued→sending→sent→delivered)", changes)
@@ -276,26 +324,34 @@ func TestMessages(t *testing.T, newStore func(t *testing.T) Backend) {
 	})
 }
 
-// TestParts checks Marked and Mark.
-func TestParts(t *testing.T, newStore func(t *testing.T) Backend) {
+// TestMarkers checks Mark and Marked.
+func TestMarkers(t *testing.T, newStore func(t *testing.T) Backend) {
 	t.Run("MarkAndCheck", func(t *testing.T) {
 		e := open(t, newStore)
-		relayed := func(part string, want bool) {
+		marked := func(marker string, want bool) {
 			t.Helper()
-			got, err := e.b.Marked(e.ctx, part)
-			noErr(t, "Marked("+part+")", err)
+			got, err := e.b.Marked(e.ctx, marker)
+			noErr(t, "Marked("+marker+")", err)
 			if got != want {
-				t.Fatalf("Marked(%s) = %v, want %v", part, got, want)
+				t.Fatalf("Marked(%s) = %v, want %v", marker, got, want)
 			}
 		}
-		relayed("part-1", false)
-		noErr(t, "Mark", e.b.Mark(e.ctx, "part-1"))
-		relayed("part-1", true)
-		relayed("part-2", false)
-		noErr(t, "Mark again", e.b.Mark(e.ctx, "part-1"))
-		relayed("part-1", true)
+		marked("part:1", false)
+		noErr(t, "Mark", e.b.Mark(e.ctx, "part:1"))
+		marked("part:1", true)
+		marked("part:2", false)
+		marked("PART:1", false)
+		noErr(t, "Mark again", e.b.Mark(e.ctx, "part:1"))
+		marked("part:1", true)
+		noErr(t, "Mark another", e.b.Mark(e.ctx, "note:conv-1|outcome unknown"))
+		marked("note:conv-1|outcome unknown", true)
 	})
 }
+
+// TestParts is the former name of [TestMarkers].
+//
+// Deprecated: use TestMarkers.
+func TestParts(t *testing.T, newStore func(t *testing.T) Backend) { TestMarkers(t, newStore) }
 
 // TestOptOuts checks SetOptedOut and OptedOut.
 func TestOptOuts(t *testing.T, newStore func(t *testing.T) Backend) {
@@ -386,4 +442,13 @@ func TestSeen(t *testing.T, newStore func(t *testing.T) Backend) {
 			t.Fatalf("%d of %d concurrent MarkSeen calls of one key reported it new, want exactly 1", news, n)
 		}
 	})
+}
+
+// sameMicro reports whether a and b are both zero or both set and less
+// than a microsecond apart.
+func sameMicro(a, b time.Time) bool {
+	if a.IsZero() || b.IsZero() {
+		return a.IsZero() == b.IsZero()
+	}
+	return a.Sub(b).Abs() < time.Microsecond
 }

@@ -30,7 +30,7 @@ func newReplicated(*testing.T) Backend { return replicated{memstore.New()} }
 // gives up sooner, so that a broken backend shows quickly.
 var tightStress = stressConfig{
 	keys: 4, jobs: 150, workers: 6,
-	abandonPct: 20, abandonLease: 20 * time.Millisecond,
+	abandonPct: 20, abandonLease: 20 * time.Millisecond, keepLease: 5 * time.Minute,
 	extendPct: 10, retryPct: 25, deadPct: 25, retryDelay: 2 * time.Millisecond,
 	replays: 30, stall: 500 * time.Millisecond, deadline: 20 * time.Second,
 }

@@ -44,7 +44,7 @@ var groups = []struct {
 	{"Contacts", TestContacts},
 	{"Threads", TestThreads},
 	{"Messages", TestMessages},
-	{"Parts", TestParts},
+	{"Markers", TestMarkers},
 	{"OptOuts", TestOptOuts},
 	{"Seen", TestSeen},
 	{"QueueBasics", TestQueueBasics},

@@ -34,21 +34,24 @@ type stressConfig struct {
 	keys, jobs, workers int
 	abandonPct          int           // % of claims whose holder walks away
 	abandonLease        time.Duration // lease of those claims
+	keepLease           time.Duration // lease of the other claims; above deadline, so they never lapse
 	extendPct           int           // % of kept claims that Extend first
 	retryPct, deadPct   int           // % of kept claims that Retry, DeadLetter
 	retryDelay          time.Duration // delay of half the retries; the rest use 0
 	replays             int           // dead letters to replay
 	stall               time.Duration // fail when nothing moves this long
-	deadline            time.Duration // fail when not done by then; below longLease, so kept claims never lapse
+	deadline            time.Duration // fail when not done by then; below keepLease
 }
 
 // defaultStress is the configuration of [TestQueueStress]: a few hundred
-// jobs on a few keys, so that keys contend, done in a second or two.
+// jobs on a few keys, so that keys contend, done in a second or two. The
+// kept leases and the deadline are far longer than the run needs, so that
+// a busy machine slows the run down without failing it.
 var defaultStress = stressConfig{
 	keys: 6, jobs: 300, workers: 8,
-	abandonPct: 3, abandonLease: 100 * time.Millisecond,
+	abandonPct: 3, abandonLease: 100 * time.Millisecond, keepLease: 5 * time.Minute,
 	extendPct: 10, retryPct: 20, deadPct: 10, retryDelay: 2 * time.Millisecond,
-	replays: 20, stall: 5 * time.Second, deadline: 25 * time.Second,
+	replays: 20, stall: 15 * time.Second, deadline: 2 * time.Minute,
 }
 
 // TestQueueStress runs enqueuers, claimers and a replayer at once: claimers
@@ -142,6 +145,14 @@ type stress struct {
 	enqueued     int
 	enqDone      bool
 	replayerDone bool
+
+	// gate keeps a claim whose lease is meant to lapse apart from every
+	// other claim: such a claim and its record in the model happen while
+	// no other Claim runs. Otherwise its lease could run out, and the job
+	// be claimed again and recorded, between the first Claim's return and
+	// its record, and the model would see two claims in the wrong order.
+	// Claims with kept leases share the gate and run concurrently.
+	gate sync.RWMutex
 
 	progress atomic.Int64 // UnixNano of the last call that moved a job
 	failOnce sync.Once
@@ -318,26 +329,12 @@ func (s *stress) worker(w int) {
 			return
 		}
 		abandon := r.IntN(100) < s.cfg.abandonPct
-		lease := longLease
-		if abandon {
-			lease = s.cfg.abandonLease
-		}
-		called := time.Now()
-		j, err := b.Claim(s.ctx, lease)
-		returned := time.Now()
-		if errors.Is(err, store.ErrNoJob) {
+		j, sj, stale, res := s.claim(vi, b, abandon)
+		switch res {
+		case claimNone:
 			time.Sleep(time.Duration(r.IntN(2000)) * time.Microsecond)
 			continue
-		}
-		if err != nil {
-			if s.ctx.Err() == nil {
-				s.fail("value %d: Claim: %v", vi, err)
-			}
-			return
-		}
-		s.moved()
-		sj, stale, ok := s.claimed(vi, j, called, returned, lease, abandon)
-		if !ok {
+		case claimFailed:
 			return
 		}
 		if stale != nil && !s.refusesStale(vi, b, r, *stale, sj) {
@@ -350,6 +347,45 @@ func (s *stress) worker(w int) {
 			return
 		}
 	}
+}
+
+// Outcomes of stress.claim.
+const (
+	claimGot    = iota // a job, checked and recorded
+	claimNone          // ErrNoJob
+	claimFailed        // the run failed
+)
+
+// claim claims a job on b, for the short lease when abandon is set, and
+// checks and records the claim under the gate (see stress.gate).
+func (s *stress) claim(vi int, b Backend, abandon bool) (j store.Job, sj *sjob, stale *store.Job, res int) {
+	lease := s.cfg.keepLease
+	if abandon {
+		lease = s.cfg.abandonLease
+		s.gate.Lock()
+		defer s.gate.Unlock()
+	} else {
+		s.gate.RLock()
+		defer s.gate.RUnlock()
+	}
+	called := time.Now()
+	j, err := b.Claim(s.ctx, lease)
+	returned := time.Now()
+	if errors.Is(err, store.ErrNoJob) {
+		return store.Job{}, nil, nil, claimNone
+	}
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.fail("value %d: Claim: %v", vi, err)
+		}
+		return store.Job{}, nil, nil, claimFailed
+	}
+	s.moved()
+	sj, stale, ok := s.claimed(vi, j, called, returned, lease, abandon)
+	if !ok {
+		return store.Job{}, nil, nil, claimFailed
+	}
+	return j, sj, stale, claimGot
 }
 
 // claimed checks claim j against the model and records it. stale is the
@@ -439,7 +475,7 @@ func (s *stress) refusesStale(vi int, b Backend, r *rand.Rand, stale store.Job, 
 	case 2:
 		name, err = "DeadLetter", b.DeadLetter(s.ctx, stale, "stale")
 	default:
-		name, err = "Extend", b.Extend(s.ctx, stale, longLease)
+		name, err = "Extend", b.Extend(s.ctx, stale, s.cfg.keepLease)
 	}
 	if errors.Is(err, store.ErrLeaseLost) {
 		return true
@@ -456,7 +492,7 @@ func (s *stress) refusesStale(vi int, b Backend, r *rand.Rand, stale store.Job, 
 func (s *stress) finish(vi int, b Backend, r *rand.Rand, j store.Job, sj *sjob) bool {
 	time.Sleep(time.Duration(r.IntN(300)) * time.Microsecond) // work
 	if r.IntN(100) < s.cfg.extendPct {
-		if err := b.Extend(s.ctx, j, longLease); err != nil {
+		if err := b.Extend(s.ctx, j, s.cfg.keepLease); err != nil {
 			if s.ctx.Err() == nil {
 				s.fail("value %d: Extend of %v by its holder: %v", vi, sj, err)
 			}

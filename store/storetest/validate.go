@@ -43,6 +43,8 @@ func TestArgumentValidation(t *testing.T, newStore func(t *testing.T) Backend) {
 		noLease.Lease = ""
 		noID := held
 		noID.ID = ""
+		noKey := held
+		noKey.Key = ""
 		key := store.ThreadKey{Customer: "+15550000001", Sender: "+15559990000"}
 		good := store.Thread{Key: key, ConversationID: "conv-1", State: store.StateOpen}
 		with := func(f func(*store.Thread)) store.Thread { th := good; f(&th); return th }
@@ -129,6 +131,8 @@ func TestArgumentValidation(t *testing.T, newStore func(t *testing.T) Backend) {
 			{"Complete zero job", func(ctx context.Context) error { return b.Complete(ctx, store.Job{}) }},
 			{"Complete no lease token", func(ctx context.Context) error { return b.Complete(ctx, noLease) }},
 			{"Complete no id", func(ctx context.Context) error { return b.Complete(ctx, noID) }},
+			{"Complete no key", func(ctx context.Context) error { return b.Complete(ctx, noKey) }},
+			{"Extend no key", func(ctx context.Context) error { return b.Extend(ctx, noKey, time.Minute) }},
 			{"Retry negative delay", func(ctx context.Context) error { return b.Retry(ctx, held, -time.Second, "r") }},
 			{"Retry zero job", func(ctx context.Context) error { return b.Retry(ctx, store.Job{}, 0, "r") }},
 			{"Retry no lease token", func(ctx context.Context) error { return b.Retry(ctx, noLease, 0, "r") }},

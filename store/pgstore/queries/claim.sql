@@ -9,12 +9,17 @@
 -- due_at in the future and moves on. Holding the key row, the statement
 -- locks the key's head job; a head that finished after this statement's
 -- snapshot is skipped by the lock, and the next one in seq order is taken.
--- The job is leased only if it is really runnable (ready with run_at
--- reached, or leased with its lease lapsed). Either way due_at is set from
--- the job as it now stands, so a due_at that was stale costs one empty
--- claim and no more. When no head is visible to this statement's snapshot
--- (its jobs all committed after the snapshot was taken), the key is looked
--- at again a second later.
+-- A head that was dead-lettered and replayed after the snapshot is skipped
+-- too: its row passes the lock's re-check of key and state, but Replay gave
+-- it a new seq, drawn after the snapshot and so above every seq the
+-- snapshot shows for the key (last_seq), and put it behind the key's
+-- waiting jobs; the lock's re-check of seq <= last_seq drops it, and the
+-- next job in seq order is taken. The job is leased only if it is really
+-- runnable (ready with run_at reached, or leased with its lease lapsed).
+-- Either way due_at is set from the job as it now stands, so a due_at that
+-- was stale costs one empty claim and no more. When no head is visible to this statement's snapshot
+-- (its jobs all committed after the snapshot was taken, or the only one it
+-- shows was replayed since), the key is looked at again a second later.
 WITH due_key AS (
     SELECT key
     FROM {schema}.job_keys
@@ -22,10 +27,15 @@ WITH due_key AS (
     ORDER BY due_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
+), last_seq AS (
+    SELECT max(j.seq) AS seq
+    FROM {schema}.jobs j
+    WHERE j.key = (SELECT key FROM due_key) AND j.state <> 'dead'
 ), head AS (
     SELECT j.id, j.key, j.state, j.run_at, j.lease_until
     FROM {schema}.jobs j
     WHERE j.key = (SELECT key FROM due_key) AND j.state <> 'dead'
+      AND j.seq <= (SELECT seq FROM last_seq)
     ORDER BY j.seq
     LIMIT 1
     FOR UPDATE
