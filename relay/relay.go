@@ -56,8 +56,8 @@ func New(cfg Config) (*Relay, error) {
 		budget = intercom.NewWindowLimiter(c.RateLimit, rateWindow)
 	}
 	r := &Relay{
-		st:     c.Store,
-		q:      c.Queue,
+		st:     store.Checked(c.Store), // stores implement behaviour; the layer checks arguments
+		q:      store.CheckedQueue(c.Queue),
 		log:    c.Logger,
 		twilio: v,
 	}
