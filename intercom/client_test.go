@@ -782,6 +782,7 @@ func TestIsAmbiguous(t *testing.T) {
 		{"not sent", &notSentError{reason: "r", cause: context.Canceled}, false},
 		{"not sent after 503", &notSentError{reason: "r", cause: context.Canceled, last: &Error{StatusCode: 503}}, false},
 		{"not sent after 500", &notSentError{reason: "r", last: &Error{StatusCode: 500}}, true},
+		{"wrapped ErrNotSent from a caller's budget", fmt.Errorf("budget: %w: %w", ErrNotSent, errors.New("redis: connection refused")), false},
 	}
 	for _, tt := range tests {
 		if got := IsAmbiguous(tt.err); got != tt.want {

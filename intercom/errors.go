@@ -285,6 +285,9 @@ func ambiguous(err error) bool {
 	if errors.As(err, &ns) {
 		return ns.last != nil && ambiguous(ns.last)
 	}
+	if errors.Is(err, ErrNotSent) {
+		return false // wrapped by a caller that never sent it (a budget of its own)
+	}
 	var inFlight *inFlightError
 	if errors.As(err, &inFlight) {
 		return true
