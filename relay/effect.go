@@ -2,28 +2,39 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"time"
+
+	"github.com/smsrelay/smsrelay/intercom"
 )
 
 // This file is the relay's one "look before repeating" step. Neither
 // Intercom nor Twilio takes an idempotency key, so a request whose outcome
-// was unknown (a timeout, a 502, a request cut off in flight by shutdown or
-// a lost lease) may have created a conversation, a reply or a text. Every
-// side effect that can be ambiguous goes through [once]:
+// the relay did not record (the answer was lost to a timeout or a 502, the
+// request was cut off in flight by shutdown or a lost lease, the process
+// died, or the store failed to take the record) may have created a
+// conversation, a reply or a text. The side effects that create what a
+// customer or an agent would see twice go through [once]: starting a
+// conversation, posting a customer's text, sending a text.
 //
-//   - before acting, if the effect's unsure marker exists (whatever the
-//     attempt number: a replayed dead letter starts again at attempt 1), it
+//   - Before acting, it records the effect's unsure marker (write-ahead),
+//     so that whatever happens next, a later attempt knows this one may
+//     have acted.
+//   - If the marker was already there (a retry, a job run again after a
+//     crash, a replayed dead letter: whatever the attempt number), it first
 //     looks for what the earlier attempt may have created, and takes it
-//     instead of acting again;
-//   - after an ambiguous failure, it records the unsure marker on a context
-//     that survives the cancellation that caused the failure;
-//   - when it cannot look (the client lacks the capability, or the lookup
-//     is refused for good), it acts again: a duplicate is better than a
-//     loss.
+//     instead of acting again.
+//   - When it cannot look (the client lacks the capability, or Intercom
+//     refuses the lookup for good), it acts again: a duplicate is better
+//     than a loss.
+//   - After an ambiguous failure it records the effect's extra markers, on
+//     a context that survives the cancellation that caused the failure.
 //
 // What happened is recorded by the caller right after the effect, on
-// [detached], for the same reason.
+// [detached], for the same reason. Notes, assignments and tags do not go
+// through once: a repeated one is harmless, and looking would cost budget.
 
 // recordTimeout bounds a record written on a detached context.
 const recordTimeout = 10 * time.Second
@@ -39,13 +50,14 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 type sideEffect[T any] struct {
 	// what names it in logs and errors: "starting a conversation".
 	what string
-	// unsure is recorded when an attempt's outcome is unknown.
+	// unsure is recorded before every attempt: once it exists, an attempt
+	// may have acted.
 	unsure marker
-	// extra are further markers recorded along with unsure, for other jobs
-	// to learn of the doubt.
+	// extra are further markers recorded after an ambiguous failure, for
+	// other jobs to learn of the doubt.
 	extra []marker
-	// look finds what an earlier unsure attempt created, if anything. nil
-	// when the relay cannot look (the client lacks the capability).
+	// look finds what an earlier attempt created, if anything. nil when the
+	// relay cannot look (the client lacks the capability).
 	look func(ctx context.Context) (T, bool, error)
 	// do performs the side effect.
 	do func(ctx context.Context) (T, error)
@@ -53,38 +65,67 @@ type sideEffect[T any] struct {
 	ambiguous func(error) bool
 }
 
-// once runs e, looking first when an earlier attempt was unsure. It returns
-// the result and whether it was found rather than made now.
+// once runs e, looking first when an earlier attempt may have acted. It
+// returns the result and whether it was found rather than made now.
 func once[T any](ctx context.Context, r *Relay, e sideEffect[T]) (T, bool, error) {
 	var zero T
 	maybe, err := r.st.Marked(ctx, string(e.unsure))
 	if err != nil {
-		return zero, false, fmt.Errorf("relay: %s: reading the unsure marker: %w", e.what, err)
+		return zero, false, fmt.Errorf("%s: reading the unsure marker: %w", e.what, err)
 	}
 	if maybe {
-		if e.look == nil {
-			r.log.Warn("relay: an earlier attempt may have taken effect and cannot be looked for; acting again, perhaps twice", "effect", e.what)
-		} else {
-			v, found, err := e.look(ctx)
-			if err != nil {
-				return zero, false, fmt.Errorf("relay: %s: looking for an earlier attempt: %w", e.what, err)
-			}
-			if found {
-				r.log.Info("relay: an earlier attempt took effect after all", "effect", e.what)
-				return v, true, nil
-			}
+		v, found, err := lookFor(ctx, r, e)
+		if err != nil || found {
+			return v, found, err
 		}
+	} else if err := r.st.Mark(ctx, string(e.unsure)); err != nil {
+		return zero, false, fmt.Errorf("%s: recording the attempt: %w", e.what, err)
 	}
 	v, err := e.do(ctx)
-	if err != nil && e.ambiguous(err) {
+	if err != nil && e.ambiguous(err) && len(e.extra) > 0 {
 		mctx, cancel := detached(ctx)
 		defer cancel()
-		for _, m := range append([]marker{e.unsure}, e.extra...) {
+		for _, m := range e.extra {
 			if merr := r.st.Mark(mctx, string(m)); merr != nil {
-				// The next attempt will act without looking: perhaps twice.
 				r.log.Error("relay: recording an unsure outcome failed", "effect", e.what, "err", merr)
 			}
 		}
 	}
 	return v, false, err
+}
+
+// lookFor looks for what an earlier attempt at e created. A lookup the
+// relay cannot make, or that Intercom refuses for good, lets e act again.
+func lookFor[T any](ctx context.Context, r *Relay, e sideEffect[T]) (T, bool, error) {
+	var zero T
+	if e.look == nil {
+		r.log.Warn("relay: an earlier attempt may have taken effect and cannot be looked for; acting again, perhaps twice", "effect", e.what)
+		return zero, false, nil
+	}
+	v, found, err := e.look(ctx)
+	switch {
+	case err == nil && found:
+		r.log.Info("relay: an earlier attempt took effect after all", "effect", e.what)
+		return v, true, nil
+	case err == nil:
+		return zero, false, nil
+	case refused(err):
+		r.log.Warn("relay: looking for an earlier attempt was refused; acting again, perhaps twice", "effect", e.what, "err", err)
+		return zero, false, nil
+	}
+	return zero, false, fmt.Errorf("%s: looking for an earlier attempt: %w", e.what, err)
+}
+
+// refused reports whether Intercom refused a request for good: a 4xx other
+// than 408, 409 and 429 (a plan without search, a token without the scope).
+func refused(err error) bool {
+	var ie *intercom.Error
+	if !errors.As(err, &ie) {
+		return false
+	}
+	switch ie.StatusCode {
+	case http.StatusRequestTimeout, http.StatusConflict, http.StatusTooManyRequests:
+		return false
+	}
+	return ie.StatusCode >= 400 && ie.StatusCode < 500
 }
