@@ -134,15 +134,30 @@ func (r *Relay) IntercomHandler() http.Handler {
 		}
 		nj := store.NewJob{Kind: kindIntercom}
 		key, err := r.st.ThreadByConversation(req.Context(), n.Conversation.ID)
+		if errors.Is(err, store.ErrNotFound) && len(job.Parts) > 0 {
+			// Perhaps a conversation the relay has just started and not
+			// yet recorded, or one an unsure attempt of the relay may
+			// have started, at any age: the worker decides.
+			mine := young(n.Conversation, time.Now())
+			if !mine {
+				if mine, err = r.startPending(req.Context(), job); err == nil && !mine {
+					err = store.ErrNotFound
+				}
+			}
+			if mine {
+				nj.Key, err = conversationKey(n.Conversation.ID), nil
+			}
+		}
 		switch {
+		case nj.Key != "":
 		case err == nil:
 			nj.Key = orderKey(key.Customer)
-		case errors.Is(err, store.ErrNotFound) && young(n.Conversation, time.Now()) && len(job.Parts) > 0:
-			// Perhaps a conversation the relay has just started and not
-			// yet recorded: the worker looks again a few times.
-			nj.Key = conversationKey(n.Conversation.ID)
 		case errors.Is(err, store.ErrNotFound):
 			// Not a conversation the relay carries (chat, email, ...).
+			r.log.Debug("relay: notification on a conversation the relay does not carry", "conversation", n.Conversation.ID)
+			if len(job.Parts) > 0 {
+				r.m.withheld(req.Context(), "not_relay_conversation")
+			}
 			w.WriteHeader(http.StatusOK)
 			return resultIgnored
 		default:
