@@ -98,17 +98,21 @@
 // does not repeat it. What is left is the window between a side effect and
 // its record: Twilio or Intercom accepted a request but the answer was lost
 // (a timeout, a 502 from a proxy, a request cut off in flight by shutdown or
-// by a lost lease). Every side effect that can end that way goes through one
-// step, "look before repeating": an ambiguous outcome leaves an unsure
-// marker, and any later attempt that finds the marker (a retry, or a
-// replayed dead letter) looks before it acts again: for a new conversation,
-// among the contact's recent conversations (when the IntercomAPI is a
-// [ConversationFinder], as *intercom.Client is); for a customer's text on a
-// conversation, among its parts (skipping parts other texts are known to
-// have become); for an agent's reply, among the latest texts Twilio created
-// for the customer (when the SMSSender is a [SentLister], as
-// *twiliosms.Client is). Neither API offers an idempotency key to close the
-// window for good, and the relay prefers a duplicate to a loss.
+// by a lost lease), the process died, or the store failed to take the
+// record. Every side effect a customer or an agent would see twice (a
+// conversation started, a customer's text posted, a text sent) goes through
+// one step, "look before repeating": a marker is recorded before each
+// attempt, and any later attempt that finds it (a retry, a job run again
+// after a crash, a replayed dead letter) looks before it acts again: for a
+// new conversation, among the contact's recent conversations (when the
+// IntercomAPI is a [ConversationFinder], as *intercom.Client is); for a
+// customer's text on a conversation, among its parts (skipping parts other
+// texts are known to have become); for an agent's reply, among the latest
+// texts Twilio created for the customer (when the SMSSender is a
+// [SentLister], as *twiliosms.Client is). Neither API offers an idempotency
+// key to close the window for good, and the relay prefers a duplicate to a
+// loss: when it cannot look (no such capability, or the lookup is refused
+// for good), it acts again.
 //
 // An agent's reply that the webhook handler accepted ends sent, withheld
 // with a note (opted out, refused by Twilio) or dead-lettered with a note;
@@ -132,16 +136,24 @@
 //
 // # Known limits
 //
-//   - A process killed between a side effect and its record leaves no
-//     unsure marker, and the retry repeats the side effect: one duplicate
-//     conversation, customer text or SMS per kill at the worst moment.
+//   - A look can miss what an earlier attempt did: Intercom's search and
+//     Twilio's message list can lag behind what was created a moment ago.
+//     Then the side effect happens twice (a second conversation, text or
+//     SMS), never zero times.
 //   - Intercom's conversation search can lag behind a conversation created
 //     a moment ago, so a lost answer to starting one may still end in two
 //     conversations; the relay then carries the second, and an agent's reply
 //     on the first is dead-lettered with a note on that conversation.
 //   - A reply that arrives before the relay has recorded a conversation it
 //     just started (only when the store fails right then) waits under the
-//     conversation's own key and may be overtaken by the agent's next reply.
+//     conversation's own key and may be overtaken by the agent's next reply;
+//     if the record is still missing after a few looks (about 20 seconds
+//     with the default RetryBase), the reply is taken for one on a
+//     conversation the relay does not carry, and is not sent.
+//   - A reply on a conversation that an unsure start may have made waits
+//     for the relay's retry horizon (MaxAttempts with backoff, about three
+//     hours by default) before it is dead-lettered with a note.
+//   - A job cut off by shutdown or a lost lease has used an attempt.
 //   - Close and re-open notifications within the same second (Intercom's
 //     timestamps are whole seconds) are applied in arrival order.
 //   - The customer's texts are ordered by when Twilio delivered them to the

@@ -32,9 +32,9 @@ type hungExtend struct {
 	release chan struct{}
 }
 
-func (h hungExtend) Extend(context.Context, store.Job, time.Duration) error {
+func (h hungExtend) Extend(ctx context.Context, j store.Job, lease time.Duration) error {
 	<-h.release
-	return context.DeadlineExceeded
+	return h.Store.Extend(ctx, j, lease)
 }
 
 // A lease extension that hangs must not keep a job running past its lease:
@@ -59,6 +59,13 @@ func TestHungLeaseExtensionStopsTheJob(t *testing.T) {
 	_ = h.r.Run(ctx)
 	if n := len(h.sent()); n > 1 {
 		t.Fatalf("customer received %d texts: a worker stuck extending its lease kept sending", n)
+	}
+	// Once the store answers again, the reply goes out, once.
+	<-he.release
+	h.tw.SetLatency(0)
+	h.drain()
+	if n := len(h.sent()); n != 1 {
+		t.Fatalf("customer received %d texts once the store answered again, want 1", n)
 	}
 }
 

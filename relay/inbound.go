@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -309,13 +310,14 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 	}
 	if !stale {
 		// The text is on the conversation now, which makes it open (a
-		// contact's reply re-opens a closed one), as of Intercom's answer
-		// when there was one: close and open notifications carry
-		// Intercom's clock too.
+		// contact's reply re-opens a closed one). StateAt moves only with
+		// Intercom's own clock, which close and open notifications carry
+		// too; without an answer from Intercom it stays as it was.
 		th.State = store.StateOpen
-		th.StateAt = d.stateAt
-		if th.StateAt.IsZero() {
-			th.StateAt = time.Now()
+		if th.ConversationID != d.convID {
+			th.StateAt = d.stateAt
+		} else if d.stateAt.After(th.StateAt) {
+			th.StateAt = d.stateAt
 		}
 		th.ConversationID = d.convID
 		if d.contactID != "" {
@@ -391,8 +393,11 @@ func (r *Relay) enqueueRoute(ctx context.Context, convID string, key store.Threa
 	if route.empty() {
 		return nil
 	}
-	payload := fmt.Appendf(nil, `{"conversation_id":%q,"sender":%q}`, convID, key.Sender)
-	_, err := r.q.Enqueue(ctx, store.NewJob{
+	payload, err := json.Marshal(routeJob{ConversationID: convID, Sender: key.Sender})
+	if err != nil {
+		return fmt.Errorf("relay: encoding route job: %w", err)
+	}
+	_, err = r.q.Enqueue(ctx, store.NewJob{
 		Kind:      kindRoute,
 		Key:       orderKey(key.Customer),
 		Payload:   payload,

@@ -29,7 +29,9 @@ type marker string
 func markPartRelayed(partID string) marker { return marker("intercom:" + partID) }
 
 // markChunkSent records that chunk i of a part split into several texts
-// was sent.
+// was sent. Chunks are cut by twiliosms.SplitBody; a release that cuts
+// differently gives i another meaning, so a long reply half sent by an
+// earlier release may, after an upgrade, repeat some of its text.
 func markChunkSent(partID string, i int) marker {
 	return marker("intercom:" + partID + ":" + strconv.Itoa(i))
 }

@@ -22,7 +22,7 @@ import (
 // separators), or a
 // North American number written with separators. Bare digit runs are left
 // alone: Intercom's ids are long digit runs too.
-var phoneLike = regexp.MustCompile(`(?:\+|%2[Bb])\d(?:[ \-.()]?\d){6,14}|\(?\b\d{3}\)?[ \-.]\d{3}[ \-.]\d{4}\b`)
+var phoneLike = regexp.MustCompile(`(?:\+|%2[Bb])\d(?:(?:[ \-./()]|%20){0,3}\d){6,14}|\(?\b\d{3}\)?(?:[ \-./]|%20)\d{3}(?:[ \-./]|%20)\d{4}\b`)
 
 // redact masks what looks like a phone number in s.
 func redact(s string) string {
@@ -30,7 +30,7 @@ func redact(s string) string {
 		return s
 	}
 	return phoneLike.ReplaceAllStringFunc(s, func(m string) string {
-		m = strings.Replace(strings.Replace(m, "%2B", "+", 1), "%2b", "+", 1)
+		m = strings.NewReplacer("%2B", "+", "%2b", "+", "%20", " ").Replace(m)
 		digits := strings.Map(func(r rune) rune {
 			if r >= '0' && r <= '9' || r == '+' {
 				return r
@@ -94,6 +94,10 @@ func redactAttr(a slog.Attr) slog.Attr {
 			return slog.String(a.Key, redact(x.Error()))
 		case fmt.Stringer:
 			return slog.String(a.Key, redact(x.String()))
+		case nil:
+		default:
+			// Slices, maps, url.Values, structs: as they would print.
+			return slog.String(a.Key, redact(fmt.Sprint(x)))
 		}
 	}
 	return a

@@ -1,8 +1,11 @@
 package relay
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -15,6 +18,9 @@ func TestRedact(t *testing.T) {
 		{"whatsapp:+447700900123 failed", "whatsapp:+447*******23 failed"},
 		{"call (415) 555-0123 now", "call ********23 now"},
 		{"+1 415-555-0123", "+141******23"},
+		{"+44 (0)20 7946 0958", "+440********58"},
+		{"To=%2B1%20415%20555%200123", "To=+141******23"},
+		{"call 415/555/0123", "call ********23"},
 		{"conversation 215468889786478 part 7843", "conversation 215468889786478 part 7843"},
 		{"intercom: POST /conversations/215468889786478/reply: 502", "intercom: POST /conversations/215468889786478/reply: 502"},
 	} {
@@ -41,5 +47,23 @@ func TestMountHint(t *testing.T) {
 		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
 			t.Errorf("%s: mountHint = %q, want it to say %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// Values of any kind reach the log masked.
+func TestRedactingHandler(t *testing.T) {
+	var b strings.Builder
+	log := newRedactingLogger(slog.New(slog.NewTextHandler(&b, nil)))
+	log.With("url", "/x?To=%2B14155550123").Info("sent to +14155550123",
+		"values", url.Values{"To": {"+14155550123"}},
+		"err", errors.New("The 'To' number +14155550123 is not valid"),
+		"group", slog.GroupValue(slog.String("to", "+14155550123")),
+		"conversation", "215468889786478")
+	out := b.String()
+	if strings.Contains(out, "4155550123") {
+		t.Fatalf("log carries the number: %s", out)
+	}
+	if !strings.Contains(out, "215468889786478") {
+		t.Fatalf("log lost an Intercom id: %s", out)
 	}
 }

@@ -110,10 +110,10 @@ func handler[P any](h func(context.Context, P, store.Job) error) jobs.Handler {
 }
 
 // minDelay is the least delay an error asks for before a retry: Intercom's
-// Retry-After on a 429.
+// Retry-After (on a 429, a 503, ...).
 func minDelay(err error) time.Duration {
 	var ie *intercom.Error
-	if errors.As(err, &ie) && errors.Is(err, intercom.ErrRateLimited) {
+	if errors.As(err, &ie) {
 		return ie.RetryAfter
 	}
 	return 0

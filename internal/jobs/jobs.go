@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -186,13 +187,19 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Handlers = maps.Clone(cfg.Handlers)
 	return &Runner{cfg: cfg, log: cfg.Logger, now: time.Now}, nil
 }
 
 // Run runs the workers until ctx ends, then stops claiming and waits for
 // running jobs, for at most DrainTimeout; jobs still running then are
-// cancelled and left to their leases, to run again here or elsewhere. It
-// returns nil after the drain, or an error if Run is already running.
+// cancelled and left to their leases, to run again here or elsewhere (a
+// handler that ignores its context's cancellation holds Run until it
+// returns). It returns nil after the drain, or an error if Run is already
+// running.
+//
+// A job cut off by shutdown or a lost lease has used up its attempt, like
+// a failure: MaxAttempts should leave room for deploys.
 func (r *Runner) Run(ctx context.Context) error {
 	if !r.running.TryLock() {
 		return errors.New("jobs: Run is already running")
