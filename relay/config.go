@@ -172,6 +172,11 @@ type Config struct {
 	// withheld, and the queue's depth by state (see the package doc).
 	// Default: none recorded.
 	MeterProvider metric.MeterProvider
+
+	// AdminToken is the bearer token [Relay.AdminHandler] requires, at
+	// least 16 characters. Default: none, and AdminHandler answers every
+	// request with 404.
+	AdminToken string
 }
 
 const (
@@ -289,6 +294,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBodyBytes < 0 {
 		add("MaxBodyBytes must not be negative")
+	}
+	if c.AdminToken != "" && (len(c.AdminToken) < minAdminToken || strings.ContainsAny(c.AdminToken, " \t\r\n")) {
+		add("AdminToken must be at least %d characters, without spaces", minAdminToken)
 	}
 	if len(p) > 0 {
 		return c, &ConfigError{Problems: p}

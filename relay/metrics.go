@@ -22,6 +22,10 @@ const meterName = "github.com/smsrelay/smsrelay/relay"
 //	smsrelay.sms.sent          counter    texts the relay sent for agents
 //	smsrelay.sms.withheld      counter    reason (opted_out, refused)
 //	smsrelay.queue.jobs        gauge      state (ready, leased, dead)
+//	smsrelay.intercom.requests counter    endpoint, status (HTTP status, "error" or "not_sent")
+//	smsrelay.intercom.rate_limited counter endpoint (Intercom's 429 answers)
+//	smsrelay.intercom.budget_wait histogram seconds a call waited for the budget
+//	smsrelay.sms.send_failures counter    code (Twilio error code, 0 for none), stage (send, status)
 type metrics struct {
 	webhooks    metric.Int64Counter
 	jobs        metric.Int64Counter
@@ -29,6 +33,11 @@ type metrics struct {
 	smsSent     metric.Int64Counter
 	smsWithheld metric.Int64Counter
 	gauge       metric.Registration // the queue gauge's callback
+
+	icRequests   metric.Int64Counter
+	icLimited    metric.Int64Counter
+	budgetWait   metric.Float64Histogram
+	sendFailures metric.Int64Counter
 }
 
 // Values of the result attribute of smsrelay.webhook.requests.
@@ -71,6 +80,22 @@ func newMetrics(mp metric.MeterProvider, q interface {
 		metric.WithDescription("Agent replies that did not go out by SMS, by reason.")); err != nil {
 		return nil, err
 	}
+	if out.icRequests, err = m.Int64Counter("smsrelay.intercom.requests",
+		metric.WithDescription("Intercom API calls, by endpoint and HTTP status.")); err != nil {
+		return nil, err
+	}
+	if out.icLimited, err = m.Int64Counter("smsrelay.intercom.rate_limited",
+		metric.WithDescription("Intercom answers of 429 Too Many Requests, by endpoint.")); err != nil {
+		return nil, err
+	}
+	if out.budgetWait, err = m.Float64Histogram("smsrelay.intercom.budget_wait", metric.WithUnit("s"),
+		metric.WithDescription("Time an Intercom call waited for the relay's budget.")); err != nil {
+		return nil, err
+	}
+	if out.sendFailures, err = m.Int64Counter("smsrelay.sms.send_failures",
+		metric.WithDescription("Texts Twilio refused (stage send) or reported failed or undelivered (stage status), by Twilio error code.")); err != nil {
+		return nil, err
+	}
 	gauge, err := m.Int64ObservableGauge("smsrelay.queue.jobs",
 		metric.WithDescription("Jobs in the queue, by state."))
 	if err != nil {
@@ -110,4 +135,8 @@ func (m *metrics) job(ctx context.Context, kind, outcome string, took time.Durat
 
 func (m *metrics) withheld(ctx context.Context, reason string) {
 	m.smsWithheld.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+}
+
+func (m *metrics) sendFailure(ctx context.Context, code int, stage string) {
+	m.sendFailures.Add(ctx, 1, metric.WithAttributes(attribute.Int("code", code), attribute.String("stage", stage)))
 }

@@ -28,6 +28,8 @@ type Relay struct {
 	twilio *twiliosms.Validator
 	m      *metrics
 	runner *jobs.Runner
+	w      *watch // what the operator API shows of recent API dealings
+	lim    Limiter
 
 	closeOnce sync.Once
 	closeErr  error
@@ -66,6 +68,8 @@ func New(cfg Config) (*Relay, error) {
 	}
 	r.ic = newIntercomRoute(c.Intercom, budget)
 	r.tw = newTwilioRoute(c.Twilio, r.m)
+	r.w, r.lim = newWatch(rateWindow), budget
+	r.ic.m, r.ic.w, r.tw.w = r.m, r.w, r.w
 	// From here on, the routes are the only way to the APIs.
 	c.Intercom, c.Twilio, c.Limiter = nil, nil, nil
 	r.cfg = c
