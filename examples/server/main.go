@@ -13,9 +13,13 @@
 //	TWILIO_AUTH_TOKEN             required
 //	TWILIO_BASE_URL               default Twilio's own
 //	TWILIO_MESSAGING_SERVICE_SID  optional: send through this Messaging Service
+//	SMSRELAY_ADMIN_TOKEN          optional, at least 16 characters: serves the
+//	                              operator API and page under /admin/
 //
-// Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks
-// and GET /healthz. With a redis:// store, the Intercom budget is shared by
+// Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks,
+// GET /metrics (Prometheus), GET /livez (the process serves), GET /readyz
+// (the store answers and the workers run), GET /healthz (the store
+// answers) and, with SMSRELAY_ADMIN_TOKEN, /admin/ (see relay.AdminHandler). With a redis:// store, the Intercom budget is shared by
 // every replica through Redis. The server refuses to start, with one line per
 // problem, when a variable is missing or malformed, and shuts down gracefully
 // on SIGINT or SIGTERM: it stops accepting requests, finishes running jobs
@@ -35,11 +39,16 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/relay"
@@ -66,6 +75,7 @@ type settings struct {
 	icToken, icSecret, icAdmin, icBase   string
 	icRate                               int
 	twSID, twToken, twBase, twServiceSID string
+	adminToken                           string
 }
 
 // problems lists everything wrong with the environment, one line each.
@@ -100,6 +110,10 @@ func readSettings(getenv func(string) string) (settings, error) {
 		twToken:      need("TWILIO_AUTH_TOKEN"),
 		twBase:       get("TWILIO_BASE_URL", ""),
 		twServiceSID: get("TWILIO_MESSAGING_SERVICE_SID", ""),
+		adminToken:   get("SMSRELAY_ADMIN_TOKEN", ""),
+	}
+	if s.adminToken != "" && len(s.adminToken) < 16 {
+		p = append(p, "SMSRELAY_ADMIN_TOKEN must be at least 16 characters")
 	}
 	if _, _, err := net.SplitHostPort(s.addr); err != nil {
 		p = append(p, fmt.Sprintf("SMSRELAY_ADDR %q is not host:port", s.addr))
@@ -225,6 +239,14 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 	if err != nil {
 		return fmt.Errorf("smsrelay: cannot start: %w", err)
 	}
+	reg := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
+	if err != nil {
+		return fmt.Errorf("smsrelay: cannot start: metrics: %w", err)
+	}
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	defer meters.Shutdown(context.Background())
+
 	r, err := relay.New(relay.Config{
 		Intercom:            ic,
 		Twilio:              tw,
@@ -236,6 +258,8 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		MessagingServiceSID: s.twServiceSID,
 		Limiter:             be.budget,
 		Logger:              logger,
+		MeterProvider:       meters,
+		AdminToken:          s.adminToken,
 	})
 	if err != nil {
 		return fmt.Errorf("smsrelay: cannot start: %w", err)
@@ -253,6 +277,25 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		}
 		io.WriteString(w, "ok\n")
 	})
+	var workersRunning atomic.Bool
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := r.Stats(ctx); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if !workersRunning.Load() {
+			http.Error(w, "workers not running", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	if s.adminToken != "" {
+		mux.Handle("/admin/", http.StripPrefix("/admin", r.AdminHandler()))
+	}
 
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
@@ -270,7 +313,12 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workersDone := make(chan error, 1)
-	go func() { workersDone <- r.Run(ctx) }()
+	workersRunning.Store(true)
+	go func() {
+		err := r.Run(ctx)
+		workersRunning.Store(false)
+		workersDone <- err
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if ready != nil {
