@@ -28,6 +28,17 @@ type testServer struct {
 // stops it when the test ends.
 func startServer(t *testing.T, extra map[string]string) *testServer {
 	t.Helper()
+	return startServerWith(t, func(env map[string]string) {
+		for k, v := range extra {
+			env[k] = v
+		}
+	})
+}
+
+// startServerWith runs the server with the fakes' settings as edit leaves
+// them.
+func startServerWith(t *testing.T, edit func(env map[string]string)) *testServer {
+	t.Helper()
 	ic := intercomtest.NewServer()
 	t.Cleanup(ic.Close)
 	tw := twiliotest.NewServer()
@@ -43,9 +54,7 @@ func startServer(t *testing.T, extra map[string]string) *testServer {
 		"TWILIO_BASE_URL":        tw.URL,
 		"SMSRELAY_PUBLIC_URL":    "https://sms.example.com",
 	}
-	for k, v := range extra {
-		env[k] = v
-	}
+	edit(env)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
