@@ -181,6 +181,20 @@ type QueueFigures struct {
 	DeadListed int            `json:"dead_listed"`
 	// OldestDeadAge is the age of the oldest dead letter, in seconds.
 	OldestDeadAge float64 `json:"oldest_dead_age_seconds"`
+	// Kinds counts jobs per kind, when the queue can (store.QueueInspector);
+	// otherwise it is absent.
+	Kinds []KindFigures `json:"kinds,omitempty"`
+}
+
+// KindFigures counts one kind's jobs.
+type KindFigures struct {
+	Kind   string `json:"kind"`
+	Ready  int    `json:"ready"`
+	Leased int    `json:"leased"`
+	Dead   int    `json:"dead"`
+	// OldestReadyAge is how long ago the oldest ready job was enqueued, in
+	// seconds; 0 when none is ready.
+	OldestReadyAge float64 `json:"oldest_ready_age_seconds"`
 }
 
 func (a *admin) queueFigures(ctx context.Context) (QueueFigures, error) {
@@ -189,6 +203,20 @@ func (a *admin) queueFigures(ctx context.Context) (QueueFigures, error) {
 		return QueueFigures{}, err
 	}
 	q := QueueFigures{Ready: s.Ready, Leased: s.Leased, Dead: s.Dead, DeadByKind: map[string]int{}}
+	if a.r.insp != nil {
+		ks, err := a.r.KindStats(ctx)
+		if err != nil {
+			return QueueFigures{}, err
+		}
+		now := a.now()
+		for _, k := range ks {
+			f := KindFigures{Kind: k.Kind, Ready: k.Ready, Leased: k.Leased, Dead: k.Dead}
+			if !k.OldestReady.IsZero() {
+				f.OldestReadyAge = max(now.Sub(k.OldestReady).Seconds(), 0)
+			}
+			q.Kinds = append(q.Kinds, f)
+		}
+	}
 	if s.Dead == 0 {
 		return q, nil
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/relay"
@@ -216,6 +217,9 @@ func TestAdminReplaysEveryDeadLetterOfAKind(t *testing.T) {
 	if err := json.Unmarshal(body, &q); err != nil || q.Dead != 2 || q.DeadByKind[relay.KindInbound] != 2 || q.OldestDeadAge <= 0 {
 		t.Fatalf("queue = %s (%v), want two dead inbound texts", body, err)
 	}
+	if len(q.Kinds) != 1 || q.Kinds[0].Kind != relay.KindInbound || q.Kinds[0].Dead != 2 || q.Kinds[0].Ready != 0 {
+		t.Errorf("queue kinds = %+v, want two dead inbound texts", q.Kinds)
+	}
 	if status, _ := adminDo(t, srv, "POST", "/admin/api/kinds/nonsense/replay", adminToken, "", ""); status != http.StatusNotFound {
 		t.Errorf("replaying an unknown kind answered %d, want 404", status)
 	}
@@ -292,5 +296,31 @@ func TestAdminRefusesCrossOriginPosts(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site POST answered %d, want 403", res.StatusCode)
+	}
+}
+
+func TestAdminQueueShowsTheOldestReadyJobPerKind(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) {
+		c.AdminToken = adminToken
+		c.RetryBase, c.RetryMax = time.Hour, time.Hour
+	})
+	srv := httptest.NewServer(http.StripPrefix("/admin", h.r.AdminHandler()))
+	t.Cleanup(srv.Close)
+	if err := h.ic.Fail("POST", "/contacts/search", intercomtest.Fault{Status: 500}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "Hello")
+	if ran, err := h.r.RunOnce(context.Background()); !ran || err != nil {
+		t.Fatalf("RunOnce = %v, %v", ran, err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	_, body := adminDo(t, srv, "GET", "/admin/api/queue", adminToken, "", "")
+	var q relay.QueueFigures
+	if err := json.Unmarshal(body, &q); err != nil {
+		t.Fatal(err)
+	}
+	if q.Ready != 1 || len(q.Kinds) != 1 || q.Kinds[0].Ready != 1 || q.Kinds[0].OldestReadyAge < 0.02 {
+		t.Errorf("queue = %s, want one inbound text waiting for its retry, at least 20ms old", body)
 	}
 }

@@ -155,6 +155,12 @@ form.inline { display: inline; }
 <tr><th>Ready</th><th>Leased</th><th>Dead</th><th>Oldest dead letter</th></tr>
 <tr><td>{{.Queue.Ready}}</td><td>{{.Queue.Leased}}</td><td id="dead-count">{{.Queue.Dead}}</td><td>{{printf "%.0f" .Queue.OldestDeadAge}} s</td></tr>
 </table>
+{{if .Queue.Kinds}}
+<table id="kinds">
+<tr><th>Kind</th><th>Ready</th><th>Leased</th><th>Dead</th><th>Oldest ready</th></tr>
+{{range .Queue.Kinds}}<tr><td>{{.Kind}}</td><td>{{.Ready}}</td><td>{{.Leased}}</td><td>{{.Dead}}</td><td>{{printf "%.0f" .OldestReadyAge}} s</td></tr>
+{{end}}</table>
+{{end}}
 {{if .Queue.DeadByKind}}
 <table id="dead-by-kind">
 <tr><th>Kind</th><th>Dead letters</th><th></th></tr>

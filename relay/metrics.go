@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/smsrelay/smsrelay/store"
 )
 
 // meterName names the relay's instruments' scope.
@@ -26,6 +28,8 @@ const meterName = "github.com/smsrelay/smsrelay/relay"
 //	smsrelay.intercom.rate_limited counter endpoint (Intercom's 429 answers)
 //	smsrelay.intercom.budget_wait histogram seconds a call waited for the budget
 //	smsrelay.sms.send_failures counter    code (Twilio error code, 0 for none), stage (send, status)
+//	smsrelay.queue.oldest_ready_age gauge kind (seconds since the oldest ready job was enqueued;
+//	                                      when the queue implements store.QueueInspector)
 type metrics struct {
 	webhooks    metric.Int64Counter
 	jobs        metric.Int64Counter
@@ -38,6 +42,7 @@ type metrics struct {
 	icLimited    metric.Int64Counter
 	budgetWait   metric.Float64Histogram
 	sendFailures metric.Int64Counter
+	ageReg       metric.Registration // the queue age gauge's callback
 }
 
 // Values of the result attribute of smsrelay.webhook.requests.
@@ -116,7 +121,50 @@ func newMetrics(mp metric.MeterProvider, q interface {
 	if err != nil {
 		return nil, err
 	}
+	if ks, ok := q.(interface {
+		kindStatsForMetrics(context.Context) ([]store.KindStats, bool, error)
+	}); ok {
+		age, err := m.Float64ObservableGauge("smsrelay.queue.oldest_ready_age", metric.WithUnit("s"),
+			metric.WithDescription("Age of the oldest ready job, by kind."))
+		if err != nil {
+			return nil, err
+		}
+		out.ageReg, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			stats, can, err := ks.kindStatsForMetrics(ctx)
+			if !can || err != nil {
+				return err
+			}
+			// Every kind has a series, 0 when none of its jobs is ready.
+			ages := map[string]float64{}
+			for _, k := range Kinds() {
+				ages[k] = 0
+			}
+			now := time.Now()
+			for _, k := range stats {
+				if !k.OldestReady.IsZero() {
+					ages[k.Kind] = max(now.Sub(k.OldestReady).Seconds(), 0)
+				}
+			}
+			for k, a := range ages {
+				o.ObserveFloat64(age, a, metric.WithAttributes(attribute.String("kind", k)))
+			}
+			return nil
+		}, age)
+		if err != nil {
+			return nil, err
+		}
+	}
 	return &out, nil
+}
+
+func (r *Relay) kindStatsForMetrics(ctx context.Context) ([]store.KindStats, bool, error) {
+	if r.insp == nil {
+		return nil, false, nil
+	}
+	ks, err := r.insp.KindStats(ctx)
+	return ks, true, err
 }
 
 func (r *Relay) statsForMetrics(ctx context.Context) (ready, leased, dead int64, err error) {

@@ -30,6 +30,7 @@ type Relay struct {
 	runner *jobs.Runner
 	w      *watch // what the operator API shows of recent API dealings
 	lim    Limiter
+	insp   store.QueueInspector // nil: the queue cannot count per kind
 
 	closeOnce sync.Once
 	closeErr  error
@@ -63,6 +64,7 @@ func New(cfg Config) (*Relay, error) {
 		log:    c.Logger,
 		twilio: v,
 	}
+	r.insp, _ = c.Queue.(store.QueueInspector)
 	if r.m, err = newMetrics(c.MeterProvider, r); err != nil {
 		return nil, fmt.Errorf("relay: creating metrics: %w", err)
 	}
@@ -237,6 +239,9 @@ func (r *Relay) Close() error {
 		if r.m.gauge != nil {
 			r.closeErr = r.m.gauge.Unregister()
 		}
+		if r.m.ageReg != nil {
+			r.closeErr = errors.Join(r.closeErr, r.m.ageReg.Unregister())
+		}
 	})
 	return r.closeErr
 }
@@ -248,4 +253,25 @@ func (r *Relay) Stats(ctx context.Context) (store.Stats, error) {
 		return s, fmt.Errorf("relay: stats: %w", err)
 	}
 	return s, nil
+}
+
+// KindStats counts the relay's jobs per kind, with the age of each kind's
+// oldest ready job. It returns an error wrapping errors.ErrUnsupported when
+// the queue cannot count per kind (it does not implement
+// store.QueueInspector; the shipped stores all do).
+func (r *Relay) KindStats(ctx context.Context) ([]store.KindStats, error) {
+	if ctx == nil {
+		return nil, errors.New("relay: KindStats: nil context")
+	}
+	if r.insp == nil {
+		return nil, fmt.Errorf("relay: KindStats: the queue does not implement store.QueueInspector: %w", errors.ErrUnsupported)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("relay: KindStats: %w", err)
+	}
+	ks, err := r.insp.KindStats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("relay: counting jobs per kind: %w", err)
+	}
+	return ks, nil
 }

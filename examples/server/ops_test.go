@@ -157,8 +157,10 @@ func TestMetricsMoveAfterARelayedText(t *testing.T) {
 		calls := metricValue(t, after, "smsrelay_intercom_requests_total", `endpoint="conversations.create"`, `status="200"`)
 		waits := metricValue(t, after, "smsrelay_intercom_budget_wait_seconds_count")
 		if accepted == 1 && completed == 1 && calls == 1 && waits >= 2 {
-			if !strings.Contains(after, "smsrelay_queue_jobs") {
-				t.Error("/metrics lacks the queue gauge")
+			for _, gauge := range []string{"smsrelay_queue_jobs", "smsrelay_queue_oldest_ready_age_seconds"} {
+				if !strings.Contains(after, gauge) {
+					t.Errorf("/metrics lacks %s", gauge)
+				}
 			}
 			return
 		}
