@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/twiliosms"
@@ -29,8 +31,9 @@ type intercomRoute struct {
 	api    IntercomAPI
 	finder ConversationFinder // nil: the client cannot search conversations
 	lim    Limiter
-	m      *metrics // nil: not counted
-	w      *watch   // nil: not watched
+	m      *metrics     // nil: not counted
+	w      *watch       // nil: not watched
+	tr     trace.Tracer // nil: not traced
 }
 
 func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
@@ -50,6 +53,8 @@ func (b *intercomRoute) admit(ctx context.Context) (context.Context, error) {
 // counts the call by endpoint and status, the time it waited for the
 // budget, and Intercom's 429s.
 func callAt[T any](ctx context.Context, b *intercomRoute, endpoint string, f func(context.Context) (T, error)) (T, error) {
+	ctx, span := startCall(ctx, b.tr, "intercom", endpoint)
+	defer span.End()
 	waited := time.Now()
 	ctx, err := b.admit(ctx)
 	if b.m != nil {
@@ -57,6 +62,9 @@ func callAt[T any](ctx context.Context, b *intercomRoute, endpoint string, f fun
 	}
 	if err != nil {
 		b.count(ctx, endpoint, err)
+		if b.tr != nil {
+			span.SetStatus(codes.Error, "not sent: budget")
+		}
 		var zero T
 		return zero, err
 	}
@@ -64,12 +72,18 @@ func callAt[T any](ctx context.Context, b *intercomRoute, endpoint string, f fun
 		b.w.admit()
 	}
 	v, err := f(ctx)
-	b.count(ctx, endpoint, err)
+	status := b.count(ctx, endpoint, err)
+	if b.tr != nil {
+		span.SetAttributes(attribute.String("http.response.status", status))
+		if err != nil {
+			span.SetStatus(codes.Error, "status "+status)
+		}
+	}
 	return v, err
 }
 
 // count records the outcome of a call to endpoint.
-func (b *intercomRoute) count(ctx context.Context, endpoint string, err error) {
+func (b *intercomRoute) count(ctx context.Context, endpoint string, err error) string {
 	status := "200"
 	var ie *intercom.Error
 	switch {
@@ -92,6 +106,7 @@ func (b *intercomRoute) count(ctx context.Context, endpoint string, err error) {
 	if b.m != nil {
 		b.m.icRequests.Add(ctx, 1, metric.WithAttributes(attribute.String("endpoint", endpoint), attribute.String("status", status)))
 	}
+	return status
 }
 
 func (b *intercomRoute) SearchContactsByPhone(ctx context.Context, phone string) ([]intercom.Contact, error) {
@@ -154,7 +169,8 @@ type twilioRoute struct {
 	api    SMSSender
 	lister SentLister // nil: the client cannot list messages
 	m      *metrics
-	w      *watch // nil: not watched
+	w      *watch       // nil: not watched
+	tr     trace.Tracer // nil: not traced
 }
 
 func newTwilioRoute(api SMSSender, m *metrics) *twilioRoute {
@@ -164,7 +180,14 @@ func newTwilioRoute(api SMSSender, m *metrics) *twilioRoute {
 
 // Send sends one text and counts it when Twilio accepted it.
 func (t *twilioRoute) Send(ctx context.Context, msg twiliosms.Message) (*twiliosms.Sent, error) {
+	ctx, span := startCall(ctx, t.tr, "twilio", "messages.create")
+	defer span.End()
 	sent, err := t.api.Send(ctx, msg)
+	if err != nil && t.tr != nil {
+		code, _ := twiliosms.ErrorCode(err)
+		span.SetAttributes(attribute.Int("twilio.error_code", code))
+		span.SetStatus(codes.Error, "send failed")
+	}
 	if err == nil {
 		t.m.smsSent.Add(ctx, 1)
 	} else if code, ok := twiliosms.ErrorCode(err); ok {

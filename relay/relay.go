@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/internal/jobs"
 	"github.com/smsrelay/smsrelay/store"
@@ -19,18 +21,20 @@ import (
 // its handlers in your router and call [Relay.Run] to run its workers. A
 // Relay is safe for concurrent use.
 type Relay struct {
-	cfg    Config         // without the raw clients: see apis.go
-	ic     *intercomRoute // the one route to Intercom
-	tw     *twilioRoute   // the one route to Twilio
-	st     store.Store
-	q      store.Queue
-	log    *slog.Logger
-	twilio *twiliosms.Validator
-	m      *metrics
-	runner *jobs.Runner
-	w      *watch // what the operator API shows of recent API dealings
-	lim    Limiter
-	insp   store.QueueInspector // nil: the queue cannot count per kind
+	cfg     Config         // without the raw clients: see apis.go
+	ic      *intercomRoute // the one route to Intercom
+	tw      *twilioRoute   // the one route to Twilio
+	st      store.Store
+	q       store.Queue
+	log     *slog.Logger
+	twilio  *twiliosms.Validator
+	m       *metrics
+	runner  *jobs.Runner
+	w       *watch // what the operator API shows of recent API dealings
+	lim     Limiter
+	insp    store.QueueInspector // nil: the queue cannot count per kind
+	tracer  trace.Tracer
+	tracing bool // Config.TracerProvider was set
 
 	closeOnce sync.Once
 	closeErr  error
@@ -65,6 +69,7 @@ func New(cfg Config) (*Relay, error) {
 		twilio: v,
 	}
 	r.insp, _ = c.Queue.(store.QueueInspector)
+	r.tracer, r.tracing = newTracer(c.TracerProvider)
 	if r.m, err = newMetrics(c.MeterProvider, r); err != nil {
 		return nil, fmt.Errorf("relay: creating metrics: %w", err)
 	}
@@ -72,19 +77,22 @@ func New(cfg Config) (*Relay, error) {
 	r.tw = newTwilioRoute(c.Twilio, r.m)
 	r.w, r.lim = newWatch(rateWindow), budget
 	r.ic.m, r.ic.w, r.tw.w = r.m, r.w, r.w
+	if r.tracing {
+		r.ic.tr, r.tw.tr = r.tracer, r.tracer
+	}
 	// From here on, the routes are the only way to the APIs.
 	c.Intercom, c.Twilio, c.Limiter = nil, nil, nil
 	r.cfg = c
 
 	r.runner, err = jobs.New(jobs.Config{
 		Queue: r.q,
-		Handlers: map[string]jobs.Handler{
+		Handlers: r.tracedHandlers(map[string]jobs.Handler{
 			kindInbound:    handler(r.handleInbound),
 			kindStatus:     handler(r.handleStatus),
 			kindIntercom:   handler(r.handleIntercom),
 			kindRoute:      handler(r.handleRoute),
 			kindUnreadable: handler(r.handleUnreadable),
-		},
+		}),
 		Workers:      c.Workers,
 		Lease:        c.Lease,
 		MaxAttempts:  c.MaxAttempts,
