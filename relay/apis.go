@@ -2,8 +2,16 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/twiliosms"
@@ -23,6 +31,9 @@ type intercomRoute struct {
 	api    IntercomAPI
 	finder ConversationFinder // nil: the client cannot search conversations
 	lim    Limiter
+	m      *metrics     // nil: not counted
+	w      *watch       // nil: not watched
+	tr     trace.Tracer // nil: not traced
 }
 
 func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
@@ -38,57 +49,107 @@ func (b *intercomRoute) admit(ctx context.Context) (context.Context, error) {
 	return intercom.ContextWithAdmission(ctx, b.lim), nil
 }
 
-// call admits one call through the budget and makes it.
-func call[T any](ctx context.Context, b *intercomRoute, f func(context.Context) (T, error)) (T, error) {
+// callAt admits one call to endpoint through the budget and makes it. It
+// counts the call by endpoint and status, the time it waited for the
+// budget, and Intercom's 429s.
+func callAt[T any](ctx context.Context, b *intercomRoute, endpoint string, f func(context.Context) (T, error)) (T, error) {
+	ctx, span := startCall(ctx, b.tr, "intercom", endpoint)
+	defer span.End()
+	waited := time.Now()
 	ctx, err := b.admit(ctx)
+	if b.m != nil {
+		b.m.budgetWait.Record(ctx, time.Since(waited).Seconds())
+	}
 	if err != nil {
+		b.count(ctx, endpoint, err)
+		if b.tr != nil {
+			span.SetStatus(codes.Error, "not sent: budget")
+		}
 		var zero T
 		return zero, err
 	}
-	return f(ctx)
+	if b.w != nil {
+		b.w.admit()
+	}
+	v, err := f(ctx)
+	status := b.count(ctx, endpoint, err)
+	if b.tr != nil {
+		span.SetAttributes(attribute.String("http.response.status", status))
+		if err != nil {
+			span.SetStatus(codes.Error, "status "+status)
+		}
+	}
+	return v, err
+}
+
+// count records the outcome of a call to endpoint.
+func (b *intercomRoute) count(ctx context.Context, endpoint string, err error) string {
+	status := "200"
+	var ie *intercom.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &ie):
+		status = strconv.Itoa(ie.StatusCode)
+		if ie.StatusCode == http.StatusTooManyRequests {
+			if b.m != nil {
+				b.m.icLimited.Add(ctx, 1, metric.WithAttributes(attribute.String("endpoint", endpoint)))
+			}
+			if b.w != nil {
+				b.w.hold(endpoint, ie.RetryAfter)
+			}
+		}
+	case errors.Is(err, intercom.ErrNotSent):
+		status = "not_sent"
+	default:
+		status = "error"
+	}
+	if b.m != nil {
+		b.m.icRequests.Add(ctx, 1, metric.WithAttributes(attribute.String("endpoint", endpoint), attribute.String("status", status)))
+	}
+	return status
 }
 
 func (b *intercomRoute) SearchContactsByPhone(ctx context.Context, phone string) ([]intercom.Contact, error) {
-	return call(ctx, b, func(ctx context.Context) ([]intercom.Contact, error) { return b.api.SearchContactsByPhone(ctx, phone) })
+	return callAt(ctx, b, "contacts.search", func(ctx context.Context) ([]intercom.Contact, error) { return b.api.SearchContactsByPhone(ctx, phone) })
 }
 
 func (b *intercomRoute) CreateContact(ctx context.Context, c intercom.ContactCreate) (*intercom.Contact, error) {
-	return call(ctx, b, func(ctx context.Context) (*intercom.Contact, error) { return b.api.CreateContact(ctx, c) })
+	return callAt(ctx, b, "contacts.create", func(ctx context.Context) (*intercom.Contact, error) { return b.api.CreateContact(ctx, c) })
 }
 
 func (b *intercomRoute) CreateConversation(ctx context.Context, c intercom.ConversationCreate) (*intercom.ConversationMessage, error) {
-	return call(ctx, b, func(ctx context.Context) (*intercom.ConversationMessage, error) {
+	return callAt(ctx, b, "conversations.create", func(ctx context.Context) (*intercom.ConversationMessage, error) {
 		return b.api.CreateConversation(ctx, c)
 	})
 }
 
 func (b *intercomRoute) ReplyAsContact(ctx context.Context, id string, r intercom.ContactReply) (*intercom.Conversation, error) {
-	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) { return b.api.ReplyAsContact(ctx, id, r) })
+	return callAt(ctx, b, "conversations.reply", func(ctx context.Context) (*intercom.Conversation, error) { return b.api.ReplyAsContact(ctx, id, r) })
 }
 
 func (b *intercomRoute) AddNote(ctx context.Context, id, adminID, body string) (*intercom.Conversation, error) {
-	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) {
+	return callAt(ctx, b, "conversations.note", func(ctx context.Context) (*intercom.Conversation, error) {
 		return b.api.AddNote(ctx, id, adminID, body)
 	})
 }
 
 func (b *intercomRoute) Assign(ctx context.Context, id string, a intercom.Assignment) (*intercom.Conversation, error) {
-	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) { return b.api.Assign(ctx, id, a) })
+	return callAt(ctx, b, "conversations.assign", func(ctx context.Context) (*intercom.Conversation, error) { return b.api.Assign(ctx, id, a) })
 }
 
 func (b *intercomRoute) Open(ctx context.Context, id, adminID string) (*intercom.Conversation, error) {
-	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) { return b.api.Open(ctx, id, adminID) })
+	return callAt(ctx, b, "conversations.open", func(ctx context.Context) (*intercom.Conversation, error) { return b.api.Open(ctx, id, adminID) })
 }
 
 func (b *intercomRoute) TagConversation(ctx context.Context, id, tagID, adminID string) error {
-	_, err := call(ctx, b, func(ctx context.Context) (struct{}, error) {
+	_, err := callAt(ctx, b, "conversations.tag", func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.api.TagConversation(ctx, id, tagID, adminID)
 	})
 	return err
 }
 
 func (b *intercomRoute) Conversation(ctx context.Context, id string) (*intercom.Conversation, error) {
-	return call(ctx, b, func(ctx context.Context) (*intercom.Conversation, error) { return b.api.Conversation(ctx, id) })
+	return callAt(ctx, b, "conversations.get", func(ctx context.Context) (*intercom.Conversation, error) { return b.api.Conversation(ctx, id) })
 }
 
 // canFind reports whether the client can search a contact's conversations.
@@ -97,7 +158,7 @@ func (b *intercomRoute) canFind() bool { return b.finder != nil }
 // SearchConversationsByContact searches through the budget; call it only
 // when canFind.
 func (b *intercomRoute) SearchConversationsByContact(ctx context.Context, contactID string, since time.Time) ([]intercom.Conversation, error) {
-	return call(ctx, b, func(ctx context.Context) ([]intercom.Conversation, error) {
+	return callAt(ctx, b, "conversations.search", func(ctx context.Context) ([]intercom.Conversation, error) {
 		return b.finder.SearchConversationsByContact(ctx, contactID, since)
 	})
 }
@@ -108,6 +169,8 @@ type twilioRoute struct {
 	api    SMSSender
 	lister SentLister // nil: the client cannot list messages
 	m      *metrics
+	w      *watch       // nil: not watched
+	tr     trace.Tracer // nil: not traced
 }
 
 func newTwilioRoute(api SMSSender, m *metrics) *twilioRoute {
@@ -117,9 +180,23 @@ func newTwilioRoute(api SMSSender, m *metrics) *twilioRoute {
 
 // Send sends one text and counts it when Twilio accepted it.
 func (t *twilioRoute) Send(ctx context.Context, msg twiliosms.Message) (*twiliosms.Sent, error) {
+	ctx, span := startCall(ctx, t.tr, "twilio", "messages.create")
+	defer span.End()
 	sent, err := t.api.Send(ctx, msg)
+	if err != nil && t.tr != nil {
+		code, _ := twiliosms.ErrorCode(err)
+		span.SetAttributes(attribute.Int("twilio.error_code", code))
+		span.SetStatus(codes.Error, "send failed")
+	}
 	if err == nil {
 		t.m.smsSent.Add(ctx, 1)
+	} else if code, ok := twiliosms.ErrorCode(err); ok {
+		// Twilio refused the text; failures without a code (timeouts,
+		// 5xx) are retried and not counted here.
+		t.m.sendFailure(ctx, code, "send")
+		if t.w != nil {
+			t.w.failed(code, "send")
+		}
 	}
 	return sent, err
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/store"
@@ -172,6 +173,16 @@ type Config struct {
 	// withheld, and the queue's depth by state (see the package doc).
 	// Default: none recorded.
 	MeterProvider metric.MeterProvider
+	// TracerProvider, when set, receives spans: each webhook request, each
+	// run of a job (a child of the request that enqueued it: the trace
+	// context travels in the job), and each Intercom and Twilio call.
+	// Spans carry no phone number or message body. Default: no tracing.
+	TracerProvider trace.TracerProvider
+
+	// AdminToken is the bearer token [Relay.AdminHandler] requires, at
+	// least 16 characters. Default: none, and AdminHandler answers every
+	// request with 404.
+	AdminToken string
 }
 
 const (
@@ -289,6 +300,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBodyBytes < 0 {
 		add("MaxBodyBytes must not be negative")
+	}
+	if c.AdminToken != "" && (len(c.AdminToken) < minAdminToken || strings.ContainsAny(c.AdminToken, " \t\r\n")) {
+		add("AdminToken must be at least %d characters, without spaces", minAdminToken)
 	}
 	if len(p) > 0 {
 		return c, &ConfigError{Problems: p}

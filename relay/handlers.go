@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/twiliosms"
@@ -338,7 +341,7 @@ func (r *Relay) enqueue(ctx context.Context, w http.ResponseWriter, nj store.New
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return resultError
 	}
-	nj.Payload = b
+	nj.Payload = r.withTrace(ctx, b)
 	result := resultAccepted
 	if _, err := r.q.Enqueue(ctx, nj); errors.Is(err, store.ErrDuplicate) {
 		r.log.Debug("relay: duplicate delivery acknowledged", "kind", nj.Kind)
@@ -362,7 +365,16 @@ func (r *Relay) enqueue(ctx context.Context, w http.ResponseWriter, nj store.New
 // that counts it.
 func (r *Relay) instrumented(name string, h func(http.ResponseWriter, *http.Request) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.m.webhook(req.Context(), name, h(w, req))
+		if !r.tracing {
+			r.m.webhook(req.Context(), name, h(w, req))
+			return
+		}
+		ctx, span := r.tracer.Start(req.Context(), "smsrelay.webhook "+name, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("smsrelay.handler", name)))
+		defer span.End()
+		result := h(w, req.WithContext(ctx))
+		span.SetAttributes(attribute.String("smsrelay.result", result))
+		r.m.webhook(ctx, name, result)
 	})
 }
 

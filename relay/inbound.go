@@ -400,7 +400,7 @@ func (r *Relay) enqueueRoute(ctx context.Context, convID string, key store.Threa
 	_, err = r.q.Enqueue(ctx, store.NewJob{
 		Kind:      kindRoute,
 		Key:       orderKey(key.Customer),
-		Payload:   payload,
+		Payload:   r.withTrace(ctx, payload),
 		DedupeKey: dedupeRoute(convID),
 		DedupeTTL: 365 * 24 * time.Hour,
 	})

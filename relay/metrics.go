@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/smsrelay/smsrelay/store"
 )
 
 // meterName names the relay's instruments' scope.
@@ -22,6 +24,12 @@ const meterName = "github.com/smsrelay/smsrelay/relay"
 //	smsrelay.sms.sent          counter    texts the relay sent for agents
 //	smsrelay.sms.withheld      counter    reason (opted_out, refused)
 //	smsrelay.queue.jobs        gauge      state (ready, leased, dead)
+//	smsrelay.intercom.requests counter    endpoint, status (HTTP status, "error" or "not_sent")
+//	smsrelay.intercom.rate_limited counter endpoint (Intercom's 429 answers)
+//	smsrelay.intercom.budget_wait histogram seconds a call waited for the budget
+//	smsrelay.sms.send_failures counter    code (Twilio error code, 0 for none), stage (send, status)
+//	smsrelay.queue.oldest_ready_age gauge kind (seconds since the oldest ready job was enqueued;
+//	                                      when the queue implements store.QueueInspector)
 type metrics struct {
 	webhooks    metric.Int64Counter
 	jobs        metric.Int64Counter
@@ -29,6 +37,12 @@ type metrics struct {
 	smsSent     metric.Int64Counter
 	smsWithheld metric.Int64Counter
 	gauge       metric.Registration // the queue gauge's callback
+
+	icRequests   metric.Int64Counter
+	icLimited    metric.Int64Counter
+	budgetWait   metric.Float64Histogram
+	sendFailures metric.Int64Counter
+	ageReg       metric.Registration // the queue age gauge's callback
 }
 
 // Values of the result attribute of smsrelay.webhook.requests.
@@ -71,6 +85,22 @@ func newMetrics(mp metric.MeterProvider, q interface {
 		metric.WithDescription("Agent replies that did not go out by SMS, by reason.")); err != nil {
 		return nil, err
 	}
+	if out.icRequests, err = m.Int64Counter("smsrelay.intercom.requests",
+		metric.WithDescription("Intercom API calls, by endpoint and HTTP status.")); err != nil {
+		return nil, err
+	}
+	if out.icLimited, err = m.Int64Counter("smsrelay.intercom.rate_limited",
+		metric.WithDescription("Intercom answers of 429 Too Many Requests, by endpoint.")); err != nil {
+		return nil, err
+	}
+	if out.budgetWait, err = m.Float64Histogram("smsrelay.intercom.budget_wait", metric.WithUnit("s"),
+		metric.WithDescription("Time an Intercom call waited for the relay's budget.")); err != nil {
+		return nil, err
+	}
+	if out.sendFailures, err = m.Int64Counter("smsrelay.sms.send_failures",
+		metric.WithDescription("Texts Twilio refused (stage send) or reported failed or undelivered (stage status), by Twilio error code.")); err != nil {
+		return nil, err
+	}
 	gauge, err := m.Int64ObservableGauge("smsrelay.queue.jobs",
 		metric.WithDescription("Jobs in the queue, by state."))
 	if err != nil {
@@ -91,7 +121,50 @@ func newMetrics(mp metric.MeterProvider, q interface {
 	if err != nil {
 		return nil, err
 	}
+	if ks, ok := q.(interface {
+		kindStatsForMetrics(context.Context) ([]store.KindStats, bool, error)
+	}); ok {
+		age, err := m.Float64ObservableGauge("smsrelay.queue.oldest_ready_age", metric.WithUnit("s"),
+			metric.WithDescription("Age of the oldest ready job, by kind."))
+		if err != nil {
+			return nil, err
+		}
+		out.ageReg, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			stats, can, err := ks.kindStatsForMetrics(ctx)
+			if !can || err != nil {
+				return err
+			}
+			// Every kind has a series, 0 when none of its jobs is ready.
+			ages := map[string]float64{}
+			for _, k := range Kinds() {
+				ages[k] = 0
+			}
+			now := time.Now()
+			for _, k := range stats {
+				if !k.OldestReady.IsZero() {
+					ages[k.Kind] = max(now.Sub(k.OldestReady).Seconds(), 0)
+				}
+			}
+			for k, a := range ages {
+				o.ObserveFloat64(age, a, metric.WithAttributes(attribute.String("kind", k)))
+			}
+			return nil
+		}, age)
+		if err != nil {
+			return nil, err
+		}
+	}
 	return &out, nil
+}
+
+func (r *Relay) kindStatsForMetrics(ctx context.Context) ([]store.KindStats, bool, error) {
+	if r.insp == nil {
+		return nil, false, nil
+	}
+	ks, err := r.insp.KindStats(ctx)
+	return ks, true, err
 }
 
 func (r *Relay) statsForMetrics(ctx context.Context) (ready, leased, dead int64, err error) {
@@ -110,4 +183,8 @@ func (m *metrics) job(ctx context.Context, kind, outcome string, took time.Durat
 
 func (m *metrics) withheld(ctx context.Context, reason string) {
 	m.smsWithheld.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+}
+
+func (m *metrics) sendFailure(ctx context.Context, code int, stage string) {
+	m.sendFailures.Add(ctx, 1, metric.WithAttributes(attribute.Int("code", code), attribute.String("stage", stage)))
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/internal/jobs"
 	"github.com/smsrelay/smsrelay/store"
@@ -19,15 +21,20 @@ import (
 // its handlers in your router and call [Relay.Run] to run its workers. A
 // Relay is safe for concurrent use.
 type Relay struct {
-	cfg    Config         // without the raw clients: see apis.go
-	ic     *intercomRoute // the one route to Intercom
-	tw     *twilioRoute   // the one route to Twilio
-	st     store.Store
-	q      store.Queue
-	log    *slog.Logger
-	twilio *twiliosms.Validator
-	m      *metrics
-	runner *jobs.Runner
+	cfg     Config         // without the raw clients: see apis.go
+	ic      *intercomRoute // the one route to Intercom
+	tw      *twilioRoute   // the one route to Twilio
+	st      store.Store
+	q       store.Queue
+	log     *slog.Logger
+	twilio  *twiliosms.Validator
+	m       *metrics
+	runner  *jobs.Runner
+	w       *watch // what the operator API shows of recent API dealings
+	lim     Limiter
+	insp    store.QueueInspector // nil: the queue cannot count per kind
+	tracer  trace.Tracer
+	tracing bool // Config.TracerProvider was set
 
 	closeOnce sync.Once
 	closeErr  error
@@ -61,24 +68,31 @@ func New(cfg Config) (*Relay, error) {
 		log:    c.Logger,
 		twilio: v,
 	}
+	r.insp, _ = c.Queue.(store.QueueInspector)
+	r.tracer, r.tracing = newTracer(c.TracerProvider)
 	if r.m, err = newMetrics(c.MeterProvider, r); err != nil {
 		return nil, fmt.Errorf("relay: creating metrics: %w", err)
 	}
 	r.ic = newIntercomRoute(c.Intercom, budget)
 	r.tw = newTwilioRoute(c.Twilio, r.m)
+	r.w, r.lim = newWatch(rateWindow), budget
+	r.ic.m, r.ic.w, r.tw.w = r.m, r.w, r.w
+	if r.tracing {
+		r.ic.tr, r.tw.tr = r.tracer, r.tracer
+	}
 	// From here on, the routes are the only way to the APIs.
 	c.Intercom, c.Twilio, c.Limiter = nil, nil, nil
 	r.cfg = c
 
 	r.runner, err = jobs.New(jobs.Config{
 		Queue: r.q,
-		Handlers: map[string]jobs.Handler{
+		Handlers: r.tracedHandlers(map[string]jobs.Handler{
 			kindInbound:    handler(r.handleInbound),
 			kindStatus:     handler(r.handleStatus),
 			kindIntercom:   handler(r.handleIntercom),
 			kindRoute:      handler(r.handleRoute),
 			kindUnreadable: handler(r.handleUnreadable),
-		},
+		}),
 		Workers:      c.Workers,
 		Lease:        c.Lease,
 		MaxAttempts:  c.MaxAttempts,
@@ -233,6 +247,9 @@ func (r *Relay) Close() error {
 		if r.m.gauge != nil {
 			r.closeErr = r.m.gauge.Unregister()
 		}
+		if r.m.ageReg != nil {
+			r.closeErr = errors.Join(r.closeErr, r.m.ageReg.Unregister())
+		}
 	})
 	return r.closeErr
 }
@@ -244,4 +261,25 @@ func (r *Relay) Stats(ctx context.Context) (store.Stats, error) {
 		return s, fmt.Errorf("relay: stats: %w", err)
 	}
 	return s, nil
+}
+
+// KindStats counts the relay's jobs per kind, with the age of each kind's
+// oldest ready job. It returns an error wrapping errors.ErrUnsupported when
+// the queue cannot count per kind (it does not implement
+// store.QueueInspector; the shipped stores all do).
+func (r *Relay) KindStats(ctx context.Context) ([]store.KindStats, error) {
+	if ctx == nil {
+		return nil, errors.New("relay: KindStats: nil context")
+	}
+	if r.insp == nil {
+		return nil, fmt.Errorf("relay: KindStats: the queue does not implement store.QueueInspector: %w", errors.ErrUnsupported)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("relay: KindStats: %w", err)
+	}
+	ks, err := r.insp.KindStats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("relay: counting jobs per kind: %w", err)
+	}
+	return ks, nil
 }

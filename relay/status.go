@@ -54,8 +54,13 @@ func (r *Relay) handleStatus(ctx context.Context, s statusJob, job store.Job) er
 			return fmt.Errorf("relay: adding delivery failure note: %w", err)
 		}
 	}
-	if _, _, err := r.st.AdvanceMessageStatus(ctx, s.MessageSID, s.Status, s.ErrorCode); err != nil {
+	_, changed, err := r.st.AdvanceMessageStatus(ctx, s.MessageSID, s.Status, s.ErrorCode)
+	if err != nil {
 		return fmt.Errorf("relay: recording status: %w", err)
+	}
+	if changed && (s.Status == "failed" || s.Status == "undelivered") {
+		r.m.sendFailure(ctx, s.ErrorCode, "status")
+		r.w.failed(s.ErrorCode, "status")
 	}
 	return nil
 }

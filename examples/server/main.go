@@ -5,21 +5,41 @@
 //	SMSRELAY_PUBLIC_URL           base URL as Twilio and Intercom reach it (required)
 //	SMSRELAY_STORE_URL            mem:// (default), postgres://... or redis://...
 //	INTERCOM_ACCESS_TOKEN         required
-//	INTERCOM_CLIENT_SECRET        required: verifies Intercom webhooks
+//	INTERCOM_CLIENT_SECRET        required: verifies Intercom webhooks; during a rotation "new,old"
 //	INTERCOM_ADMIN_ID             required: the admin who writes internal notes
 //	INTERCOM_BASE_URL             default https://api.intercom.io
 //	INTERCOM_RATE_LIMIT           Intercom requests per 10 s (default 83)
 //	TWILIO_ACCOUNT_SID            required
-//	TWILIO_AUTH_TOKEN             required
+//	TWILIO_AUTH_TOKEN             required; during a rotation "new,old" (the first calls the API)
 //	TWILIO_BASE_URL               default Twilio's own
 //	TWILIO_MESSAGING_SERVICE_SID  optional: send through this Messaging Service
+//	SMSRELAY_ADMIN_TOKEN          optional, at least 16 characters: serves the
+//	                              operator API and page under /admin/
+//	SMSRELAY_ROUTES               JSON: {"+14155550100": {"team_id": "1", "admin_id": "2", "tag_ids": ["3"]}}
+//	SMSRELAY_DEFAULT_ROUTE        JSON: {"team_id": "1"} for numbers not in SMSRELAY_ROUTES
+//	SMSRELAY_REOPEN               true: a text reopens the thread's closed conversation
+//	SMSRELAY_IDLE_TIMEOUT         e.g. 72h: a text after this long starts a new conversation
+//	SMSRELAY_DEFAULT_REGION       e.g. US: reads numbers without a country code
+//	SMSRELAY_WORKERS              jobs run at once (default 4)
+//	SMSRELAY_MAX_ATTEMPTS         runs before a job is dead-lettered (default 25)
+//	SMSRELAY_LEASE                a worker's hold on a job (default 1m)
+//	SMSRELAY_RETRY_BASE, SMSRELAY_RETRY_MAX  delays between runs (default 2s doubling to 10m)
+//	SMSRELAY_DRAIN_TIMEOUT        wait for running jobs at shutdown (default 30s)
+//	SMSRELAY_PG_SCHEMA            PostgreSQL schema (default pgstore's)
+//	SMSRELAY_REDIS_PREFIX         Redis key prefix (default redisstore's)
+//	SMSRELAY_LOG_LEVEL            debug, info (default), warn or error
+//	SMSRELAY_LOG_FORMAT           text (default) or json
 //
-// Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks
-// and GET /healthz. With a redis:// store, the Intercom budget is shared by
+// Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks,
+// GET /metrics (Prometheus), GET /livez (the process serves), GET /readyz
+// (the store answers and the workers run), GET /healthz (the store
+// answers) and, with SMSRELAY_ADMIN_TOKEN, /admin/ (see relay.AdminHandler). With a redis:// store, the Intercom budget is shared by
 // every replica through Redis. The server refuses to start, with one line per
 // problem, when a variable is missing or malformed, and shuts down gracefully
 // on SIGINT or SIGTERM: it stops accepting requests, finishes running jobs
-// (or leaves them to their leases) and exits.
+// (or leaves them to their leases) and exits; a second signal exits at
+// once. With the memory store, a shutdown that leaves jobs behind (they
+// are lost) exits non-zero and says how many.
 package main
 
 import (
@@ -35,11 +55,16 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/relay"
@@ -53,7 +78,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	go func() {
+		<-ctx.Done()
+		// From now on a second SIGINT or SIGTERM ends the process at once.
+		stop()
+	}()
+	logger := loggerFromEnv(os.Getenv)
 	if err := run(ctx, os.Getenv, logger, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -66,6 +96,9 @@ type settings struct {
 	icToken, icSecret, icAdmin, icBase   string
 	icRate                               int
 	twSID, twToken, twBase, twServiceSID string
+	adminToken                           string
+	twTokens, icSecrets                  []string // every token and secret, for rotations
+	opts                                 options
 }
 
 // problems lists everything wrong with the environment, one line each.
@@ -100,6 +133,16 @@ func readSettings(getenv func(string) string) (settings, error) {
 		twToken:      need("TWILIO_AUTH_TOKEN"),
 		twBase:       get("TWILIO_BASE_URL", ""),
 		twServiceSID: get("TWILIO_MESSAGING_SERVICE_SID", ""),
+		adminToken:   get("SMSRELAY_ADMIN_TOKEN", ""),
+	}
+	s.opts = readOptions(get, &p)
+	// During a rotation, list both, the one to use first.
+	s.twTokens, s.icSecrets = list(s.twToken), list(s.icSecret)
+	if len(s.twTokens) > 0 {
+		s.twToken = s.twTokens[0]
+	}
+	if s.adminToken != "" && len(s.adminToken) < 16 {
+		p = append(p, "SMSRELAY_ADMIN_TOKEN must be at least 16 characters")
 	}
 	if _, _, err := net.SplitHostPort(s.addr); err != nil {
 		p = append(p, fmt.Sprintf("SMSRELAY_ADDR %q is not host:port", s.addr))
@@ -126,10 +169,8 @@ func readSettings(getenv func(string) string) (settings, error) {
 			p = append(p, "TWILIO_MESSAGING_SERVICE_SID: "+err.Error())
 		}
 	}
-	switch scheme, _, _ := strings.Cut(s.storeURL, "://"); scheme {
-	case "mem", "postgres", "postgresql", "redis", "rediss":
-	default:
-		p = append(p, fmt.Sprintf("SMSRELAY_STORE_URL %q: scheme must be mem, postgres or redis", s.storeURL))
+	if err := checkStoreURL(s.storeURL); err != nil {
+		p = append(p, "SMSRELAY_STORE_URL: "+err.Error())
 	}
 	s.icRate = 83
 	if v := get("INTERCOM_RATE_LIMIT", ""); v != "" {
@@ -152,6 +193,8 @@ type backend struct {
 	st     store.Store
 	budget relay.Limiter
 	close  func()
+	// volatile says the store forgets its jobs when the process ends.
+	volatile bool
 }
 
 func openStore(ctx context.Context, s settings, logger *slog.Logger) (backend, error) {
@@ -162,11 +205,21 @@ func openStore(ctx context.Context, s settings, logger *slog.Logger) (backend, e
 		if err != nil {
 			return backend{}, fmt.Errorf("SMSRELAY_STORE_URL: %w", err)
 		}
-		if err := pgstore.Migrate(ctx, pool); err != nil {
+		pgOpts := []pgstore.Option{pgstore.WithLogger(logger)}
+		if s.opts.pgSchema != "" {
+			pgOpts = append(pgOpts, pgstore.WithSchema(s.opts.pgSchema))
+		}
+		// Reach the database first, so that a refused connection is not
+		// reported as a failed migration.
+		if err := pool.Ping(ctx); err != nil {
+			pool.Close()
+			return backend{}, fmt.Errorf("reaching PostgreSQL at %s: %w", redactURL(s.storeURL), err)
+		}
+		if err := pgstore.Migrate(ctx, pool, pgOpts...); err != nil {
 			pool.Close()
 			return backend{}, fmt.Errorf("migrating Postgres: %w", err)
 		}
-		st, err := pgstore.New(pool, pgstore.WithLogger(logger))
+		st, err := pgstore.New(pool, pgOpts...)
 		if err != nil {
 			pool.Close()
 			return backend{}, err
@@ -178,11 +231,21 @@ func openStore(ctx context.Context, s settings, logger *slog.Logger) (backend, e
 			return backend{}, fmt.Errorf("SMSRELAY_STORE_URL: %w", err)
 		}
 		client := redis.NewClient(opt)
-		if err := client.Ping(ctx).Err(); err != nil {
+		pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = client.Ping(pingCtx).Err()
+		cancel()
+		if err != nil {
 			client.Close()
-			return backend{}, fmt.Errorf("reaching Redis: %w", err)
+			if opt.TLSConfig != nil && isTimeoutOrEOF(err) {
+				return backend{}, fmt.Errorf("reaching Redis at %s over TLS (rediss://): no TLS answer; if the server is not set up for TLS, use redis://: %w", redactURL(s.storeURL), err)
+			}
+			return backend{}, fmt.Errorf("reaching Redis at %s: %w", redactURL(s.storeURL), err)
 		}
-		st, err := redisstore.New(client, redisstore.WithLogger(logger))
+		redisOpts := []redisstore.Option{redisstore.WithLogger(logger)}
+		if s.opts.redisPrefix != "" {
+			redisOpts = append(redisOpts, redisstore.WithPrefix(s.opts.redisPrefix))
+		}
+		st, err := redisstore.New(client, redisOpts...)
 		if err != nil {
 			client.Close()
 			return backend{}, err
@@ -194,7 +257,7 @@ func openStore(ctx context.Context, s settings, logger *slog.Logger) (backend, e
 		}
 		return backend{st: st, budget: shared, close: func() { client.Close() }}, nil
 	}
-	return backend{st: memstore.New(), budget: budget, close: func() {}}, nil
+	return backend{st: memstore.New(), budget: budget, close: func() {}, volatile: true}, nil
 }
 
 // run serves until ctx ends. ready, when not nil, receives the listening
@@ -225,18 +288,34 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 	if err != nil {
 		return fmt.Errorf("smsrelay: cannot start: %w", err)
 	}
-	r, err := relay.New(relay.Config{
+	reg := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
+	if err != nil {
+		return fmt.Errorf("smsrelay: cannot start: metrics: %w", err)
+	}
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	defer meters.Shutdown(context.Background())
+
+	cfg := relay.Config{
 		Intercom:            ic,
 		Twilio:              tw,
 		Store:               be.st,
 		PublicURL:           s.publicURL,
-		TwilioAuthTokens:    []string{s.twToken},
-		WebhookSecrets:      []string{s.icSecret},
+		TwilioAuthTokens:    s.twTokens,
+		WebhookSecrets:      s.icSecrets,
 		NoteAuthor:          s.icAdmin,
 		MessagingServiceSID: s.twServiceSID,
 		Limiter:             be.budget,
 		Logger:              logger,
-	})
+		MeterProvider:       meters,
+		AdminToken:          s.adminToken,
+	}
+	s.opts.apply(&cfg)
+	r, err := relay.New(cfg)
+	var ce *relay.ConfigError
+	if errors.As(err, &ce) {
+		return problems(ce.Problems)
+	}
 	if err != nil {
 		return fmt.Errorf("smsrelay: cannot start: %w", err)
 	}
@@ -253,6 +332,25 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		}
 		io.WriteString(w, "ok\n")
 	})
+	var workersRunning atomic.Bool
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := r.Stats(ctx); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if !workersRunning.Load() {
+			http.Error(w, "workers not running", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	if s.adminToken != "" {
+		mux.Handle("/admin/", http.StripPrefix("/admin", r.AdminHandler()))
+	}
 
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
@@ -270,7 +368,12 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workersDone := make(chan error, 1)
-	go func() { workersDone <- r.Run(ctx) }()
+	workersRunning.Store(true)
+	go func() {
+		err := r.Run(ctx)
+		workersRunning.Store(false)
+		workersDone <- err
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if ready != nil {
@@ -284,12 +387,25 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 			return fmt.Errorf("smsrelay: serving: %w", err)
 		}
 	}
-	logger.Info("smsrelay: shutting down")
+	logger.Info("smsrelay: shutting down; a second signal exits at once")
 	cancel()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		logger.Error("smsrelay: shutting down HTTP server", "err", err)
 	}
-	return <-workersDone
+	if err := <-workersDone; err != nil {
+		return err
+	}
+	if be.volatile {
+		// What is still queued dies with the process.
+		st, err := r.Stats(context.Background())
+		if err != nil {
+			return fmt.Errorf("smsrelay: shut down without learning what the memory store still held: %w", err)
+		}
+		if n := st.Ready + st.Leased; n > 0 {
+			return fmt.Errorf("smsrelay: shut down abandoning %d jobs (%d waiting, %d running) that the memory store cannot keep; use a postgres:// or redis:// store to keep them across restarts", n, st.Ready, st.Leased)
+		}
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ func TestRefusesToStartWithOneLinePerProblem(t *testing.T) {
 		"INTERCOM_RATE_LIMIT":          "lots",
 		"INTERCOM_BASE_URL":            "ftp://example.com",
 		"TWILIO_MESSAGING_SERVICE_SID": "zz",
+		"SMSRELAY_ADMIN_TOKEN":         "short",
 	}
 	err := run(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), nil)
 	if err == nil {
@@ -31,6 +32,7 @@ func TestRefusesToStartWithOneLinePerProblem(t *testing.T) {
 		"SMSRELAY_PUBLIC_URL is required", "INTERCOM_ACCESS_TOKEN is required", "INTERCOM_CLIENT_SECRET is required",
 		"INTERCOM_ADMIN_ID is required", "TWILIO_ACCOUNT_SID is required", "TWILIO_AUTH_TOKEN is required",
 		"SMSRELAY_ADDR", "SMSRELAY_STORE_URL", "INTERCOM_RATE_LIMIT", "INTERCOM_BASE_URL", "TWILIO_MESSAGING_SERVICE_SID",
+		"SMSRELAY_ADMIN_TOKEN",
 	} {
 		found := 0
 		for _, l := range lines {

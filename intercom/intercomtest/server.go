@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -241,6 +242,13 @@ func NewServer(opts ...Option) *Server {
 		notifications: make(map[string]*notification),
 		closing:       make(chan struct{}),
 	}
+	// Ids start at a random point, so that they do not repeat across
+	// servers, in one test run or across runs: a persistent store
+	// remembers ids of earlier runs (a conversation part it relayed).
+	s.seq.contact = mrand.Int64N(1 << 40)
+	s.seq.conv = mrand.Int64N(1 << 40)
+	s.seq.part = mrand.Int64N(1 << 40)
+	s.seq.msg = mrand.Int64N(1 << 40)
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.ts.URL
 	return s

@@ -52,6 +52,7 @@ type queries struct {
 
 	enqueue, claim, lockKey, extend, complete, retry, deadLetter, dropKey string
 	deadLetters, deadLetterKey, replay, discard, stats                    string
+	kindStats                                                             string
 }
 
 // files maps each file under queries/ (without .sql) to its field.
@@ -87,6 +88,7 @@ func (q *queries) files() map[string]*string {
 		"replay":                 &q.replay,
 		"discard":                &q.discard,
 		"stats":                  &q.stats,
+		"kind_stats":             &q.kindStats,
 	}
 }
 

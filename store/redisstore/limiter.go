@@ -169,3 +169,7 @@ func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
 		}
 	}
 }
+
+// Limit returns the limiter's budget: at most n calls per window, shared
+// by every replica.
+func (l *Limiter) Limit() (n int, window time.Duration) { return l.n, l.window }

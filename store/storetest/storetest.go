@@ -56,6 +56,7 @@ var groups = []struct {
 	{"DeadLetters", TestDeadLetters},
 	{"ArgumentValidation", TestArgumentValidation},
 	{"Context", TestContext},
+	{"KindStats", TestKindStats},
 }
 
 // Run runs every scenario group of the suite against the backends that
