@@ -52,6 +52,8 @@ type queries struct {
 
 	enqueue, claim, lockKey, extend, complete, retry, deadLetter, dropKey string
 	deadLetters, deadLetterKey, replay, discard, stats                    string
+
+	admitBudget string
 }
 
 // files maps each file under queries/ (without .sql) to its field.
@@ -87,6 +89,7 @@ func (q *queries) files() map[string]*string {
 		"replay":                 &q.replay,
 		"discard":                &q.discard,
 		"stats":                  &q.stats,
+		"admit_budget":           &q.admitBudget,
 	}
 }
 
