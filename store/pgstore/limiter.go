@@ -25,6 +25,10 @@ const DefaultLimiterKey = "intercom"
 // Create it with [NewLimiter] after running [Migrate]; it is safe for
 // concurrent use.
 //
+// Intercom counts a request when it arrives; the limiter spaces the k-th
+// and (k+n)-th admission by the window plus a margin sized from measured
+// latencies (see [Limiter.Observe]).
+//
 // Each admission attempt is one statement (an INSERT … ON CONFLICT DO
 // UPDATE on one row per key); a refused attempt sleeps until the oldest
 // admission leaves the window and tries again.
@@ -35,7 +39,7 @@ type Limiter struct {
 	window time.Duration
 	log    *slog.Logger
 	sql    string
-	margin func() time.Duration
+	meter  *intercom.MarginMeter
 }
 
 // LimiterOption configures a [Limiter].
@@ -121,9 +125,22 @@ func NewLimiter(pool *pgxpool.Pool, n int, window time.Duration, opts ...Limiter
 		window: window,
 		log:    cfg.log,
 		sql:    q.admitBudget,
-		margin: func() time.Duration { return intercom.TransitMargin(window) },
+		meter:  intercom.NewMarginMeter(window),
 	}, nil
 }
+
+// Observe implements [intercom.Observer]: an *intercom.Client reports the
+// latency of each request, from which the limiter sizes the margin it adds
+// to the window between admissions (see [intercom.MarginMeter]). Every
+// replica sizes its own margin from its own requests: the margin protects
+// the request being admitted, whose transit time is what matters.
+func (l *Limiter) Observe(o intercom.Observation) {
+	l.meter.Observe(o.Answered.Sub(o.Admitted))
+}
+
+// Margin returns the transit margin the limiter currently adds to its
+// window.
+func (l *Limiter) Margin() time.Duration { return l.meter.Margin() }
 
 // Limit returns the limiter's budget: at most n requests per window.
 func (l *Limiter) Limit() (n int, window time.Duration) { return l.n, l.window }
@@ -153,15 +170,20 @@ func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
 		// Intercom counts a call when it arrives, not when the database
 		// admitted it: the margin keeps transit jitter from squeezing n+1
 		// arrivals into one of Intercom's windows.
-		span := l.window + l.margin()
+		span := l.window + l.meter.Margin()
 		var (
 			granted    bool
 			at, oldest time.Time
 		)
+		sent := time.Now()
 		if err := l.pool.QueryRow(ctx, l.sql, l.key, l.n, micros(span)).Scan(&granted, &at, &oldest); err != nil {
 			return time.Time{}, fmt.Errorf("pgstore: limiter: %w", err)
 		}
 		if granted {
+			// The admission was stamped somewhere in this round trip,
+			// which the client's latency (measured from the end of Wait)
+			// does not see: the margin covers it too.
+			l.meter.Observe(time.Since(sent))
 			return at, nil
 		}
 		d := max(oldest.Add(span).Sub(at)+time.Microsecond, 100*time.Microsecond)

@@ -28,6 +28,7 @@ type Limiter struct {
 	window time.Duration
 	log    *slog.Logger
 	admit  *redis.Script
+	meter  *intercom.MarginMeter
 }
 
 // LimiterOption configures a [Limiter].
@@ -94,6 +95,7 @@ func NewLimiter(client redis.UniversalClient, n int, window time.Duration, opts 
 		window: window,
 		log:    cfg.log,
 		admit:  redis.NewScript(limiterLua),
+		meter:  intercom.NewMarginMeter(window),
 	}, nil
 }
 
@@ -119,6 +121,18 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tonumber(oldest[2]) + window - now + 1}
 `
 
+// Observe implements [intercom.Observer]: an *intercom.Client reports the
+// latency of each request, from which the limiter sizes the margin it adds
+// to the window between admissions (see [intercom.MarginMeter]). Each
+// replica sizes its own margin from its own requests.
+func (l *Limiter) Observe(o intercom.Observation) {
+	l.meter.Observe(o.Answered.Sub(o.Admitted))
+}
+
+// Margin returns the transit margin the limiter currently adds to its
+// window.
+func (l *Limiter) Margin() time.Duration { return l.meter.Margin() }
+
 // Wait blocks until the shared budget admits one more call, and returns nil;
 // or returns ctx's error (wrapped) once ctx is done, or a Redis error. A call
 // that returned an error used no budget.
@@ -141,10 +155,11 @@ func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("redisstore: limiter: %w", err)
 		}
 		// Intercom counts a call when it arrives, not when Redis admitted it:
-		// the margin intercom.WindowLimiter keeps between admissions absorbs
-		// transit jitter that would otherwise squeeze n+1 into one of
-		// Intercom's windows.
-		res, err := l.admit.Run(ctx, l.rdb, []string{l.key}, l.n, (l.window + intercom.TransitMargin(l.window)).Microseconds(), member).Int64Slice()
+		// the margin between admissions, sized from measured latencies (see
+		// Observe), absorbs transit jitter that would otherwise squeeze n+1
+		// into one of Intercom's windows.
+		sent := time.Now()
+		res, err := l.admit.Run(ctx, l.rdb, []string{l.key}, l.n, (l.window + l.meter.Margin()).Microseconds(), member).Int64Slice()
 		if err != nil {
 			return time.Time{}, fmt.Errorf("redisstore: limiter: %w", err)
 		}
@@ -152,6 +167,10 @@ func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("redisstore: limiter: script reply has %d elements, want 2", len(res))
 		}
 		if res[0] == 1 {
+			// The admission was stamped somewhere in this round trip,
+			// which the client's latency (measured from the end of Wait)
+			// does not see: the margin covers it too.
+			l.meter.Observe(time.Since(sent))
 			return time.UnixMicro(res[1]), nil
 		}
 		d := max(time.Duration(res[1])*time.Microsecond, 100*time.Microsecond)
