@@ -36,10 +36,11 @@ type Observer interface {
 const (
 	// MinTransitMargin is the least margin kept between admissions whatever
 	// the measured latency: it covers the moments between a limiter's
-	// stamp and the request leaving, which no answer measures.
-	MinTransitMargin = 20 * time.Millisecond
+	// stamp and the request leaving, which no answer measures, and a
+	// scheduling delay on a busy machine.
+	MinTransitMargin = 50 * time.Millisecond
 	// marginSamples is how many recent latencies a MarginMeter keeps.
-	marginSamples = 64
+	marginSamples = 128
 )
 
 // MarginMeter derives the transit margin of a sliding-window limiter from
@@ -51,10 +52,10 @@ const (
 // every window of arrivals within the budget as long as d − d' ≤ m. The
 // transit time of a request is less than its latency (admission to
 // answer), and d − d' ≤ d; so a margin of twice the largest latency of the
-// last 64 requests is safe against a network twice as slow as it has been
+// last 128 requests is safe against a network twice as slow as it has been
 // lately. It is bounded below by [MinTransitMargin] and above by half the
 // window; until the first latency is observed, it is [TransitMargin]. A
-// fast network thus loses little of the budget (20 ms in 10 s), a slow one
+// fast network thus loses little of the budget (50 ms in 10 s), a slow one
 // stays safe.
 //
 // A MarginMeter is safe for concurrent use. The zero value is not usable;

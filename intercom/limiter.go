@@ -45,7 +45,7 @@ const (
 // n+1 arrivals into one of Intercom's windows, the limiter spaces
 // admissions by the window plus a transit margin: [TransitMargin] (one
 // second for the default 10-second window) until the client has measured
-// some latencies, then what a [MarginMeter] derives from them (20 ms on a
+// some latencies, then what a [MarginMeter] derives from them (50 ms on a
 // fast network). It also stays in step with Intercom's own count (see
 // [WindowLimiter.Observe]), which other processes that draw on the same
 // workspace without sharing this limiter move too.
