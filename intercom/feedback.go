@@ -49,11 +49,13 @@ const (
 // Intercom counts a request when it arrives. Two requests admitted at a and
 // a' arrive at a+d and a'+d', where d and d' are their transit times, so a
 // limiter that spaces the k-th and (k+n)-th admission by window + m keeps
-// every window of arrivals within the budget as long as d − d' ≤ m. The
-// transit time of a request is less than its latency (admission to
-// answer), and d − d' ≤ d; so a margin of twice the largest latency of the
-// last 128 requests is safe against a network twice as slow as it has been
-// lately. It is bounded below by [MinTransitMargin] and above by half the
+// every window of arrivals within the budget as long as d' − d ≤ m for
+// the later request. The transit time of a request is less than its
+// latency (admission to answer: transit both ways and Intercom's own
+// work), and d' − d ≤ d'; so a margin of the largest latency of the last
+// 128 requests is safe as long as the next request is no slower than the
+// slowest of those, and in practice by far more, since d is rarely much
+// shorter than d'. It is bounded below by [MinTransitMargin] and above by half the
 // window; until the first latency is observed, it is [TransitMargin]. A
 // fast network thus loses little of the budget (50 ms in 10 s), a slow one
 // stays safe.
@@ -94,7 +96,7 @@ func (m *MarginMeter) Observe(latency time.Duration) {
 	for _, d := range m.samples[:m.count] {
 		worst = max(worst, d)
 	}
-	m.margin = min(max(2*worst, MinTransitMargin), m.window/2)
+	m.margin = min(max(worst, MinTransitMargin), m.window/2)
 }
 
 // Margin returns the margin to add to the window between an admission and

@@ -293,8 +293,8 @@ func TestWindowLimiterObserve(t *testing.T) {
 			t.Errorf("margin after a 2ms answer = %v, want the floor %v", got, MinTransitMargin)
 		}
 		l.Observe(Observation{Admitted: t0, Answered: t0.Add(300 * time.Millisecond), Remaining: -1})
-		if got := l.Margin(); got != 600*time.Millisecond {
-			t.Errorf("margin after a 300ms answer = %v, want twice that", got)
+		if got := l.Margin(); got != 300*time.Millisecond {
+			t.Errorf("margin after a 300ms answer = %v, want that latency", got)
 		}
 		l.Observe(Observation{Admitted: t0, Answered: t0.Add(time.Minute), Remaining: -1})
 		if got := l.Margin(); got != 5*time.Second {
