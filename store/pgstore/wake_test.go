@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -73,5 +74,33 @@ func TestWakeCancelled(t *testing.T) {
 	cancel()
 	if _, err := s.Wake(ctx); err == nil {
 		t.Fatal("Wake with an ended context succeeded")
+	}
+}
+
+// BenchmarkEnqueueNotify measures what the jobs_notify trigger adds to an
+// Enqueue: the same enqueue with the trigger on and, in a schema of its
+// own, disabled.
+func BenchmarkEnqueueNotify(b *testing.B) {
+	for _, on := range []bool{true, false} {
+		name := "TriggerOn"
+		if !on {
+			name = "TriggerOff"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, pool := newStore(b)
+			ctx := context.Background()
+			if !on {
+				if _, err := pool.Exec(ctx, "ALTER TABLE "+s.Schema()+".jobs DISABLE TRIGGER jobs_notify"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			payload := make([]byte, 128)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := s.Enqueue(ctx, store.NewJob{Kind: "bench", Key: fmt.Sprint("k", i%64), Payload: payload}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
