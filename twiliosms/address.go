@@ -48,6 +48,9 @@ func NormalizeAddress(addr, defaultRegion string) (string, error) {
 	if region != "" && !phonenumbers.GetSupportedRegions()[region] {
 		return "", fmt.Errorf("%w: unknown default region %q (want an ISO 3166 code such as \"US\")", ErrInvalidAddress, defaultRegion)
 	}
+	if n, ok := nanpFast(a); ok { // the common case; "+" rules out the other forms
+		return n, nil
+	}
 	if IsWhatsApp(a) {
 		n, err := normalizeNumberCached(strings.TrimSpace(a[len(WhatsAppPrefix):]), region)
 		if err != nil {
