@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,6 +41,7 @@ type Limiter struct {
 	log    *slog.Logger
 	sql    string
 	meter  *intercom.MarginMeter
+	rtt    atomic.Int64 // nanoseconds of the last admitting round trip
 }
 
 // LimiterOption configures a [Limiter].
@@ -135,7 +137,10 @@ func NewLimiter(pool *pgxpool.Pool, n int, window time.Duration, opts ...Limiter
 // replica sizes its own margin from its own requests: the margin protects
 // the request being admitted, whose transit time is what matters.
 func (l *Limiter) Observe(o intercom.Observation) {
-	l.meter.Observe(o.Answered.Sub(o.Admitted))
+	// The admission was stamped during the round trip of the admitting
+	// call, before o.Admitted: the latency from the stamp is at most that
+	// round trip longer.
+	l.meter.Observe(o.Answered.Sub(o.Admitted) + time.Duration(l.rtt.Load()))
 }
 
 // Margin returns the transit margin the limiter currently adds to its
@@ -183,7 +188,9 @@ func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
 			// The admission was stamped somewhere in this round trip,
 			// which the client's latency (measured from the end of Wait)
 			// does not see: the margin covers it too.
-			l.meter.Observe(time.Since(sent))
+			rtt := time.Since(sent)
+			l.rtt.Store(int64(rtt))
+			l.meter.Observe(rtt)
 			return at, nil
 		}
 		d := max(oldest.Add(span).Sub(at)+time.Microsecond, 100*time.Microsecond)

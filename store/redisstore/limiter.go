@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/smsrelay/smsrelay/intercom"
@@ -29,6 +30,7 @@ type Limiter struct {
 	log    *slog.Logger
 	admit  *redis.Script
 	meter  *intercom.MarginMeter
+	rtt    atomic.Int64 // nanoseconds of the last admitting round trip
 }
 
 // LimiterOption configures a [Limiter].
@@ -126,7 +128,10 @@ return {0, tonumber(oldest[2]) + window - now + 1}
 // to the window between admissions (see [intercom.MarginMeter]). Each
 // replica sizes its own margin from its own requests.
 func (l *Limiter) Observe(o intercom.Observation) {
-	l.meter.Observe(o.Answered.Sub(o.Admitted))
+	// The admission was stamped during the round trip of the admitting
+	// call, before o.Admitted: the latency from the stamp is at most that
+	// round trip longer.
+	l.meter.Observe(o.Answered.Sub(o.Admitted) + time.Duration(l.rtt.Load()))
 }
 
 // Margin returns the transit margin the limiter currently adds to its
@@ -170,7 +175,9 @@ func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
 			// The admission was stamped somewhere in this round trip,
 			// which the client's latency (measured from the end of Wait)
 			// does not see: the margin covers it too.
-			l.meter.Observe(time.Since(sent))
+			rtt := time.Since(sent)
+			l.rtt.Store(int64(rtt))
+			l.meter.Observe(rtt)
 			return time.UnixMicro(res[1]), nil
 		}
 		d := max(time.Duration(res[1])*time.Microsecond, 100*time.Microsecond)
