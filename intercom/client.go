@@ -319,14 +319,20 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 		if err := c.waitRetryAfter(ctx, k, notBefore, deadline); err != nil {
 			return backoff.Permanent(err)
 		}
-		if err := c.admit(ctx, k, attempt, limiter, skipWait, deadline); err != nil {
+		slot, err := c.admit(ctx, k, attempt, limiter, skipWait, deadline)
+		if err != nil {
 			return backoff.Permanent(err)
 		}
+		if slot.IsZero() && attempt == 1 && skipWait {
+			slot = admittedAt(ctx)
+		}
 		sent++
-		h, err := c.attempt(ctx, k, target, body, attempt)
+		_, inStep := limiter.(Observer)
+		h, err := c.attempt(ctx, k, target, body, attempt, inStep && !slot.IsZero())
 		if h != nil {
 			hdr = h
 		}
+		report(limiter, slot, h, err)
 		if err == nil {
 			return nil
 		}
@@ -386,30 +392,59 @@ func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
 // the first attempt's slot). It returns a *notSentError when the attempt
 // cannot be sent: the context ended, or a wait would end after the call's
 // deadline or the context's, or the limiter failed.
-func (c *Client) admit(ctx context.Context, k call, attempt int, limiter Limiter, skipWait bool, deadline time.Time) error {
+//
+// It returns when the slot it took was granted (on the local clock), or the
+// zero time when it took none.
+func (c *Client) admit(ctx context.Context, k call, attempt int, limiter Limiter, skipWait bool, deadline time.Time) (time.Time, error) {
 	// The slot is taken after the hold so that the limiter sees the real
 	// send time; an admission made before a hold is stale, so a held first
 	// attempt waits anyway.
 	needSlot := attempt > 1 || !skipWait
+	var slot time.Time
 	for {
 		held, err := c.holdIfSpent(ctx, k, deadline)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
 		if held {
 			needSlot = true
 		}
 		if !needSlot || limiter == nil {
-			return nil
+			return slot, nil
 		}
 		if err := c.waitSlot(ctx, limiter, deadline); err != nil {
-			return err
+			return time.Time{}, err
 		}
+		slot = time.Now()
 		needSlot = false
 		if !c.gate.heldUntil().After(c.now()) {
-			return nil // not held again while we waited for the slot
+			return slot, nil // not held again while we waited for the slot
 		}
 	}
+}
+
+// report hands the limiter, when it is an [Observer], what one attempt
+// admitted at slot taught: its latency and, from its answer's headers h
+// (nil without an answer), Intercom's count of the budget left. An attempt
+// that never left (err is a *notSentError) teaches nothing.
+func report(limiter Limiter, slot time.Time, h http.Header, err error) {
+	o, ok := limiter.(Observer)
+	if !ok || slot.IsZero() {
+		return
+	}
+	var ns *notSentError
+	if errors.As(err, &ns) {
+		return
+	}
+	remaining := -1
+	if h != nil {
+		if v := strings.TrimSpace(h.Get(RateLimitRemainingHeader)); v != "" {
+			if n, perr := strconv.Atoi(v); perr == nil && n >= 0 {
+				remaining = n
+			}
+		}
+	}
+	o.Observe(Observation{Admitted: slot, Answered: time.Now(), Remaining: remaining})
 }
 
 // waitLimit returns the time by which a wait must end for the call to go
@@ -500,7 +535,10 @@ func (c *Client) waitSlot(ctx context.Context, limiter Limiter, deadline time.Ti
 }
 
 // attempt sends one request and interprets the answer.
-func (c *Client) attempt(ctx context.Context, k call, target string, body []byte, n int) (http.Header, error) {
+//
+// inStep says that the limiter that admitted the attempt will be told what
+// the answer says of the budget (see [Observer]).
+func (c *Client) attempt(ctx context.Context, k call, target string, body []byte, n int, inStep bool) (http.Header, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &notSentError{reason: "the context ended before the request was sent", cause: err}
 	}
@@ -542,7 +580,9 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	c.observe(resp)
+	if !inStep {
+		c.observe(resp)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return resp.Header, &inFlightError{err: ctx.Err()}
@@ -582,6 +622,11 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 
 // observe applies the rate-limit headers of an answer: with
 // X-RateLimit-Remaining at 0, requests are held until X-RateLimit-Reset.
+// It is skipped for answers to requests whose limiter keeps in step with
+// the headers itself (an [Observer]): that limiter knows whether the spent
+// budget is its own, in which case it admits the next request as soon as
+// the window allows rather than at the reset, which Intercom rounds up to
+// a whole second. A 429 still holds every request.
 func (c *Client) observe(resp *http.Response) {
 	rem := resp.Header.Get(RateLimitRemainingHeader)
 	if rem == "" {

@@ -43,8 +43,12 @@ const (
 // Intercom counts a request when it arrives, not when it leaves, and
 // requests take varying times on the way. So that jitter cannot squeeze
 // n+1 arrivals into one of Intercom's windows, the limiter spaces
-// admissions by the window plus [TransitMargin] (one second for the default
-// 10-second window).
+// admissions by the window plus a transit margin: [TransitMargin] (one
+// second for the default 10-second window) until the client has measured
+// some latencies, then what a [MarginMeter] derives from them (50 ms on a
+// fast network). It also stays in step with Intercom's own count (see
+// [WindowLimiter.Observe]), which other processes that draw on the same
+// workspace without sharing this limiter move too.
 //
 // Waiters are not served in strict arrival order; each retries when the
 // oldest admission leaves the window. A WindowLimiter is safe for
@@ -53,7 +57,7 @@ const (
 type WindowLimiter struct {
 	n      int
 	window time.Duration
-	margin time.Duration // added to window for transit jitter
+	meter  *MarginMeter // the margin added to window for transit jitter
 	now    func() time.Time
 
 	mu    sync.Mutex
@@ -82,7 +86,7 @@ func NewWindowLimiter(n int, window time.Duration) *WindowLimiter {
 	if window <= 0 {
 		panic(fmt.Sprintf("intercom: NewWindowLimiter: window must be positive, got %v", window))
 	}
-	return &WindowLimiter{n: n, window: window, margin: TransitMargin(window), now: time.Now, ring: make([]time.Time, n)}
+	return &WindowLimiter{n: n, window: window, meter: NewMarginMeter(window), now: time.Now, ring: make([]time.Time, n)}
 }
 
 // TransitMargin is the time a limiter adds to window between the admission of
@@ -132,19 +136,21 @@ func (l *WindowLimiter) Wait(ctx context.Context) error {
 // tryAdmit admits a request now if the budget allows, or says when the
 // next slot frees up.
 func (l *WindowLimiter) tryAdmit() (wake time.Time, ok bool) {
+	span := l.window + l.meter.Margin()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.admitAt(l.now())
+	return l.admitAt(l.now(), span)
 }
 
-// admitAt is tryAdmit at a given time; l.mu must be held.
-func (l *WindowLimiter) admitAt(now time.Time) (wake time.Time, ok bool) {
+// admitAt is tryAdmit at a given time, with admissions spaced by span;
+// l.mu must be held.
+func (l *WindowLimiter) admitAt(now time.Time, span time.Duration) (wake time.Time, ok bool) {
 	if l.count < l.n {
 		l.ring[(l.head+l.count)%l.n] = now
 		l.count++
 	} else {
 		oldest := l.ring[l.head]
-		if span := l.window + l.margin; now.Sub(oldest) <= span {
+		if now.Sub(oldest) <= span {
 			return oldest.Add(span + 1), false
 		}
 		l.ring[l.head] = now
@@ -156,6 +162,55 @@ func (l *WindowLimiter) admitAt(now time.Time) (wake time.Time, ok bool) {
 	return time.Time{}, true
 }
 
+// Margin returns the transit margin the limiter currently adds to its
+// window (see [MarginMeter]).
+func (l *WindowLimiter) Margin() time.Duration { return l.meter.Margin() }
+
+// Observe implements [Observer]; a [Client] calls it after each attempt.
+// The latency from o.Admitted to o.Answered sizes the transit margin.
+//
+// o.Remaining keeps the limiter in step with Intercom's own count. When
+// that count (the budget less o.Remaining) is higher than the admissions
+// the limiter made in the window before o's request (which have arrived
+// before it, give or take the jitter the margin covers), someone else is
+// spending the same budget: another process, or a client with a limiter of
+// its own. The limiter records the difference as admissions made now, so
+// that, however Intercom's window is placed, it admits no more than
+// Intercom will accept. When the count is the limiter's own, it changes
+// nothing, and the limiter goes on at the pace of its window.
+func (l *WindowLimiter) Observe(o Observation) {
+	l.meter.Observe(o.Answered.Sub(o.Admitted))
+	if o.Remaining < 0 {
+		return
+	}
+	span := l.window + l.meter.Margin()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	used, before := 0, 0
+	for i := range l.count {
+		t := l.ring[(l.head+i)%l.n]
+		if now.Sub(t) <= span {
+			used++
+		}
+		if !t.After(o.Admitted) && o.Admitted.Sub(t) <= l.window {
+			before++
+		}
+	}
+	others := min(l.n-o.Remaining-before, l.n-used)
+	for ; others > 0; others-- {
+		// Each fills a free slot: either the ring is not full or its
+		// oldest entry has left the window.
+		if l.count < l.n {
+			l.ring[(l.head+l.count)%l.n] = now
+			l.count++
+		} else {
+			l.ring[l.head] = now
+			l.head = (l.head + 1) % l.n
+		}
+	}
+}
+
 // admissionKey is the context key of ContextWithAdmission.
 type admissionKey struct{}
 
@@ -164,6 +219,7 @@ type admissionKey struct{}
 type admission struct {
 	l     Limiter
 	fresh bool
+	at    time.Time // when the caller's Wait returned, about
 }
 
 // ContextWithAdmission charges calls made with ctx to the budget l instead of
@@ -183,7 +239,7 @@ func ContextWithAdmission(ctx context.Context, l Limiter) context.Context {
 	if l == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, admissionKey{}, admission{l: l, fresh: true})
+	return context.WithValue(ctx, admissionKey{}, admission{l: l, fresh: true, at: time.Now()})
 }
 
 // budgetFor returns the limiter a call made with ctx is charged to, and
@@ -193,6 +249,13 @@ func (c *Client) budgetFor(ctx context.Context) (Limiter, bool) {
 		return a.l, a.fresh
 	}
 	return c.limiter, false
+}
+
+// admittedAt returns when the caller's admission in ctx was made, zero if
+// there is none.
+func admittedAt(ctx context.Context) time.Time {
+	a, _ := ctx.Value(admissionKey{}).(admission)
+	return a.at
 }
 
 // withoutAdmission marks the admission in ctx as used, for follow-up

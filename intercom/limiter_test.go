@@ -66,7 +66,7 @@ func TestTokenBucketOvershoots(t *testing.T) {
 			tbTimes = append(tbTimes, now)
 		}
 		wl.mu.Lock()
-		if _, ok := wl.admitAt(now); ok {
+		if _, ok := wl.admitAt(now, window+wl.Margin()); ok {
 			wlTimes = append(wlTimes, now)
 		}
 		wl.mu.Unlock()
@@ -83,20 +83,20 @@ func TestWindowLimiterMargin(t *testing.T) {
 	l := NewWindowLimiter(2, time.Second)
 	t0 := time.Now()
 	for i := 0; i < 2; i++ {
-		if _, ok := l.admitAt(t0); !ok {
+		if _, ok := l.admitAt(t0, 1200*time.Millisecond); !ok {
 			t.Fatal("the first two requests were not admitted")
 		}
 	}
 	// One window later the budget would allow the next request, but
 	// transit jitter could still land it in the same window at Intercom.
-	wake, ok := l.admitAt(t0.Add(time.Second + time.Millisecond))
+	wake, ok := l.admitAt(t0.Add(time.Second+time.Millisecond), time.Second+l.Margin())
 	if ok {
 		t.Fatal("a request was admitted inside the jitter margin")
 	}
 	if want := t0.Add(1200*time.Millisecond + 1); !wake.Equal(want) {
 		t.Errorf("wake at +%v, want +%v", wake.Sub(t0), want.Sub(t0))
 	}
-	if _, ok := l.admitAt(t0.Add(1200*time.Millisecond + 1)); !ok {
+	if _, ok := l.admitAt(t0.Add(1200*time.Millisecond+1), time.Second+l.Margin()); !ok {
 		t.Error("a request after window and margin was refused")
 	}
 }
@@ -116,7 +116,6 @@ func TestTransitMargin(t *testing.T) {
 
 func TestWindowLimiterAdmitAt(t *testing.T) {
 	l := NewWindowLimiter(3, time.Second)
-	l.margin = 0 // the window rule alone; TestWindowLimiterMargin covers the margin
 	t0 := time.Now()
 	steps := []struct {
 		at   time.Duration
@@ -137,7 +136,7 @@ func TestWindowLimiterAdmitAt(t *testing.T) {
 	}
 	for i, s := range steps {
 		l.mu.Lock()
-		wake, ok := l.admitAt(t0.Add(s.at))
+		wake, ok := l.admitAt(t0.Add(s.at), time.Second) // the window rule alone; TestWindowLimiterMargin covers the margin
 		l.mu.Unlock()
 		if ok != s.ok {
 			t.Fatalf("step %d at %v: ok = %v, want %v", i, s.at, ok, s.ok)
@@ -277,4 +276,71 @@ func TestAdmission(t *testing.T) {
 			t.Errorf("%s: budgetFor = (%p, %v), want (%p, %v)", tt.name, lim, fresh, tt.wantLim, tt.wantFresh)
 		}
 	}
+}
+
+// TestWindowLimiterObserve checks how answers move the limiter: latencies
+// size the margin within its bounds, and Intercom's count keeps the
+// limiter in step when someone else spends the budget, and only then.
+func TestWindowLimiterObserve(t *testing.T) {
+	t.Run("Margin", func(t *testing.T) {
+		l := NewWindowLimiter(5, 10*time.Second)
+		if got := l.Margin(); got != time.Second {
+			t.Fatalf("margin before any answer = %v, want TransitMargin's 1s", got)
+		}
+		t0 := time.Now()
+		l.Observe(Observation{Admitted: t0, Answered: t0.Add(2 * time.Millisecond), Remaining: -1})
+		if got := l.Margin(); got != MinTransitMargin {
+			t.Errorf("margin after a 2ms answer = %v, want the floor %v", got, MinTransitMargin)
+		}
+		l.Observe(Observation{Admitted: t0, Answered: t0.Add(300 * time.Millisecond), Remaining: -1})
+		if got := l.Margin(); got != 300*time.Millisecond {
+			t.Errorf("margin after a 300ms answer = %v, want that latency", got)
+		}
+		l.Observe(Observation{Admitted: t0, Answered: t0.Add(time.Minute), Remaining: -1})
+		if got := l.Margin(); got != 5*time.Second {
+			t.Errorf("margin after a 1m answer = %v, want the ceiling of half the window", got)
+		}
+	})
+	t.Run("OwnCountChangesNothing", func(t *testing.T) {
+		l := NewWindowLimiter(5, time.Second)
+		t0 := time.Now()
+		l.now = func() time.Time { return t0.Add(10 * time.Millisecond) }
+		l.mu.Lock()
+		l.admitAt(t0, time.Second)
+		l.admitAt(t0.Add(time.Millisecond), time.Second)
+		l.mu.Unlock()
+		// The second request's answer: Intercom counted both, 3 remain.
+		l.Observe(Observation{Admitted: t0.Add(time.Millisecond), Answered: t0.Add(5 * time.Millisecond), Remaining: 3})
+		if l.count != 2 {
+			t.Errorf("the limiter holds %d admissions after an answer that counts only its own, want 2", l.count)
+		}
+	})
+	t.Run("OthersSpending", func(t *testing.T) {
+		l := NewWindowLimiter(5, time.Second)
+		t0 := time.Now()
+		now := t0.Add(10 * time.Millisecond)
+		l.now = func() time.Time { return now }
+		l.mu.Lock()
+		l.admitAt(t0, time.Second)
+		l.admitAt(t0.Add(time.Millisecond), time.Second)
+		l.admitAt(t0.Add(2*time.Millisecond), time.Second) // in flight, after the answered one
+		l.mu.Unlock()
+		// The second request's answer says 1 remains: Intercom counted 4,
+		// the limiter had admitted 2 by then, so 2 came from elsewhere.
+		l.Observe(Observation{Admitted: t0.Add(time.Millisecond), Answered: t0.Add(5 * time.Millisecond), Remaining: 1})
+		if l.count != 5 {
+			t.Fatalf("the limiter holds %d admissions, want 5 (3 own, 2 of others)", l.count)
+		}
+		l.mu.Lock()
+		_, ok := l.admitAt(now, time.Second)
+		l.mu.Unlock()
+		if ok {
+			t.Error("the limiter admitted a request Intercom has no room for")
+		}
+		// Counts already matched and a spent budget add nothing more.
+		l.Observe(Observation{Admitted: t0.Add(2 * time.Millisecond), Answered: now, Remaining: 0})
+		if l.count != 5 {
+			t.Errorf("the limiter holds %d admissions, want still 5", l.count)
+		}
+	})
 }

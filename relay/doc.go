@@ -85,9 +85,15 @@
 //     jobs run; a replayed one runs after them.
 //   - Budget. Every Intercom call of a Relay waits on one limiter: 83
 //     requests per sliding 10 seconds unless Config.RateLimit or
-//     Config.Limiter says otherwise. An *intercom.Client given to the relay
-//     also backs off on Intercom's rate-limit headers and 429 answers, so
-//     replicas sharing a workspace slow down together.
+//     Config.Limiter says otherwise. Replicas share one budget through
+//     pgstore.NewLimiter or redisstore.NewLimiter. An *intercom.Client
+//     given to the relay sizes the limiter's transit margin from measured
+//     latency, keeps it in step with Intercom's X-RateLimit-Remaining, and
+//     backs off on 429 answers, so replicas sharing a workspace slow down
+//     together.
+//   - Pick-up. Workers wake as soon as a job is enqueued when the queue
+//     can say so (store.Waker: memstore, pgstore, redisstore); polling
+//     every Config.PollInterval remains the fallback.
 //
 // # Delivery semantics
 //

@@ -86,6 +86,7 @@ func New(cfg Config) (*Relay, error) {
 
 	r.runner, err = jobs.New(jobs.Config{
 		Queue: r.q,
+		Waker: wakerOf(c.Queue),
 		Handlers: r.tracedHandlers(map[string]jobs.Handler{
 			kindInbound:    handler(r.handleInbound),
 			kindStatus:     handler(r.handleStatus),

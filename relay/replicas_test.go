@@ -117,10 +117,17 @@ func postgresShared(t *testing.T) *sharedStore {
 			}
 			return st, pool.Close
 		},
-		// Without Redis there is no shared limiter: each of N replicas takes
-		// an Nth of the budget.
-		limiter: func(_ *testing.T, n int, window time.Duration, replicas int) relay.Limiter {
-			return intercom.NewWindowLimiter(n/replicas, window)
+		// One budget in PostgreSQL, shared by every replica through one
+		// row, as examples/server sets it up: no Redis needed.
+		limiter: func(t *testing.T, n int, window time.Duration, _ int) relay.Limiter {
+			t.Helper()
+			pool := newPool(t)
+			t.Cleanup(pool.Close)
+			l, err := pgstore.NewLimiter(pool, n, window, pgstore.WithLimiterSchema(schema))
+			if err != nil {
+				t.Fatalf("pgstore.NewLimiter: %v", err)
+			}
+			return l
 		},
 	}
 }

@@ -48,8 +48,11 @@ func NormalizeAddress(addr, defaultRegion string) (string, error) {
 	if region != "" && !phonenumbers.GetSupportedRegions()[region] {
 		return "", fmt.Errorf("%w: unknown default region %q (want an ISO 3166 code such as \"US\")", ErrInvalidAddress, defaultRegion)
 	}
+	if n, ok := nanpFast(a); ok { // the common case; "+" rules out the other forms
+		return n, nil
+	}
 	if IsWhatsApp(a) {
-		n, err := normalizeNumber(strings.TrimSpace(a[len(WhatsAppPrefix):]), region)
+		n, err := normalizeNumberCached(strings.TrimSpace(a[len(WhatsAppPrefix):]), region)
 		if err != nil {
 			return "", fmt.Errorf("%w: %q: %v", ErrInvalidAddress, MaskAddress(addr), err)
 		}
@@ -61,7 +64,7 @@ func NormalizeAddress(addr, defaultRegion string) (string, error) {
 	if shortCodePattern.MatchString(a) || (alphaSenderPattern.MatchString(a) && hasLetter.MatchString(a)) {
 		return a, nil
 	}
-	n, err := normalizeNumber(a, region)
+	n, err := normalizeNumberCached(a, region)
 	if err != nil && hasLetter.MatchString(a) {
 		return "", fmt.Errorf("%w: %q is neither a phone number (%v) nor an alphanumeric sender id (1 to 11 letters, digits and spaces)", ErrInvalidAddress, MaskAddress(addr), err)
 	}

@@ -12,8 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/twilio/twilio-go/client"
 )
 
 // Headers of the webhook requests Twilio makes.
@@ -41,12 +39,14 @@ var (
 
 // Validator checks X-Twilio-Signature with one or more auth tokens: while
 // a token is being rotated, give it both the primary and the secondary
-// token. The comparison is twilio-go's client.RequestValidator (HMAC-SHA1,
-// constant time, the URL tried with and without its default port); the
-// Validator adds what that lacks: repeated form keys, and an apostrophe in
-// the URL quoted as %27 the way Twilio's other SDKs do. A Validator is safe for concurrent use.
+// token. The comparison is the one of twilio-go's client.RequestValidator
+// (HMAC-SHA1, constant time, the URL tried with its default port added and
+// with its port removed), computed without that validator's per-request
+// string building (see sigcheck.go; a test holds both to the same answers);
+// the Validator adds what twilio-go lacks: repeated form keys, and an
+// apostrophe in the URL quoted as %27 the way Twilio's other SDKs do. A Validator is safe for concurrent use.
 type Validator struct {
-	validators []client.RequestValidator
+	signers []*signer
 }
 
 // NewValidator returns a Validator accepting signatures made with any of
@@ -65,7 +65,7 @@ func NewValidator(authTokens ...string) (*Validator, error) {
 		if strings.TrimSpace(t) != t {
 			return nil, fmt.Errorf("twiliosms: auth token %d has leading or trailing spaces", i)
 		}
-		v.validators = append(v.validators, client.NewRequestValidator(t))
+		v.signers = append(v.signers, newSigner(t))
 	}
 	return v, nil
 }
@@ -102,9 +102,10 @@ func (v *Validator) Validate(fullURL string, form url.Values, signature string) 
 		return err
 	}
 	params := foldParams(form)
+	keys := sortedKeys(params)
 	for _, u := range urlVariants(fullURL) {
-		for i := range v.validators {
-			if v.validators[i].Validate(u, params, signature) {
+		for _, s := range v.signers {
+			if s.check(u, keys, params, signature) {
 				return nil
 			}
 		}

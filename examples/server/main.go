@@ -33,8 +33,9 @@
 // Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks,
 // GET /metrics (Prometheus), GET /livez (the process serves), GET /readyz
 // (the store answers and the workers run), GET /healthz (the store
-// answers) and, with SMSRELAY_ADMIN_TOKEN, /admin/ (see relay.AdminHandler). With a redis:// store, the Intercom budget is shared by
-// every replica through Redis. The server refuses to start, with one line per
+// answers) and, with SMSRELAY_ADMIN_TOKEN, /admin/ (see relay.AdminHandler).
+// With a postgres:// or redis:// store, the Intercom budget is shared by
+// every replica through that store. The server refuses to start, with one line per
 // problem, when a variable is missing or malformed, and shuts down gracefully
 // on SIGINT or SIGTERM: it stops accepting requests, finishes running jobs
 // (or leaves them to their leases) and exits; a second signal exits at
@@ -224,7 +225,13 @@ func openStore(ctx context.Context, s settings, logger *slog.Logger) (backend, e
 			pool.Close()
 			return backend{}, err
 		}
-		return backend{st: st, budget: budget, close: pool.Close}, nil
+		// One budget for every replica on this database.
+		shared, err := pgstore.NewLimiter(pool, s.icRate, 10*time.Second, pgstore.WithLimiterLogger(logger))
+		if err != nil {
+			pool.Close()
+			return backend{}, err
+		}
+		return backend{st: st, budget: shared, close: pool.Close}, nil
 	case "redis", "rediss":
 		opt, err := redis.ParseURL(s.storeURL)
 		if err != nil {

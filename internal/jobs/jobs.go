@@ -123,6 +123,10 @@ type Config struct {
 	MinDelay func(error) time.Duration
 	// PollInterval is how long an idle worker waits before looking again.
 	PollInterval time.Duration
+	// Waker, if set, wakes idle workers as soon as a job is enqueued
+	// (usually the Queue itself, when it is a [store.Waker]); the poll
+	// stays as a fallback for signals lost.
+	Waker store.Waker
 	// DrainTimeout bounds how long Run waits for running jobs after its
 	// context ends.
 	DrainTimeout time.Duration
@@ -210,12 +214,30 @@ func (r *Runner) Run(ctx context.Context) error {
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
 
+	// kick wakes one idle worker. Signals from the queue's Waker arrive
+	// on it; a worker woken by one that claims a job passes the signal on,
+	// so that a burst of jobs wakes as many workers as it needs.
+	kick := make(chan struct{}, 1)
 	var wg sync.WaitGroup
+	if r.cfg.Waker != nil {
+		signals, err := r.cfg.Waker.Wake(ctx)
+		if err != nil {
+			r.log.Warn("jobs: cannot be woken on enqueue; polling only", "err", err)
+		} else {
+			// Ends when the Waker closes signals, after ctx ends; the
+			// drain does not wait for it.
+			go func() {
+				for range signals {
+					signal(kick)
+				}
+			}()
+		}
+	}
 	for range r.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.worker(ctx, jobCtx)
+			r.worker(ctx, jobCtx, kick)
 		}()
 	}
 	<-ctx.Done()
@@ -233,23 +255,55 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// worker claims and runs jobs until ctx ends.
-func (r *Runner) worker(ctx, jobCtx context.Context) {
+// signal sends on c without blocking; a signal already pending stands for
+// both.
+func signal(c chan<- struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// worker claims and runs jobs until ctx ends, sleeping PollInterval when
+// there is none, or until kicked.
+func (r *Runner) worker(ctx, jobCtx context.Context, kick chan struct{}) {
+	woken := false
 	for ctx.Err() == nil {
-		ran, err := r.RunOnce(jobCtx)
+		claimed := r.now()
+		job, ok, err := r.claim(jobCtx)
 		if err != nil {
 			r.log.Error("jobs: claiming a job", "err", err)
 		}
-		if ran {
+		if ok {
+			if woken {
+				signal(kick) // there may be more: wake another worker
+			}
+			r.run(jobCtx, job, claimed.Add(r.cfg.Lease))
 			continue
 		}
+		woken = false
 		t := time.NewTimer(r.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 		case <-t.C:
+		case <-kick:
+			t.Stop()
+			woken = true
 		}
 	}
+}
+
+// claim claims one job, reporting whether there was one.
+func (r *Runner) claim(ctx context.Context) (store.Job, bool, error) {
+	job, err := r.cfg.Queue.Claim(ctx, r.cfg.Lease)
+	if errors.Is(err, store.ErrNoJob) {
+		return store.Job{}, false, nil
+	}
+	if err != nil {
+		return store.Job{}, false, fmt.Errorf("jobs: claim: %w", err)
+	}
+	return job, true, nil
 }
 
 // RunOnce claims one job, runs it and records its outcome. It reports

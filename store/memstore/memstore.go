@@ -30,6 +30,7 @@ type Store struct {
 	seen     map[string]time.Time             // seen key → expiry
 	expiries expiryHeap                       // seen keys by expiry, for sweeping
 	q        queue                            // the job queue
+	wake     wakers                           // Wake's subscribers
 }
 
 // Option configures a [Store] made by [New]. Options are applied in order;

@@ -156,6 +156,7 @@ func (s *Store) Enqueue(ctx context.Context, nj store.NewJob) (store.Job, error)
 		due: now,
 	}
 	s.q.append(j)
+	s.wake.signal()
 	return j.out(), nil
 }
 
@@ -333,6 +334,7 @@ func (s *Store) Replay(ctx context.Context, id string) error {
 	j.Attempt = 0
 	j.due = s.now()
 	s.q.append(j)
+	s.wake.signal()
 	return nil
 }
 

@@ -7,6 +7,11 @@
 //	}
 //	st, err := pgstore.New(pool)
 //
+// The package also gives every replica on one database a shared Intercom
+// budget ([NewLimiter]: one statement per admission, on the database's
+// clock), and wakes idle workers when a job is enqueued ([Store.Wake]:
+// LISTEN/NOTIFY, fed by a trigger of migration 0006).
+//
 // # Schema and migrations
 //
 // All tables live in one schema, "smsrelay" by default ([WithSchema] picks

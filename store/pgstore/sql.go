@@ -53,6 +53,8 @@ type queries struct {
 	enqueue, claim, lockKey, extend, complete, retry, deadLetter, dropKey string
 	deadLetters, deadLetterKey, replay, discard, stats                    string
 	kindStats                                                             string
+
+	admitBudget string
 }
 
 // files maps each file under queries/ (without .sql) to its field.
@@ -89,6 +91,7 @@ func (q *queries) files() map[string]*string {
 		"discard":                &q.discard,
 		"stats":                  &q.stats,
 		"kind_stats":             &q.kindStats,
+		"admit_budget":           &q.admitBudget,
 	}
 }
 

@@ -168,8 +168,11 @@
 // window, admits when fewer than n remain, and otherwise tells the caller
 // how long until the oldest one leaves, which Wait sleeps (honouring its
 // context) before trying again. Like intercom.WindowLimiter, it spaces
-// admissions by the window plus intercom.TransitMargin, because Intercom
-// counts a call when it arrives and transit times vary. Which limiter to use:
+// admissions by the window plus a transit margin, because Intercom counts a
+// call when it arrives and transit times vary; the margin is sized from the
+// latencies an *intercom.Client reports ([Limiter.Observe],
+// intercom.MarginMeter). pgstore has the same limiter in PostgreSQL. Which
+// limiter to use:
 //
 //   - one relay process: intercom.NewWindowLimiter, in memory, no Redis
 //     round trip;

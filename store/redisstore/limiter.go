@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/smsrelay/smsrelay/intercom"
@@ -28,6 +29,8 @@ type Limiter struct {
 	window time.Duration
 	log    *slog.Logger
 	admit  *redis.Script
+	meter  *intercom.MarginMeter
+	rtt    atomic.Int64 // nanoseconds of the last admitting round trip
 }
 
 // LimiterOption configures a [Limiter].
@@ -94,6 +97,7 @@ func NewLimiter(client redis.UniversalClient, n int, window time.Duration, opts 
 		window: window,
 		log:    cfg.log,
 		admit:  redis.NewScript(limiterLua),
+		meter:  intercom.NewMarginMeter(window),
 	}, nil
 }
 
@@ -119,6 +123,21 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tonumber(oldest[2]) + window - now + 1}
 `
 
+// Observe implements [intercom.Observer]: an *intercom.Client reports the
+// latency of each request, from which the limiter sizes the margin it adds
+// to the window between admissions (see [intercom.MarginMeter]). Each
+// replica sizes its own margin from its own requests.
+func (l *Limiter) Observe(o intercom.Observation) {
+	// The admission was stamped during the round trip of the admitting
+	// call, before o.Admitted: the latency from the stamp is at most that
+	// round trip longer.
+	l.meter.Observe(o.Answered.Sub(o.Admitted) + time.Duration(l.rtt.Load()))
+}
+
+// Margin returns the transit margin the limiter currently adds to its
+// window.
+func (l *Limiter) Margin() time.Duration { return l.meter.Margin() }
+
 // Wait blocks until the shared budget admits one more call, and returns nil;
 // or returns ctx's error (wrapped) once ctx is done, or a Redis error. A call
 // that returned an error used no budget.
@@ -141,10 +160,11 @@ func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("redisstore: limiter: %w", err)
 		}
 		// Intercom counts a call when it arrives, not when Redis admitted it:
-		// the margin intercom.WindowLimiter keeps between admissions absorbs
-		// transit jitter that would otherwise squeeze n+1 into one of
-		// Intercom's windows.
-		res, err := l.admit.Run(ctx, l.rdb, []string{l.key}, l.n, (l.window + intercom.TransitMargin(l.window)).Microseconds(), member).Int64Slice()
+		// the margin between admissions, sized from measured latencies (see
+		// Observe), absorbs transit jitter that would otherwise squeeze n+1
+		// into one of Intercom's windows.
+		sent := time.Now()
+		res, err := l.admit.Run(ctx, l.rdb, []string{l.key}, l.n, (l.window + l.meter.Margin()).Microseconds(), member).Int64Slice()
 		if err != nil {
 			return time.Time{}, fmt.Errorf("redisstore: limiter: %w", err)
 		}
@@ -152,6 +172,12 @@ func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("redisstore: limiter: script reply has %d elements, want 2", len(res))
 		}
 		if res[0] == 1 {
+			// The admission was stamped somewhere in this round trip,
+			// which the client's latency (measured from the end of Wait)
+			// does not see: the margin covers it too.
+			rtt := time.Since(sent)
+			l.rtt.Store(int64(rtt))
+			l.meter.Observe(rtt)
 			return time.UnixMicro(res[1]), nil
 		}
 		d := max(time.Duration(res[1])*time.Microsecond, 100*time.Microsecond)

@@ -89,6 +89,7 @@ func (s *Store) Enqueue(ctx context.Context, j store.NewJob) (store.Job, error) 
 	if r.err != nil {
 		return store.Job{}, fmt.Errorf("redisstore: enqueue: %w", r.err)
 	}
+	s.publishReady(ctx)
 	return job, nil
 }
 
@@ -232,6 +233,7 @@ func (s *Store) Replay(ctx context.Context, id string) error {
 	if n != 1 {
 		return fmt.Errorf("redisstore: replay dead letter %s: %w", id, store.ErrNotFound)
 	}
+	s.publishReady(ctx)
 	return nil
 }
 
