@@ -117,9 +117,11 @@ func newTwilioRoute(api SMSSender, m *metrics) *twilioRoute {
 
 // Send sends one text and counts it when Twilio accepted it.
 func (t *twilioRoute) Send(ctx context.Context, msg twiliosms.Message) (*twiliosms.Sent, error) {
+	cost := twiliosms.CountSegments(msg.Body) // known before the send, counted once accepted
 	sent, err := t.api.Send(ctx, msg)
 	if err == nil {
 		t.m.smsSent.Add(ctx, 1)
+		t.m.segments(ctx, msg.To, cost)
 	}
 	return sent, err
 }

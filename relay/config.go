@@ -123,6 +123,11 @@ type Config struct {
 	// old conversation is still open.
 	IdleTimeout time.Duration
 
+	// Cost guards the cost of every text the relay sends: transliteration
+	// of characters that force UCS-2, and a cap on the segments of one
+	// text. Default: texts go as written, split only at Twilio's limit.
+	Cost CostGuard
+
 	// RateLimit is the Intercom budget: requests per 10 seconds, over a
 	// sliding window, for every Intercom call this Relay makes. When neither
 	// RateLimit nor Limiter is set, the relay uses the Intercom client's own
@@ -289,6 +294,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBodyBytes < 0 {
 		add("MaxBodyBytes must not be negative")
+	}
+	if c.Cost.MaxSegments < 0 {
+		add("Cost.MaxSegments must not be negative")
+	}
+	if c.Cost.HoldOverCap && c.Cost.MaxSegments == 0 {
+		add("Cost.HoldOverCap needs Cost.MaxSegments")
 	}
 	if len(p) > 0 {
 		return c, &ConfigError{Problems: p}

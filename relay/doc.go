@@ -70,6 +70,10 @@
 //     attachments become MMS media where the customer's number takes them,
 //     links otherwise. Replies longer than 1600 characters go as several
 //     texts.
+//   - Cost. Every text's segments and encoding are counted before it is
+//     sent; Config.Cost transliterates characters that would force UCS-2
+//     and caps the segments of one text, splitting a longer reply or
+//     holding it back with a note ([CostGuard]).
 //   - Opt-out. STOP-family keywords on SMS (and Twilio's OptOutType, on any
 //     channel) mark the address opted out; the text still reaches the
 //     conversation, with an internal note. Replies to an opted-out address
@@ -155,7 +159,8 @@
 // ignored, rejected, error), smsrelay.jobs (by kind and outcome:
 // completed, retried, deferred, dead_lettered, dead_letter_failed,
 // lease_lost, interrupted), smsrelay.job.duration (seconds, by kind),
-// smsrelay.sms.sent, smsrelay.sms.withheld (by reason: opted_out, refused)
+// smsrelay.sms.sent, smsrelay.sms.withheld (by reason: opted_out, refused,
+// over_segment_cap), smsrelay.sms.segments (by encoding: GSM-7, UCS-2)
 // and the gauge smsrelay.queue.jobs (by state: ready, leased, dead). Alert
 // on dead letters and on a growing ready count. Call [Relay.Close] when
 // discarding a Relay, to stop its gauge being polled.
@@ -180,6 +185,7 @@
 //   - rules.go: what may leave by SMS (relayable parts, what they become,
 //     opt-out keywords).
 //   - notes.go: every internal note agents read.
+//   - cost.go: the cost guard every outgoing text is composed through.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).
 //   - inbound.go, outbound.go, status.go: the jobs of a customer's text, an
 //     Intercom notification and a Twilio status callback.

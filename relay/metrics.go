@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/smsrelay/smsrelay/twiliosms"
 )
 
 // meterName names the relay's instruments' scope.
@@ -20,7 +22,8 @@ const meterName = "github.com/smsrelay/smsrelay/relay"
 //	                                      dead_lettered, dead_letter_failed, lease_lost, interrupted)
 //	smsrelay.job.duration      histogram  kind (seconds)
 //	smsrelay.sms.sent          counter    texts the relay sent for agents
-//	smsrelay.sms.withheld      counter    reason (opted_out, refused)
+//	smsrelay.sms.withheld      counter    reason (opted_out, refused, over_segment_cap, ...)
+//	smsrelay.sms.segments      counter    encoding (GSM-7, UCS-2): SMS segments of the texts sent
 //	smsrelay.queue.jobs        gauge      state (ready, leased, dead)
 type metrics struct {
 	webhooks    metric.Int64Counter
@@ -28,6 +31,7 @@ type metrics struct {
 	jobDuration metric.Float64Histogram
 	smsSent     metric.Int64Counter
 	smsWithheld metric.Int64Counter
+	smsSegments metric.Int64Counter
 	gauge       metric.Registration // the queue gauge's callback
 }
 
@@ -71,6 +75,10 @@ func newMetrics(mp metric.MeterProvider, q interface {
 		metric.WithDescription("Agent replies that did not go out by SMS, by reason.")); err != nil {
 		return nil, err
 	}
+	if out.smsSegments, err = m.Int64Counter("smsrelay.sms.segments",
+		metric.WithDescription("SMS segments of the texts Twilio accepted from the relay, by encoding, as the relay counted them before sending.")); err != nil {
+		return nil, err
+	}
 	gauge, err := m.Int64ObservableGauge("smsrelay.queue.jobs",
 		metric.WithDescription("Jobs in the queue, by state."))
 	if err != nil {
@@ -106,6 +114,15 @@ func (m *metrics) webhook(ctx context.Context, handler, result string) {
 func (m *metrics) job(ctx context.Context, kind, outcome string, took time.Duration) {
 	m.jobs.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", kind), attribute.String("outcome", outcome)))
 	m.jobDuration.Record(ctx, took.Seconds(), metric.WithAttributes(attribute.String("kind", kind)))
+}
+
+// segments counts the segments of a text Twilio accepted: SMS only, since
+// WhatsApp messages are not billed by segment.
+func (m *metrics) segments(ctx context.Context, to string, cost twiliosms.Segments) {
+	if twiliosms.IsWhatsApp(to) || cost.Segments == 0 {
+		return
+	}
+	m.smsSegments.Add(ctx, int64(cost.Segments), metric.WithAttributes(attribute.String("encoding", string(cost.Encoding))))
 }
 
 func (m *metrics) withheld(ctx context.Context, reason string) {

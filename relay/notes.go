@@ -38,6 +38,23 @@ func noteDeadLetter(attempts int, jobID string, cause error) string {
 		attempts, html.EscapeString(jobID), html.EscapeString(cause.Error()))
 }
 
+// noteOverCap: an agent's reply was held back because it is longer than
+// the segment cap. char is a character that forces UCS-2, if any.
+func noteOverCap(cost twiliosms.Segments, maxSegments int, char string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<p>This reply was not sent by SMS: it would go as %d segments, and this relay sends at most %d per text. Carriers bill each segment as one text, so it would cost %d times the price of one.",
+		cost.Segments, maxSegments, cost.Segments)
+	if cost.Encoding == twiliosms.UCS2 {
+		fmt.Fprintf(&b, " It needs UCS-2, 70 characters per segment instead of 160")
+		if char != "" {
+			fmt.Fprintf(&b, ", because of characters such as “%s”", html.EscapeString(char))
+		}
+		b.WriteString(".")
+	}
+	fmt.Fprintf(&b, " Shorten it (%d characters), or split it into several replies, and send again.</p>", cost.Characters)
+	return b.String()
+}
+
 // Openings of noteFailure.
 const (
 	failedNotSent      = "This reply was not sent by SMS"

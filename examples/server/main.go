@@ -13,6 +13,9 @@
 //	TWILIO_AUTH_TOKEN             required
 //	TWILIO_BASE_URL               default Twilio's own
 //	TWILIO_MESSAGING_SERVICE_SID  optional: send through this Messaging Service
+//	SMSRELAY_TRANSLITERATE        "true": typographic characters become GSM-7
+//	SMSRELAY_MAX_SEGMENTS         optional: cap on the SMS segments of one text
+//	SMSRELAY_HOLD_OVER_CAP        "true": hold replies over the cap with a note
 //
 // Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks
 // and GET /healthz. With a redis:// store, the Intercom budget is shared by
@@ -66,6 +69,7 @@ type settings struct {
 	icToken, icSecret, icAdmin, icBase   string
 	icRate                               int
 	twSID, twToken, twBase, twServiceSID string
+	cost                                 relay.CostGuard
 }
 
 // problems lists everything wrong with the environment, one line each.
@@ -140,6 +144,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 			s.icRate = n
 		}
 	}
+	var costProblems []string
+	s.cost, costProblems = readCostGuard(getenv)
+	p = append(p, costProblems...)
 	if len(p) > 0 {
 		return s, p
 	}
@@ -236,6 +243,7 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		MessagingServiceSID: s.twServiceSID,
 		Limiter:             be.budget,
 		Logger:              logger,
+		Cost:                s.cost,
 	})
 	if err != nil {
 		return fmt.Errorf("smsrelay: cannot start: %w", err)
