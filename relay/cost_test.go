@@ -37,8 +37,8 @@ func TestCostGuardTransliteratesOnlyWhenThatMakesGSM7(t *testing.T) {
 func TestCostGuardSplitsAtTheSegmentCap(t *testing.T) {
 	sentences := strings.Repeat("Your order has shipped. ", 30) // 720 GSM-7 characters: 5 segments
 	uni := strings.Repeat("Ваш заказ отправлен. ", 20)          // UCS-2: 420 units, 7 segments
-	ext := strings.Repeat("{a} ", 100)                           // extension characters cost 2 septets
-	emoji := strings.Repeat("ok 🎉 ", 60)                         // surrogate pairs never split
+	ext := strings.Repeat("{a} ", 100)                          // extension characters cost 2 septets
+	emoji := strings.Repeat("ok 🎉 ", 60)                        // surrogate pairs never split
 	for _, tc := range []struct {
 		name string
 		text string
