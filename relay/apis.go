@@ -23,11 +23,29 @@ type intercomRoute struct {
 	api    IntercomAPI
 	finder ConversationFinder // nil: the client cannot search conversations
 	lim    Limiter
+	noter  ContactNoter  // nil: the client cannot note contacts
+	reader ContactReader // nil: the client cannot read contacts
 }
 
 func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
 	f, _ := api.(ConversationFinder)
-	return &intercomRoute{api: api, finder: f, lim: lim}
+	n, _ := api.(ContactNoter)
+	rd, _ := api.(ContactReader)
+	return &intercomRoute{api: api, finder: f, lim: lim, noter: n, reader: rd}
+}
+
+// AddContactNote notes a contact through the budget; call it only when
+// noter is set.
+func (b *intercomRoute) AddContactNote(ctx context.Context, contactID, adminID, body string) (*intercom.ContactNote, error) {
+	return call(ctx, b, func(ctx context.Context) (*intercom.ContactNote, error) {
+		return b.noter.AddContactNote(ctx, contactID, adminID, body)
+	})
+}
+
+// Contact reads a contact through the budget; call it only when reader is
+// set.
+func (b *intercomRoute) Contact(ctx context.Context, id string) (*intercom.Contact, error) {
+	return call(ctx, b, func(ctx context.Context) (*intercom.Contact, error) { return b.reader.Contact(ctx, id) })
 }
 
 func (b *intercomRoute) admit(ctx context.Context) (context.Context, error) {

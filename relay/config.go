@@ -123,6 +123,28 @@ type Config struct {
 	// old conversation is still open.
 	IdleTimeout time.Duration
 
+	// DefaultFrom is the number texts the relay sends first ([Relay.Send])
+	// go out from when they name none, in E.164 form (or a short code or
+	// alphanumeric sender ID). With MessagingServiceSID such texts go
+	// through the service, and DefaultFrom is the thread the customer's
+	// answer joins.
+	DefaultFrom string
+	// AnswerWindow is how long after a text sent first the customer's
+	// answer is taken for one: their conversation gets a note quoting
+	// what was sent, and AnswerTagID. Default 48 hours; negative turns
+	// this off.
+	AnswerWindow time.Duration
+	// AnswerTagID is the Intercom tag id (of a tag such as "sms-reply",
+	// created in Intercom's settings) added to a conversation an answer to
+	// a text sent first starts or continues. Default: no tag.
+	AnswerTagID string
+	// SendRate, when set, returns the texts per second [Relay.Send] sends
+	// from a sender (a number, short code, alphanumeric ID or the
+	// Messaging Service SID); 0 means Twilio's default for its kind
+	// (twiliosms.DefaultRate: 1 on a long code, 10 alphanumeric, 100 on a
+	// short code). A Messaging Service's rate is that of its pool.
+	SendRate func(sender string) float64
+
 	// Cost guards the cost of every text the relay sends: transliteration
 	// of characters that force UCS-2, and a cap on the segments of one
 	// text. Default: texts go as written, split only at Twilio's limit.
@@ -191,6 +213,7 @@ const (
 	defaultDrain        = 30 * time.Second
 	defaultDedupeTTL    = 72 * time.Hour
 	defaultMaxBodyBytes = 1 << 20
+	defaultAnswerWindow = 48 * time.Hour
 )
 
 // ConfigError lists everything wrong with a Config.
@@ -295,6 +318,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxBodyBytes < 0 {
 		add("MaxBodyBytes must not be negative")
 	}
+	if c.DefaultFrom != "" {
+		if n, err := twiliosms.NormalizeAddress(c.DefaultFrom, c.DefaultRegion); err == nil {
+			c.DefaultFrom = n
+		} else if !isSenderID(c.DefaultFrom) {
+			add("DefaultFrom: %v", err)
+		}
+	}
 	if c.Cost.MaxSegments < 0 {
 		add("Cost.MaxSegments must not be negative")
 	}
@@ -316,6 +346,10 @@ func (c Config) withDefaults() (Config, error) {
 	c.DrainTimeout = or(c.DrainTimeout, defaultDrain)
 	c.DedupeTTL = or(c.DedupeTTL, defaultDedupeTTL)
 	c.MaxBodyBytes = or(c.MaxBodyBytes, defaultMaxBodyBytes)
+	c.AnswerWindow = or(c.AnswerWindow, defaultAnswerWindow)
+	if c.SendRate == nil {
+		c.SendRate = func(string) float64 { return 0 }
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

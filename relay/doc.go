@@ -70,6 +70,13 @@
 //     attachments become MMS media where the customer's number takes them,
 //     links otherwise. Replies longer than 1600 characters go as several
 //     texts.
+//   - Texting first. [Relay.Send] texts a customer from code (by number
+//     or Intercom contact), honouring opt-outs, the cost guard and the
+//     sender's pace, idempotently under a caller's key, and records the
+//     text as a note on their contact (a new lead when the number is
+//     unknown). An answer within Config.AnswerWindow threads as usual and
+//     its conversation gets a note quoting what was sent, and
+//     Config.AnswerTagID.
 //   - Cost. Every text's segments and encoding are counted before it is
 //     sent; Config.Cost transliterates characters that would force UCS-2
 //     and caps the segments of one text, splitting a longer reply or
@@ -186,6 +193,8 @@
 //     opt-out keywords).
 //   - notes.go: every internal note agents read.
 //   - cost.go: the cost guard every outgoing text is composed through.
+//   - proactive.go, pace.go: texts sent first ([Relay.Send]), their record
+//     in Intercom and their answers; pacing per sender.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).
 //   - inbound.go, outbound.go, status.go: the jobs of a customer's text, an
 //     Intercom notification and a Twilio status callback.

@@ -349,7 +349,10 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 			}
 		}
 	}
-	return nil
+	if stale {
+		return nil
+	}
+	return r.answeredProactive(ctx, key, in, d)
 }
 
 // applyOptChange records an opt-out or opt-in the text asks for, at once,

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smsrelay/smsrelay/store"
 )
 
 // This file builds every string the relay stores: markers (store.Mark),
@@ -95,6 +97,57 @@ func statusKey(messageSID string) string { return "status:" + messageSID }
 // unreadableKey holds a signed inbound webhook that did not parse.
 func unreadableKey(from string) string { return "unreadable:" + from }
 
+// Texts sent first (Relay.Send).
+
+// proactivePartPrefix starts the PartID of the store.Message of a text
+// sent first.
+const proactivePartPrefix = "proactive:"
+
+// proactivePartID is the PartID recorded with a text Relay.Send sent under
+// idempotency key idem: it tells the text from an agent's reply, and from
+// the texts of other keys.
+func proactivePartID(idem string) string { return proactivePartPrefix + idem }
+
+// proactiveNoConversation is the ConversationID recorded with a text sent
+// first to a customer who has no SMS conversation yet (a store.Message
+// needs one).
+const proactiveNoConversation = "proactive:none"
+
+// markProactiveSent: chunk i of the text of idempotency key idem was sent.
+func markProactiveSent(idem string, i int) marker {
+	return marker("proactive-sent:" + idem + ":" + strconv.Itoa(i))
+}
+
+// markUnsureProactive: chunk i of the text of key idem may have been sent.
+func markUnsureProactive(idem string, i int) marker {
+	return marker("unsure-proactive:" + idem + ":" + strconv.Itoa(i))
+}
+
+// markProactiveNoted: text sid sent first is noted on the contact.
+func markProactiveNoted(sid string) marker { return marker("proactive-noted:" + sid) }
+
+// markUnsureProactiveNote: the note of text sid may have been added.
+func markUnsureProactiveNote(sid string) marker { return marker("unsure-proactive-note:" + sid) }
+
+// markProactiveDay: a text went first to the thread key on t's day (UTC).
+func markProactiveDay(key store.ThreadKey, t time.Time) marker {
+	return marker("proactive-day:" + key.String() + ":" + strconv.FormatInt(t.UTC().Unix()/86400, 10))
+}
+
+// markProactiveAnswered: an answer to text sid was noted on its
+// conversation.
+func markProactiveAnswered(sid string) marker { return marker("proactive-answered:" + sid) }
+
+// markProactiveAnsweredOn: an answer on conversation convID to a text sent
+// first that could not be looked up (no SentLister) was noted, for the
+// window starting at since's day.
+func markProactiveAnsweredOn(convID string, since time.Time) marker {
+	return marker("proactive-answered-on:" + convID + ":" + strconv.FormatInt(since.UTC().Unix()/86400, 10))
+}
+
+// dedupeProactive keys the job that records text sid in Intercom.
+func dedupeProactive(sid string) string { return "relay:proactive:" + sid }
+
 // Job kinds.
 const (
 	kindInbound  = "twilio.inbound"
@@ -104,6 +157,8 @@ const (
 	// kindUnreadable holds a signed inbound webhook that did not parse; it
 	// is dead-lettered on its first run, for an operator to look at.
 	kindUnreadable = "twilio.unreadable"
+	// kindProactive records a text sent first in Intercom.
+	kindProactive = "relay.proactive"
 )
 
 // legacyStartedStatus is what releases before store.Message.Started wrote

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"strings"
+	"time"
 
 	"github.com/smsrelay/smsrelay/twiliosms"
 )
@@ -55,11 +56,41 @@ func noteOverCap(cost twiliosms.Segments, maxSegments int, char string) string {
 	return b.String()
 }
 
+// noteProactiveSent: the relay texted the customer first (on the contact).
+func noteProactiveSent(body, from string, at time.Time) string {
+	return fmt.Sprintf("<p>Texted from %s at %s:</p><blockquote>%s</blockquote>",
+		html.EscapeString(from), at.UTC().Format("2006-01-02 15:04 MST"), htmlLines(body))
+}
+
+// proactiveQuote is a text sent first, as the answer's note quotes it.
+type proactiveQuote struct {
+	body string
+	at   time.Time
+}
+
+// noteProactiveAnswer: the customer's text answers a text sent first (q,
+// when it could be looked up).
+func noteProactiveAnswer(q *proactiveQuote) string {
+	if q == nil {
+		return "<p>The customer is answering a text we sent them first (what it said could not be looked up; see the notes on their profile).</p>"
+	}
+	return fmt.Sprintf("<p>The customer is answering this text we sent them at %s:</p><blockquote>%s</blockquote>",
+		q.at.UTC().Format("2006-01-02 15:04 MST"), htmlLines(q.body))
+}
+
+// htmlLines escapes s and keeps its line breaks.
+func htmlLines(s string) string {
+	return strings.ReplaceAll(html.EscapeString(s), "\n", "<br>")
+}
+
 // Openings of noteFailure.
 const (
 	failedNotSent      = "This reply was not sent by SMS"
 	failedUndelivered  = "This reply was not delivered by SMS"
 	failedCouldNotSend = "This reply could not be sent by SMS"
+	// Of a text sent first (Relay.Send).
+	failedFirstUndelivered  = "A text we sent this customer first was not delivered"
+	failedFirstCouldNotSend = "A text we sent this customer first could not be sent"
 )
 
 // noteFailure: a text did not go out, with Twilio's error code, what it

@@ -28,6 +28,7 @@ type Relay struct {
 	twilio *twiliosms.Validator
 	m      *metrics
 	runner *jobs.Runner
+	pacers *pacers // paces texts sent first, per sender
 
 	closeOnce sync.Once
 	closeErr  error
@@ -64,6 +65,7 @@ func New(cfg Config) (*Relay, error) {
 	if r.m, err = newMetrics(c.MeterProvider, r); err != nil {
 		return nil, fmt.Errorf("relay: creating metrics: %w", err)
 	}
+	r.pacers = newPacers(c.SendRate)
 	r.ic = newIntercomRoute(c.Intercom, budget)
 	r.tw = newTwilioRoute(c.Twilio, r.m)
 	// From here on, the routes are the only way to the APIs.
@@ -78,6 +80,7 @@ func New(cfg Config) (*Relay, error) {
 			kindIntercom:   handler(r.handleIntercom),
 			kindRoute:      handler(r.handleRoute),
 			kindUnreadable: handler(r.handleUnreadable),
+			kindProactive:  handler(r.handleProactive),
 		},
 		Workers:      c.Workers,
 		Lease:        c.Lease,
