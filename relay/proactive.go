@@ -32,7 +32,8 @@ type Text struct {
 	// From is the number (or sender) to text from. Default:
 	// Config.DefaultFrom. With Config.MessagingServiceSID and no From, the
 	// text goes through the Messaging Service, and the customer's answer
-	// threads under Config.DefaultFrom.
+	// threads under Config.DefaultFrom; without DefaultFrom, their answer
+	// (to whichever number of the pool sent it) is an ordinary text.
 	From string
 	// Body is the text. The cost guard (Config.Cost) applies to it.
 	Body string
@@ -182,12 +183,17 @@ func (r *Relay) Send(ctx context.Context, t Text) (*SentText, error) {
 	if from == "" {
 		from = r.cfg.DefaultFrom
 	}
+	if from == "" && r.cfg.MessagingServiceSID != "" && !twiliosms.IsWhatsApp(to) {
+		// Through the service alone: the customer's answer comes to a
+		// number of its pool and is an ordinary text.
+		from = r.cfg.MessagingServiceSID
+	}
 	if from == "" {
 		return nil, refuse(ErrInvalidText, "no From and no Config.DefaultFrom")
 	}
 	if n, err := twiliosms.NormalizeAddress(from, r.cfg.DefaultRegion); err == nil {
 		from = n
-	} else if !isSenderID(from) {
+	} else if !isSenderID(from) && from != r.cfg.MessagingServiceSID {
 		return nil, &SendError{Kind: ErrInvalidText, Reason: "From", Err: err}
 	}
 	if twiliosms.IsWhatsApp(to) != twiliosms.IsWhatsApp(from) {

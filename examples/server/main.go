@@ -16,6 +16,8 @@
 //	SMSRELAY_TRANSLITERATE        "true": typographic characters become GSM-7
 //	SMSRELAY_MAX_SEGMENTS         optional: cap on the SMS segments of one text
 //	SMSRELAY_HOLD_OVER_CAP        "true": hold replies over the cap with a note
+//	SMSRELAY_ADMIN_TOKEN          optional: mounts POST /admin/messages behind this bearer token
+//	SMSRELAY_DEFAULT_FROM         number texts sent first go out from (or the Messaging Service)
 //
 // Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks
 // and GET /healthz. With a redis:// store, the Intercom budget is shared by
@@ -70,6 +72,7 @@ type settings struct {
 	icRate                               int
 	twSID, twToken, twBase, twServiceSID string
 	cost                                 relay.CostGuard
+	adminToken, defaultFrom              string
 }
 
 // problems lists everything wrong with the environment, one line each.
@@ -144,6 +147,8 @@ func readSettings(getenv func(string) string) (settings, error) {
 			s.icRate = n
 		}
 	}
+	s.adminToken = get("SMSRELAY_ADMIN_TOKEN", "")
+	s.defaultFrom = get("SMSRELAY_DEFAULT_FROM", "")
 	var costProblems []string
 	s.cost, costProblems = readCostGuard(getenv)
 	p = append(p, costProblems...)
@@ -244,6 +249,7 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		Limiter:             be.budget,
 		Logger:              logger,
 		Cost:                s.cost,
+		DefaultFrom:         s.defaultFrom,
 	})
 	if err != nil {
 		return fmt.Errorf("smsrelay: cannot start: %w", err)
@@ -254,6 +260,9 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 	mux.Handle("POST /twilio/messages", r.TwilioHandler())
 	mux.Handle("POST /twilio/status", r.StatusHandler())
 	mux.Handle("POST /intercom/webhooks", r.IntercomHandler())
+	if s.adminToken != "" {
+		mux.Handle("POST /admin/messages", requireBearer(s.adminToken, sendMessages(r, logger)))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, req *http.Request) {
 		if _, err := r.Stats(req.Context()); err != nil {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
