@@ -143,7 +143,9 @@ func startServer(t *testing.T, env map[string]string) (base string, stop func())
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), ready) }()
+	go func() {
+		done <- run(ctx, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), ready)
+	}()
 	select {
 	case addr := <-ready:
 		return "http://" + addr, func() {
