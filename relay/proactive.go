@@ -155,6 +155,13 @@ type proactiveJob struct {
 // help; otherwise a transient error, after which the same call (with the
 // same IdempotencyKey) may be retried. When the text went out but
 // recording it failed, Send returns both the SentText and an error.
+//
+// Limits: the key makes a retry (a Send after the earlier one returned)
+// send once; two Sends with the same key running at the same time may
+// both send. Pacing is per process: replicas sending from one number each
+// keep to the rate. A repeated Send finds the earlier text's SID in
+// Twilio's list of the latest 50 texts to the customer; past those, SID
+// is "".
 func (r *Relay) Send(ctx context.Context, t Text) (*SentText, error) {
 	if ctx == nil {
 		return nil, errors.New("relay: Send: nil context")
@@ -274,15 +281,15 @@ func (r *Relay) sendProactive(ctx context.Context, key store.ThreadKey, msg twil
 		}
 		return sid, true, nil
 	}
+	// Waiting for the slot comes first: a Send whose context ends here
+	// sent nothing, for sure.
+	if err := r.pacer(pace).Wait(ctx); err != nil {
+		return "", false, fmt.Errorf("relay: Send: waiting for the sender's pace: %w", err)
+	}
 	e := sideEffect[*twiliosms.Sent]{
-		what:   "sending a text first",
-		unsure: markUnsureProactive(idem, i),
-		do: func(ctx context.Context) (*twiliosms.Sent, error) {
-			if err := r.pacer(pace).Wait(ctx); err != nil {
-				return nil, fmt.Errorf("relay: Send: waiting for the sender's pace: %w", err)
-			}
-			return r.tw.Send(ctx, msg)
-		},
+		what:      "sending a text first",
+		unsure:    markUnsureProactive(idem, i),
+		do:        func(ctx context.Context) (*twiliosms.Sent, error) { return r.tw.Send(ctx, msg) },
 		ambiguous: twiliosms.MaybeSent,
 	}
 	if r.tw.canList() {
