@@ -101,7 +101,11 @@ type Config struct {
 	NoteAuthor string
 	// MessagingServiceSID, when set, sends agent replies through this Twilio
 	// Messaging Service instead of from the thread's own number (WhatsApp
-	// threads keep their own sender).
+	// threads keep their own sender), and texts to any number of its pool
+	// thread by (customer, service), so that a customer who answers
+	// another number of the pool stays on their conversation. A customer's
+	// existing thread on a number carries over with their first text after
+	// the service is set.
 	MessagingServiceSID string
 	// DefaultRegion is the ISO 3166 region used to read phone numbers that
 	// lack a country code, such as "US". Default: none; such numbers are
@@ -126,8 +130,7 @@ type Config struct {
 	// DefaultFrom is the number texts the relay sends first ([Relay.Send])
 	// go out from when they name none, in E.164 form (or a short code or
 	// alphanumeric sender ID). With MessagingServiceSID such texts go
-	// through the service, and DefaultFrom is the thread the customer's
-	// answer joins.
+	// through the service instead.
 	DefaultFrom string
 	// AnswerWindow is how long after a text sent first the customer's
 	// answer is taken for one: their conversation gets a note quoting

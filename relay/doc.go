@@ -49,7 +49,9 @@
 //
 // # Rules
 //
-//   - Threading. A thread is (customer address, our number). While its
+//   - Threading. A thread is (customer address, our number), or
+//     (customer address, Messaging Service) for texts to a number of the
+//     pool of Config.MessagingServiceSID (pools.go). While its
 //     conversation is open, each text is a reply from the contact on it. Once
 //     the conversation is closed (learned from conversation.admin.closed), the
 //     next text starts a new conversation, or re-opens the old one with
@@ -193,6 +195,7 @@
 //     opt-out keywords).
 //   - notes.go: every internal note agents read.
 //   - cost.go: the cost guard every outgoing text is composed through.
+//   - pools.go: threading with a Messaging Service pool.
 //   - proactive.go, pace.go: texts sent first ([Relay.Send]), their record
 //     in Intercom and their answers; pacing per sender.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).

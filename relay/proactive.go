@@ -31,9 +31,8 @@ type Text struct {
 	ContactID string
 	// From is the number (or sender) to text from. Default:
 	// Config.DefaultFrom. With Config.MessagingServiceSID and no From, the
-	// text goes through the Messaging Service, and the customer's answer
-	// threads under Config.DefaultFrom; without DefaultFrom, their answer
-	// (to whichever number of the pool sent it) is an ordinary text.
+	// text goes through the Messaging Service, and the customer's answer,
+	// to whichever number of its pool, joins their thread with the service.
 	From string
 	// Body is the text. The cost guard (Config.Cost) applies to it.
 	Body string
@@ -187,13 +186,14 @@ func (r *Relay) Send(ctx context.Context, t Text) (*SentText, error) {
 		return nil, &SendError{Kind: ErrInvalidText, Reason: "To", Err: err}
 	}
 	from := t.From
-	if from == "" {
-		from = r.cfg.DefaultFrom
-	}
-	if from == "" && r.cfg.MessagingServiceSID != "" && !twiliosms.IsWhatsApp(to) {
-		// Through the service alone: the customer's answer comes to a
-		// number of its pool and is an ordinary text.
+	viaService := from == "" && r.cfg.MessagingServiceSID != "" && !twiliosms.IsWhatsApp(to)
+	switch {
+	case viaService:
+		// The customer's answer, to whichever number of the pool, joins
+		// the (customer, service) thread (pools.go).
 		from = r.cfg.MessagingServiceSID
+	case from == "":
+		from = r.cfg.DefaultFrom
 	}
 	if from == "" {
 		return nil, refuse(ErrInvalidText, "no From and no Config.DefaultFrom")
@@ -222,16 +222,14 @@ func (r *Relay) Send(ctx context.Context, t Text) (*SentText, error) {
 	if idem == "" {
 		idem = randomKey()
 	}
-	viaService := t.From == "" && r.cfg.MessagingServiceSID != "" && !twiliosms.IsWhatsApp(to)
 	out := &SentText{To: to, From: from}
 	if viaService {
 		out.From = ""
 	}
 	for i, chunk := range g.chunks {
 		msg := twiliosms.Message{To: to, Body: chunk, StatusCallback: r.cfg.StatusCallbackURL}
-		pace := from
 		if viaService {
-			msg.MessagingServiceSID, pace = r.cfg.MessagingServiceSID, r.cfg.MessagingServiceSID
+			msg.MessagingServiceSID = from
 		} else {
 			msg.From = from
 		}
@@ -242,7 +240,7 @@ func (r *Relay) Send(ctx context.Context, t Text) (*SentText, error) {
 				out.Encoding = seg.Encoding
 			}
 		}
-		sid, repeated, err := r.sendProactive(ctx, key, msg, idem, i, pace)
+		sid, repeated, err := r.sendProactive(ctx, key, msg, idem, i, from)
 		if err != nil {
 			return nil, err
 		}
