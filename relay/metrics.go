@@ -21,7 +21,7 @@ const meterName = "github.com/smsrelay/smsrelay/relay"
 //	smsrelay.jobs              counter    kind, outcome (completed, retried, deferred,
 //	                                      dead_lettered, dead_letter_failed, lease_lost, interrupted)
 //	smsrelay.job.duration      histogram  kind (seconds)
-//	smsrelay.sms.sent          counter    texts the relay sent for agents
+//	smsrelay.sms.sent          counter    texts the relay sent (agents' replies, texts sent first)
 //	smsrelay.sms.withheld      counter    reason (opted_out, refused, over_segment_cap, ...)
 //	smsrelay.sms.segments      counter    encoding (GSM-7, UCS-2): SMS segments of the texts sent
 //	smsrelay.queue.jobs        gauge      state (ready, leased, dead)
@@ -68,7 +68,7 @@ func newMetrics(mp metric.MeterProvider, q interface {
 		return nil, err
 	}
 	if out.smsSent, err = m.Int64Counter("smsrelay.sms.sent",
-		metric.WithDescription("Texts Twilio accepted from the relay for agents.")); err != nil {
+		metric.WithDescription("Texts Twilio accepted from the relay: agents' replies and texts sent first.")); err != nil {
 		return nil, err
 	}
 	if out.smsWithheld, err = m.Int64Counter("smsrelay.sms.withheld",
