@@ -148,6 +148,12 @@ type Config struct {
 	// short code). A Messaging Service's rate is that of its pool.
 	SendRate func(sender string) float64
 
+	// WhatsAppTemplate, when set, is sent to a WhatsApp customer when an
+	// agent's reply fails because they last wrote more than 24 hours ago
+	// (Twilio error 63016), at most once a day per thread, to invite them to
+	// write back. Default: the agent gets a note only.
+	WhatsAppTemplate *WhatsAppTemplate
+
 	// Cost guards the cost of every text the relay sends: transliteration
 	// of characters that force UCS-2, and a cap on the segments of one
 	// text. Default: texts go as written, split only at Twilio's limit.
@@ -326,6 +332,11 @@ func (c Config) withDefaults() (Config, error) {
 			c.DefaultFrom = n
 		} else if !isSenderID(c.DefaultFrom) {
 			add("DefaultFrom: %v", err)
+		}
+	}
+	if c.WhatsAppTemplate != nil {
+		if err := twiliosms.ValidContentSID(c.WhatsAppTemplate.ContentSID); err != nil {
+			add("WhatsAppTemplate.ContentSID: %v", err)
 		}
 	}
 	if c.Cost.MaxSegments < 0 {

@@ -145,6 +145,25 @@ func markProactiveAnsweredOn(convID string, since time.Time) marker {
 	return marker("proactive-answered-on:" + convID + ":" + strconv.FormatInt(since.UTC().Unix()/86400, 10))
 }
 
+// markReopenSent: the WhatsApp template was sent (or refused, with a note)
+// to re-open the window of thread key on t's day (UTC).
+func markReopenSent(key store.ThreadKey, t time.Time) marker {
+	return marker("wa-reopen:" + key.String() + ":" + strconv.FormatInt(t.UTC().Unix()/86400, 10))
+}
+
+// markUnsureReopen: the WhatsApp template of markReopenSent may have been
+// sent.
+func markUnsureReopen(key store.ThreadKey, t time.Time) marker {
+	return marker("unsure-wa-reopen:" + key.String() + ":" + strconv.FormatInt(t.UTC().Unix()/86400, 10))
+}
+
+// reopenPartID is the PartID recorded with a WhatsApp template the relay
+// sent to re-open thread key's window on t's day, and the de-duplication
+// key of the job that sends it.
+func reopenPartID(key store.ThreadKey, t time.Time) string {
+	return "wa-reopen:" + key.String() + ":" + strconv.FormatInt(t.UTC().Unix()/86400, 10)
+}
+
 // dedupeProactive keys the job that records text sid in Intercom.
 func dedupeProactive(sid string) string { return "relay:proactive:" + sid }
 
@@ -159,6 +178,8 @@ const (
 	kindUnreadable = "twilio.unreadable"
 	// kindProactive records a text sent first in Intercom.
 	kindProactive = "relay.proactive"
+	// kindReopen sends the WhatsApp template to re-open a thread's window.
+	kindReopen = "relay.whatsapp-reopen"
 )
 
 // legacyStartedStatus is what releases before store.Message.Started wrote

@@ -48,6 +48,10 @@ func TestPersistedKeysNeverChange(t *testing.T) {
 		{string(markProactiveAnsweredOn("c1", at)), "proactive-answered-on:c1:20787"},
 		{dedupeProactive("SM1"), "relay:proactive:SM1"},
 		{kindProactive, "relay.proactive"},
+		{kindReopen, "relay.whatsapp-reopen"},
+		{string(markReopenSent(store.ThreadKey{Customer: "whatsapp:+14155550123", Sender: "whatsapp:+14155550100"}, at)), "wa-reopen:whatsapp:+14155550123|whatsapp:+14155550100:20787"},
+		{string(markUnsureReopen(store.ThreadKey{Customer: "whatsapp:+14155550123", Sender: "whatsapp:+14155550100"}, at)), "unsure-wa-reopen:whatsapp:+14155550123|whatsapp:+14155550100:20787"},
+		{reopenPartID(store.ThreadKey{Customer: "whatsapp:+14155550123", Sender: "whatsapp:+14155550100"}, at), "wa-reopen:whatsapp:+14155550123|whatsapp:+14155550100:20787"},
 		{receivedStatus, "received"},
 	} {
 		if tc.got != tc.want {

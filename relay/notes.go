@@ -83,6 +83,18 @@ func htmlLines(s string) string {
 	return strings.ReplaceAll(html.EscapeString(s), "\n", "<br>")
 }
 
+// noteReopened: after a reply failed outside WhatsApp's window, the relay
+// sent the approved template contentSID (or Twilio refused it: sendErr).
+func noteReopened(contentSID string, sendErr error) string {
+	if sendErr != nil {
+		code, _ := twiliosms.ErrorCode(sendErr)
+		return fmt.Sprintf("<p>We tried to send the customer the approved WhatsApp template %s to invite them to write back, but Twilio refused it (error %d). Until they write to us, only a template reaches them.</p>",
+			html.EscapeString(contentSID), code)
+	}
+	return fmt.Sprintf("<p>The customer last wrote more than 24 hours ago, so WhatsApp only lets an approved template through. We sent them the template %s to invite them to write back; once they answer, send your reply again.</p>",
+		html.EscapeString(contentSID))
+}
+
 // Openings of noteFailure.
 const (
 	failedNotSent      = "This reply was not sent by SMS"

@@ -344,6 +344,9 @@ func (r *Relay) sendFailed(ctx context.Context, key store.ThreadKey, convID, par
 	if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, noteFailure(failedNotSent, code, "")); err != nil {
 		return fmt.Errorf("relay: adding failure note: %w", err)
 	}
+	if err := r.reopenWindow(ctx, key, convID, code); err != nil {
+		return err
+	}
 	r.m.withheld(ctx, "refused")
 	return r.markPart(ctx, partID)
 }

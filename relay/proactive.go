@@ -36,6 +36,12 @@ type Text struct {
 	From string
 	// Body is the text. The cost guard (Config.Cost) applies to it.
 	Body string
+	// ContentSID, instead of Body, sends a Twilio Content Template ("HX"
+	// and 32 hex digits): on WhatsApp, an approved template is the only
+	// message that reaches a customer who has not written in the last 24
+	// hours. ContentVariables fill its placeholders.
+	ContentSID       string
+	ContentVariables map[string]string
 	// IdempotencyKey makes Send idempotent: a Send with the key of an
 	// earlier one sends nothing again. Up to 200 characters. Default: none
 	// (every Send sends).
@@ -77,8 +83,8 @@ var (
 )
 
 // SendError is why [Relay.Send] did not send a text: Kind is one of
-// ErrInvalidText, ErrOptedOut, ErrOverSegmentCap and ErrRefused, and Err
-// the cause, if any.
+// ErrInvalidText, ErrOptedOut, ErrOverSegmentCap, ErrOutsideWindow and
+// ErrRefused, and Err the cause, if any.
 type SendError struct {
 	Kind   error
 	Reason string
@@ -150,7 +156,7 @@ type proactiveJob struct {
 // Config.AnswerTagID.
 //
 // Errors: a *SendError (ErrInvalidText, ErrOptedOut, ErrOverSegmentCap,
-// ErrRefused) when the text was not sent and sending it again will not
+// ErrOutsideWindow, ErrRefused) when the text was not sent and sending it again will not
 // help; otherwise a transient error, after which the same call (with the
 // same IdempotencyKey) may be retried. When the text went out but
 // recording it failed, Send returns both the SentText and an error.
@@ -168,7 +174,16 @@ func (r *Relay) Send(ctx context.Context, t Text) (*SentText, error) {
 	if (t.To == "") == (t.ContactID == "") {
 		return nil, refuse(ErrInvalidText, "set To or ContactID, exactly one")
 	}
-	if strings.TrimSpace(t.Body) == "" {
+	switch {
+	case t.ContentSID != "" && t.Body != "":
+		return nil, refuse(ErrInvalidText, "set Body or ContentSID, not both")
+	case t.ContentSID != "":
+		if err := twiliosms.ValidContentSID(t.ContentSID); err != nil {
+			return nil, &SendError{Kind: ErrInvalidText, Reason: "ContentSID", Err: err}
+		}
+	case len(t.ContentVariables) > 0:
+		return nil, refuse(ErrInvalidText, "ContentVariables need ContentSID")
+	case strings.TrimSpace(t.Body) == "":
 		return nil, refuse(ErrInvalidText, "empty body")
 	}
 	if len(t.IdempotencyKey) > maxIdempotencyKey {
@@ -214,7 +229,19 @@ func (r *Relay) Send(ctx context.Context, t Text) (*SentText, error) {
 	if opted {
 		return nil, refuse(ErrOptedOut, "%s opted out of texts from %s", twiliosms.MaskAddress(to), from)
 	}
+	if twiliosms.IsWhatsApp(to) && t.ContentSID == "" {
+		in, err := r.inWhatsAppWindow(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if !in {
+			return nil, refuse(ErrOutsideWindow, "the customer has not written in the last 24 hours; send an approved template (ContentSID)")
+		}
+	}
 	g := r.cfg.Cost.guard(t.Body, to)
+	if t.ContentSID != "" {
+		g = guardedText{chunks: []string{""}}
+	}
 	if g.held {
 		return nil, refuse(ErrOverSegmentCap, "%d %s segments, more than the cap of %d", g.cost.Segments, g.cost.Encoding, r.cfg.Cost.MaxSegments)
 	}
@@ -227,14 +254,15 @@ func (r *Relay) Send(ctx context.Context, t Text) (*SentText, error) {
 		out.From = ""
 	}
 	for i, chunk := range g.chunks {
-		msg := twiliosms.Message{To: to, Body: chunk, StatusCallback: r.cfg.StatusCallbackURL}
+		msg := twiliosms.Message{To: to, Body: chunk, StatusCallback: r.cfg.StatusCallbackURL,
+			ContentSID: t.ContentSID, ContentVariables: t.ContentVariables}
 		if viaService {
 			msg.MessagingServiceSID = from
 		} else {
 			msg.From = from
 		}
 		seg := twiliosms.CountSegments(chunk)
-		if !twiliosms.IsWhatsApp(to) {
+		if !twiliosms.IsWhatsApp(to) && t.ContentSID == "" {
 			out.Segments += seg.Segments
 			if out.Encoding == "" || seg.Encoding == twiliosms.UCS2 {
 				out.Encoding = seg.Encoding
@@ -247,7 +275,11 @@ func (r *Relay) Send(ctx context.Context, t Text) (*SentText, error) {
 		out.Repeated = out.Repeated || repeated
 		if sid != "" {
 			out.SIDs = append(out.SIDs, sid)
-			if err := r.enqueueProactive(ctx, proactiveJob{SID: sid, To: to, From: from, Body: chunk, ContactID: t.ContactID, SentAt: time.Now().UTC()}); err != nil {
+			recorded := chunk
+			if t.ContentSID != "" {
+				recorded = "[template " + t.ContentSID + "]"
+			}
+			if err := r.enqueueProactive(ctx, proactiveJob{SID: sid, To: to, From: from, Body: recorded, ContactID: t.ContactID, SentAt: time.Now().UTC()}); err != nil {
 				if len(out.SIDs) > 0 {
 					out.SID = out.SIDs[0]
 				}

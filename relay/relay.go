@@ -81,6 +81,7 @@ func New(cfg Config) (*Relay, error) {
 			kindRoute:      handler(r.handleRoute),
 			kindUnreadable: handler(r.handleUnreadable),
 			kindProactive:  handler(r.handleProactive),
+			kindReopen:     handler(r.handleReopen),
 		},
 		Workers:      c.Workers,
 		Lease:        c.Lease,

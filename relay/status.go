@@ -61,6 +61,8 @@ func (r *Relay) handleStatus(ctx context.Context, s statusJob, job store.Job) er
 			}
 		} else if _, err := r.ic.AddNote(ctx, m.ConversationID, r.cfg.NoteAuthor, noteFailure(what, s.ErrorCode, s.ErrorMessage)); err != nil {
 			return fmt.Errorf("relay: adding delivery failure note: %w", err)
+		} else if err := r.reopenWindow(ctx, m.Thread, m.ConversationID, s.ErrorCode); err != nil {
+			return err
 		}
 	}
 	if _, _, err := r.st.AdvanceMessageStatus(ctx, s.MessageSID, s.Status, s.ErrorCode); err != nil {
