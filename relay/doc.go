@@ -79,6 +79,10 @@
 //     unknown). An answer within Config.AnswerWindow threads as usual and
 //     its conversation gets a note quoting what was sent, and
 //     Config.AnswerTagID.
+//   - WhatsApp's window. A reply Twilio fails with 63016 (the customer
+//     last wrote more than 24 hours ago) gets a note in plain words, and,
+//     with Config.WhatsAppTemplate, the approved template goes to the
+//     customer once a day to invite them back (whatsapp.go).
 //   - Cost. Every text's segments and encoding are counted before it is
 //     sent; Config.Cost transliterates characters that would force UCS-2
 //     and caps the segments of one text, splitting a longer reply or
@@ -196,6 +200,7 @@
 //   - notes.go: every internal note agents read.
 //   - cost.go: the cost guard every outgoing text is composed through.
 //   - pools.go: threading with a Messaging Service pool.
+//   - whatsapp.go: WhatsApp's 24-hour window and its template.
 //   - proactive.go, pace.go: texts sent first ([Relay.Send]), their record
 //     in Intercom and their answers; pacing per sender.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/smsrelay/smsrelay/relay"
+	"github.com/smsrelay/smsrelay/twiliosms"
 )
 
 // readCostGuard reads the cost guard's settings:
@@ -45,4 +46,19 @@ func readCostGuard(getenv func(string) string) (relay.CostGuard, []string) {
 		p = append(p, "SMSRELAY_HOLD_OVER_CAP needs SMSRELAY_MAX_SEGMENTS")
 	}
 	return g, p
+}
+
+// readWhatsAppTemplate reads SMSRELAY_WHATSAPP_TEMPLATE_SID, the approved
+// WhatsApp template ("HX...") sent to re-open the 24-hour window after a
+// reply failed outside it. It returns nil when unset, and one line per
+// problem.
+func readWhatsAppTemplate(getenv func(string) string) (*relay.WhatsAppTemplate, []string) {
+	v := strings.TrimSpace(getenv("SMSRELAY_WHATSAPP_TEMPLATE_SID"))
+	if v == "" {
+		return nil, nil
+	}
+	if err := twiliosms.ValidContentSID(v); err != nil {
+		return nil, []string{"SMSRELAY_WHATSAPP_TEMPLATE_SID: " + err.Error()}
+	}
+	return &relay.WhatsAppTemplate{ContentSID: v}, nil
 }

@@ -31,3 +31,23 @@ func TestReadCostGuard(t *testing.T) {
 		}
 	}
 }
+
+func TestReadWhatsAppTemplate(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "SMSRELAY_WHATSAPP_TEMPLATE_SID" {
+				return v
+			}
+			return ""
+		}
+	}
+	if tpl, p := readWhatsAppTemplate(env("")); tpl != nil || p != nil {
+		t.Errorf("unset: %+v %q", tpl, p)
+	}
+	if tpl, p := readWhatsAppTemplate(env("HX0123456789abcdef0123456789abcdef")); tpl == nil || tpl.ContentSID != "HX0123456789abcdef0123456789abcdef" || p != nil {
+		t.Errorf("set: %+v %q", tpl, p)
+	}
+	if _, p := readWhatsAppTemplate(env("HX1")); len(p) != 1 || !strings.HasPrefix(p[0], "SMSRELAY_WHATSAPP_TEMPLATE_SID") {
+		t.Errorf("malformed: %q", p)
+	}
+}

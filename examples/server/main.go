@@ -18,6 +18,7 @@
 //	SMSRELAY_HOLD_OVER_CAP        "true": hold replies over the cap with a note
 //	SMSRELAY_ADMIN_TOKEN          optional: mounts POST /admin/messages behind this bearer token
 //	SMSRELAY_DEFAULT_FROM         number texts sent first go out from (or the Messaging Service)
+//	SMSRELAY_WHATSAPP_TEMPLATE_SID optional: approved template ("HX...") re-opening WhatsApp's window
 //
 // Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks
 // and GET /healthz. With a redis:// store, the Intercom budget is shared by
@@ -73,6 +74,7 @@ type settings struct {
 	twSID, twToken, twBase, twServiceSID string
 	cost                                 relay.CostGuard
 	adminToken, defaultFrom              string
+	waTemplate                           *relay.WhatsAppTemplate
 }
 
 // problems lists everything wrong with the environment, one line each.
@@ -152,6 +154,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	var costProblems []string
 	s.cost, costProblems = readCostGuard(getenv)
 	p = append(p, costProblems...)
+	var waProblems []string
+	s.waTemplate, waProblems = readWhatsAppTemplate(getenv)
+	p = append(p, waProblems...)
 	if len(p) > 0 {
 		return s, p
 	}
@@ -250,6 +255,7 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		Logger:              logger,
 		Cost:                s.cost,
 		DefaultFrom:         s.defaultFrom,
+		WhatsAppTemplate:    s.waTemplate,
 	})
 	if err != nil {
 		return fmt.Errorf("smsrelay: cannot start: %w", err)
