@@ -79,6 +79,10 @@
 //     unknown). An answer within Config.AnswerWindow threads as usual and
 //     its conversation gets a note quoting what was sent, and
 //     Config.AnswerTagID.
+//   - The Inbox app. [Relay.CanvasInitializeHandler] and
+//     [Relay.CanvasSubmitHandler] serve a Canvas Kit app that lets an
+//     agent text the customer of any conversation; the conversation becomes
+//     their SMS thread (canvas.go).
 //   - WhatsApp's window. A reply Twilio fails with 63016 (the customer
 //     last wrote more than 24 hours ago) gets a note in plain words, and,
 //     with Config.WhatsAppTemplate, the approved template goes to the
@@ -201,6 +205,7 @@
 //   - cost.go: the cost guard every outgoing text is composed through.
 //   - pools.go: threading with a Messaging Service pool.
 //   - whatsapp.go: WhatsApp's 24-hour window and its template.
+//   - canvas.go: the Inbox app (Canvas Kit).
 //   - proactive.go, pace.go: texts sent first ([Relay.Send]), their record
 //     in Intercom and their answers; pacing per sender.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).

@@ -164,6 +164,29 @@ func reopenPartID(key store.ThreadKey, t time.Time) string {
 	return "wa-reopen:" + key.String() + ":" + strconv.FormatInt(t.UTC().Unix()/86400, 10)
 }
 
+// markCanvasSent: chunk i of Inbox app job jobID was sent.
+func markCanvasSent(jobID string, i int) marker {
+	return marker("canvas-sent:" + jobID + ":" + strconv.Itoa(i))
+}
+
+// markUnsureCanvas: chunk i of Inbox app job jobID may have been sent.
+func markUnsureCanvas(jobID string, i int) marker {
+	return marker("unsure-canvas:" + jobID + ":" + strconv.Itoa(i))
+}
+
+// markCanvasNoted: the text of Inbox app job jobID is noted on its
+// conversation.
+func markCanvasNoted(jobID string) marker { return marker("canvas-noted:" + jobID) }
+
+// canvasPartID is the PartID recorded with a text of Inbox app job jobID.
+func canvasPartID(jobID string) string { return "canvas:" + jobID }
+
+// dedupeCanvas keys an Inbox app send by a hash of its conversation,
+// teammate and message, and the minute of t: a double click sends once.
+func dedupeCanvas(hash string, t time.Time) string {
+	return "relay:canvas:" + hash + ":" + strconv.FormatInt(t.UTC().Unix()/60, 10)
+}
+
 // dedupeProactive keys the job that records text sid in Intercom.
 func dedupeProactive(sid string) string { return "relay:proactive:" + sid }
 
@@ -180,6 +203,8 @@ const (
 	kindProactive = "relay.proactive"
 	// kindReopen sends the WhatsApp template to re-open a thread's window.
 	kindReopen = "relay.whatsapp-reopen"
+	// kindCanvasSend sends a text a teammate wrote in the Inbox app.
+	kindCanvasSend = "relay.canvas-send"
 )
 
 // legacyStartedStatus is what releases before store.Message.Started wrote

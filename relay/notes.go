@@ -95,6 +95,12 @@ func noteReopened(contentSID string, sendErr error) string {
 		html.EscapeString(contentSID))
 }
 
+// noteCanvasSent: a teammate texted the customer from the Inbox app.
+func noteCanvasSent(body, customer string) string {
+	return fmt.Sprintf("<p>Sent by SMS to %s:</p><blockquote>%s</blockquote><p>Their answer will appear in this conversation.</p>",
+		html.EscapeString(customer), htmlLines(body))
+}
+
 // Openings of noteFailure.
 const (
 	failedNotSent      = "This reply was not sent by SMS"
@@ -103,6 +109,8 @@ const (
 	// Of a text sent first (Relay.Send).
 	failedFirstUndelivered  = "A text we sent this customer first was not delivered"
 	failedFirstCouldNotSend = "A text we sent this customer first could not be sent"
+	// Of a text sent from the Inbox app.
+	failedCanvasNotSent = "This text was not sent by SMS"
 )
 
 // noteFailure: a text did not go out, with Twilio's error code, what it

@@ -82,6 +82,7 @@ func New(cfg Config) (*Relay, error) {
 			kindUnreadable: handler(r.handleUnreadable),
 			kindProactive:  handler(r.handleProactive),
 			kindReopen:     handler(r.handleReopen),
+			kindCanvasSend: handler(r.handleCanvasSend),
 		},
 		Workers:      c.Workers,
 		Lease:        c.Lease,

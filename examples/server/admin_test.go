@@ -162,3 +162,45 @@ func startServer(t *testing.T, env map[string]string) (base string, stop func())
 	}
 	return "", nil
 }
+
+func TestInboxAppIsMounted(t *testing.T) {
+	t.Parallel()
+	ic := intercomtest.NewServer()
+	defer ic.Close()
+	tw := twiliotest.NewServer()
+	defer tw.Close()
+	base, stop := startServer(t, map[string]string{
+		"SMSRELAY_ADDR": "127.0.0.1:0", "INTERCOM_ACCESS_TOKEN": ic.Token, "INTERCOM_CLIENT_SECRET": ic.ClientSecret,
+		"INTERCOM_ADMIN_ID": "991267999", "INTERCOM_BASE_URL": ic.URL, "TWILIO_ACCOUNT_SID": tw.AccountSID,
+		"TWILIO_AUTH_TOKEN": tw.AuthToken, "TWILIO_BASE_URL": tw.URL, "SMSRELAY_PUBLIC_URL": "https://sms.example.com",
+		"SMSRELAY_DEFAULT_FROM": "+14155550100",
+	})
+	defer stop()
+	ct, err := ic.AddContact(intercomtest.Contact{Role: "user", Phone: "+14155550123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := ic.StartConversation(ct.ID, "Hi from the web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	status, canvas, err := ic.CanvasInitialize(ctx, base+"/intercom/canvas/initialize", conv.ID, "991267001")
+	if err != nil || status != 200 || len(canvas.Content.Components) == 0 {
+		t.Fatalf("initialize: %d %v", status, err)
+	}
+	status, canvas, err = ic.CanvasSubmit(ctx, base+"/intercom/canvas/submit", conv.ID, "991267001", "send", map[string]string{"message": "Hello by SMS"}, canvas)
+	if err != nil || status != 200 {
+		t.Fatalf("submit: %d %v", status, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(tw.Messages()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the text never reached Twilio")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if m := tw.Messages()[0]; m.Body != "Hello by SMS" || m.From != "+14155550100" {
+		t.Errorf("sent %+v", m)
+	}
+}

@@ -20,8 +20,10 @@
 //	SMSRELAY_DEFAULT_FROM         number texts sent first go out from (or the Messaging Service)
 //	SMSRELAY_WHATSAPP_TEMPLATE_SID optional: approved template ("HX...") re-opening WhatsApp's window
 //
-// Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks
-// and GET /healthz. With a redis:// store, the Intercom budget is shared by
+// Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks,
+// the Inbox app's POST /intercom/canvas/initialize and
+// POST /intercom/canvas/submit, POST /admin/messages (with
+// SMSRELAY_ADMIN_TOKEN) and GET /healthz. With a redis:// store, the Intercom budget is shared by
 // every replica through Redis. The server refuses to start, with one line per
 // problem, when a variable is missing or malformed, and shuts down gracefully
 // on SIGINT or SIGTERM: it stops accepting requests, finishes running jobs
@@ -266,6 +268,8 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 	mux.Handle("POST /twilio/messages", r.TwilioHandler())
 	mux.Handle("POST /twilio/status", r.StatusHandler())
 	mux.Handle("POST /intercom/webhooks", r.IntercomHandler())
+	mux.Handle("POST /intercom/canvas/initialize", r.CanvasInitializeHandler())
+	mux.Handle("POST /intercom/canvas/submit", r.CanvasSubmitHandler())
 	if s.adminToken != "" {
 		mux.Handle("POST /admin/messages", requireBearer(s.adminToken, sendMessages(r, logger)))
 	}
