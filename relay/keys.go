@@ -129,6 +129,12 @@ func markProactiveNoted(sid string) marker { return marker("proactive-noted:" + 
 // markUnsureProactiveNote: the note of text sid may have been added.
 func markUnsureProactiveNote(sid string) marker { return marker("unsure-proactive-note:" + sid) }
 
+// markProactiveThread: a text ever went first to the thread key; only then
+// does a customer's text on it look for the days of markProactiveDay.
+func markProactiveThread(key store.ThreadKey) marker {
+	return marker("proactive-thread:" + key.String())
+}
+
 // markProactiveDay: a text went first to the thread key on t's day (UTC).
 func markProactiveDay(key store.ThreadKey, t time.Time) marker {
 	return marker("proactive-day:" + key.String() + ":" + strconv.FormatInt(t.UTC().Unix()/86400, 10))

@@ -45,6 +45,7 @@ func TestPersistedKeysNeverChange(t *testing.T) {
 		{string(markUnsureProactiveNote("SM1")), "unsure-proactive-note:SM1"},
 		{string(markProactiveDay(store.ThreadKey{Customer: "+14155550123", Sender: "+14155550100"}, at)), "proactive-day:+14155550123|+14155550100:20787"},
 		{string(markProactiveAnswered("SM1")), "proactive-answered:SM1"},
+		{string(markProactiveThread(store.ThreadKey{Customer: "+14155550123", Sender: "+14155550100"})), "proactive-thread:+14155550123|+14155550100"},
 		{string(markProactiveAnsweredOn("c1", at)), "proactive-answered-on:c1:20787"},
 		{dedupeProactive("SM1"), "relay:proactive:SM1"},
 		{kindProactive, "relay.proactive"},

@@ -356,6 +356,9 @@ func (r *Relay) sendProactive(ctx context.Context, key store.ThreadKey, msg twil
 	if err := r.st.Mark(rctx, string(markProactiveDay(key, time.Now()))); err != nil {
 		return sent.SID, found, fmt.Errorf("relay: Send: text %s sent, recording it failed: %w", sent.SID, err)
 	}
+	if err := r.st.Mark(rctx, string(markProactiveThread(key))); err != nil {
+		return sent.SID, found, fmt.Errorf("relay: Send: text %s sent, recording it failed: %w", sent.SID, err)
+	}
 	return sent.SID, found, nil
 }
 
@@ -427,6 +430,13 @@ func (r *Relay) answeredProactive(ctx context.Context, key store.ThreadKey, in i
 		at = time.Now()
 	}
 	since := at.Add(-r.cfg.AnswerWindow)
+	// One read for the customers never texted first, most of them.
+	if ever, err := r.st.Marked(ctx, string(markProactiveThread(key))); err != nil || !ever {
+		if err != nil {
+			return fmt.Errorf("relay: reading the record of texts sent first: %w", err)
+		}
+		return nil
+	}
 	seen := false
 	for day := since.UTC().Truncate(24 * time.Hour); !day.After(at); day = day.Add(24 * time.Hour) {
 		ok, err := r.st.Marked(ctx, string(markProactiveDay(key, day)))
