@@ -189,8 +189,8 @@ func TestInboxAppIsMounted(t *testing.T) {
 	if err != nil || status != 200 || len(canvas.Content.Components) == 0 {
 		t.Fatalf("initialize: %d %v", status, err)
 	}
-	status, canvas, err = ic.CanvasSubmit(ctx, base+"/intercom/canvas/submit", conv.ID, "991267001", "send", map[string]string{"message": "Hello by SMS"}, canvas)
-	if err != nil || status != 200 {
+	status, answer, err := ic.CanvasSubmit(ctx, base+"/intercom/canvas/submit", conv.ID, "991267001", "send", map[string]string{"message": "Hello by SMS"}, canvas)
+	if err != nil || status != 200 || answer.Content.Components[0].Text != "Sending by SMS" {
 		t.Fatalf("submit: %d %v", status, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
