@@ -152,11 +152,15 @@ func (r *Relay) composeCanvas(ctx context.Context, req *intercom.CanvasRequest, 
 
 // senderName is how the app shows a sender.
 func senderName(from string) string {
-	if strings.HasPrefix(from, "MG") {
+	if isServiceSID(from) {
 		return "the Messaging Service"
 	}
 	return from
 }
+
+// isServiceSID tells a Messaging Service SID from a number or sender ID
+// (an alphanumeric sender ID may start with "MG" too).
+func isServiceSID(s string) bool { return twiliosms.ValidMessagingServiceSID(s) == nil }
 
 func canvasOf(cs ...intercom.Component) intercom.Canvas {
 	return intercom.Canvas{Content: intercom.CanvasContent{Components: cs}}
@@ -270,7 +274,7 @@ func (r *Relay) handleCanvasSend(ctx context.Context, j canvasJob, job store.Job
 			continue
 		}
 		msg := twiliosms.Message{To: j.To, Body: chunk, StatusCallback: r.cfg.StatusCallbackURL}
-		if strings.HasPrefix(j.From, "MG") {
+		if isServiceSID(j.From) {
 			msg.MessagingServiceSID = j.From
 		} else {
 			msg.From = j.From

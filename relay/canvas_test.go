@@ -194,3 +194,18 @@ func (h *harness) onlyConversationOf(phone string) string {
 	}
 	return id
 }
+
+func TestInboxAppSendsFromAnAlphanumericSenderStartingWithMG(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) { c.DefaultFrom = "MGMShop" })
+	_, submitURL := h.canvasApp()
+	ct, _ := h.ic.AddContact(intercomtest.Contact{Role: "user", Phone: "+447700900123"})
+	chat, _ := h.ic.StartConversation(ct.ID, "Hi")
+	if _, _, err := h.ic.CanvasSubmit(context.Background(), submitURL, chat.ID, adminID, "send", map[string]string{"message": "Hello"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if sent := h.sent(); len(sent) != 1 || sent[0].From != "MGMShop" || sent[0].MessagingServiceSID != "" {
+		t.Errorf("sent %+v, want it from the sender ID", sent)
+	}
+}
