@@ -31,14 +31,32 @@ type intercomRoute struct {
 	api    IntercomAPI
 	finder ConversationFinder // nil: the client cannot search conversations
 	lim    Limiter
-	m      *metrics     // nil: not counted
-	w      *watch       // nil: not watched
-	tr     trace.Tracer // nil: not traced
+	m      *metrics      // nil: not counted
+	w      *watch        // nil: not watched
+	tr     trace.Tracer  // nil: not traced
+	noter  ContactNoter  // nil: the client cannot note contacts
+	reader ContactReader // nil: the client cannot read contacts
 }
 
 func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
 	f, _ := api.(ConversationFinder)
-	return &intercomRoute{api: api, finder: f, lim: lim}
+	n, _ := api.(ContactNoter)
+	rd, _ := api.(ContactReader)
+	return &intercomRoute{api: api, finder: f, lim: lim, noter: n, reader: rd}
+}
+
+// AddContactNote notes a contact through the budget; call it only when
+// noter is set.
+func (b *intercomRoute) AddContactNote(ctx context.Context, contactID, adminID, body string) (*intercom.ContactNote, error) {
+	return callAt(ctx, b, "contacts.notes.create", func(ctx context.Context) (*intercom.ContactNote, error) {
+		return b.noter.AddContactNote(ctx, contactID, adminID, body)
+	})
+}
+
+// Contact reads a contact through the budget; call it only when reader is
+// set.
+func (b *intercomRoute) Contact(ctx context.Context, id string) (*intercom.Contact, error) {
+	return callAt(ctx, b, "contacts.get", func(ctx context.Context) (*intercom.Contact, error) { return b.reader.Contact(ctx, id) })
 }
 
 func (b *intercomRoute) admit(ctx context.Context) (context.Context, error) {
@@ -182,6 +200,7 @@ func newTwilioRoute(api SMSSender, m *metrics) *twilioRoute {
 func (t *twilioRoute) Send(ctx context.Context, msg twiliosms.Message) (*twiliosms.Sent, error) {
 	ctx, span := startCall(ctx, t.tr, "twilio", "messages.create")
 	defer span.End()
+	cost := twiliosms.CountSegments(msg.Body) // known before the send, counted once accepted
 	sent, err := t.api.Send(ctx, msg)
 	if err != nil && t.tr != nil {
 		code, _ := twiliosms.ErrorCode(err)
@@ -190,6 +209,7 @@ func (t *twilioRoute) Send(ctx context.Context, msg twiliosms.Message) (*twilios
 	}
 	if err == nil {
 		t.m.smsSent.Add(ctx, 1)
+		t.m.segments(ctx, msg.To, cost)
 	} else if code, ok := twiliosms.ErrorCode(err); ok {
 		// Twilio refused the text; failures without a code (timeouts,
 		// 5xx) are retried and not counted here.

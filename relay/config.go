@@ -102,7 +102,11 @@ type Config struct {
 	NoteAuthor string
 	// MessagingServiceSID, when set, sends agent replies through this Twilio
 	// Messaging Service instead of from the thread's own number (WhatsApp
-	// threads keep their own sender).
+	// threads keep their own sender), and texts to any number of its pool
+	// thread by (customer, service), so that a customer who answers
+	// another number of the pool stays on their conversation. A customer's
+	// existing thread on a number carries over with their first text after
+	// the service is set.
 	MessagingServiceSID string
 	// DefaultRegion is the ISO 3166 region used to read phone numbers that
 	// lack a country code, such as "US". Default: none; such numbers are
@@ -123,6 +127,38 @@ type Config struct {
 	// customer's previous text on the thread is older than this, even if the
 	// old conversation is still open.
 	IdleTimeout time.Duration
+
+	// DefaultFrom is the number texts the relay sends first ([Relay.Send])
+	// go out from when they name none, in E.164 form (or a short code or
+	// alphanumeric sender ID). With MessagingServiceSID such texts go
+	// through the service instead.
+	DefaultFrom string
+	// AnswerWindow is how long after a text sent first the customer's
+	// answer is taken for one: their conversation gets a note quoting
+	// what was sent, and AnswerTagID. Default 48 hours; negative turns
+	// this off.
+	AnswerWindow time.Duration
+	// AnswerTagID is the Intercom tag id (of a tag such as "sms-reply",
+	// created in Intercom's settings) added to a conversation an answer to
+	// a text sent first starts or continues. Default: no tag.
+	AnswerTagID string
+	// SendRate, when set, returns the texts per second [Relay.Send] sends
+	// from a sender (a number, short code, alphanumeric ID or the
+	// Messaging Service SID); 0 means Twilio's default for its kind
+	// (twiliosms.DefaultRate: 1 on a long code, 10 alphanumeric, 100 on a
+	// short code). A Messaging Service's rate is that of its pool.
+	SendRate func(sender string) float64
+
+	// WhatsAppTemplate, when set, is sent to a WhatsApp customer when an
+	// agent's reply fails because they last wrote more than 24 hours ago
+	// (Twilio error 63016), at most once a day per thread, to invite them to
+	// write back. Default: the agent gets a note only.
+	WhatsAppTemplate *WhatsAppTemplate
+
+	// Cost guards the cost of every text the relay sends: transliteration
+	// of characters that force UCS-2, and a cap on the segments of one
+	// text. Default: texts go as written, split only at Twilio's limit.
+	Cost CostGuard
 
 	// RateLimit is the Intercom budget: requests per 10 seconds, over a
 	// sliding window, for every Intercom call this Relay makes. When neither
@@ -197,6 +233,7 @@ const (
 	defaultDrain        = 30 * time.Second
 	defaultDedupeTTL    = 72 * time.Hour
 	defaultMaxBodyBytes = 1 << 20
+	defaultAnswerWindow = 48 * time.Hour
 )
 
 // ConfigError lists everything wrong with a Config.
@@ -304,6 +341,24 @@ func (c Config) withDefaults() (Config, error) {
 	if c.AdminToken != "" && (len(c.AdminToken) < minAdminToken || strings.ContainsAny(c.AdminToken, " \t\r\n")) {
 		add("AdminToken must be at least %d characters, without spaces", minAdminToken)
 	}
+	if c.DefaultFrom != "" {
+		if n, err := twiliosms.NormalizeAddress(c.DefaultFrom, c.DefaultRegion); err == nil {
+			c.DefaultFrom = n
+		} else if !isSenderID(c.DefaultFrom) {
+			add("DefaultFrom: %v", err)
+		}
+	}
+	if c.WhatsAppTemplate != nil {
+		if err := twiliosms.ValidContentSID(c.WhatsAppTemplate.ContentSID); err != nil {
+			add("WhatsAppTemplate.ContentSID: %v", err)
+		}
+	}
+	if c.Cost.MaxSegments < 0 {
+		add("Cost.MaxSegments must not be negative")
+	}
+	if c.Cost.HoldOverCap && c.Cost.MaxSegments == 0 {
+		add("Cost.HoldOverCap needs Cost.MaxSegments")
+	}
 	if len(p) > 0 {
 		return c, &ConfigError{Problems: p}
 	}
@@ -319,6 +374,10 @@ func (c Config) withDefaults() (Config, error) {
 	c.DrainTimeout = or(c.DrainTimeout, defaultDrain)
 	c.DedupeTTL = or(c.DedupeTTL, defaultDedupeTTL)
 	c.MaxBodyBytes = or(c.MaxBodyBytes, defaultMaxBodyBytes)
+	c.AnswerWindow = or(c.AnswerWindow, defaultAnswerWindow)
+	if c.SendRate == nil {
+		c.SendRate = func(string) float64 { return 0 }
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

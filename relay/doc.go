@@ -49,7 +49,9 @@
 //
 // # Rules
 //
-//   - Threading. A thread is (customer address, our number). While its
+//   - Threading. A thread is (customer address, our number), or
+//     (customer address, Messaging Service) for texts to a number of the
+//     pool of Config.MessagingServiceSID (pools.go). While its
 //     conversation is open, each text is a reply from the contact on it. Once
 //     the conversation is closed (learned from conversation.admin.closed), the
 //     next text starts a new conversation, or re-opens the old one with
@@ -70,6 +72,25 @@
 //     attachments become MMS media where the customer's number takes them,
 //     links otherwise. Replies longer than 1600 characters go as several
 //     texts.
+//   - Texting first. [Relay.Send] texts a customer from code (by number
+//     or Intercom contact), honouring opt-outs, the cost guard and the
+//     sender's pace, idempotently under a caller's key, and records the
+//     text as a note on their contact (a new lead when the number is
+//     unknown). An answer within Config.AnswerWindow threads as usual and
+//     its conversation gets a note quoting what was sent, and
+//     Config.AnswerTagID.
+//   - The Inbox app. [Relay.CanvasInitializeHandler] and
+//     [Relay.CanvasSubmitHandler] serve a Canvas Kit app that lets an
+//     agent text the customer of any conversation; the conversation becomes
+//     their SMS thread (canvas.go).
+//   - WhatsApp's window. A reply Twilio fails with 63016 (the customer
+//     last wrote more than 24 hours ago) gets a note in plain words, and,
+//     with Config.WhatsAppTemplate, the approved template goes to the
+//     customer once a day to invite them back (whatsapp.go).
+//   - Cost. Every text's segments and encoding are counted before it is
+//     sent; Config.Cost transliterates characters that would force UCS-2
+//     and caps the segments of one text, splitting a longer reply or
+//     holding it back with a note ([CostGuard]).
 //   - Opt-out. STOP-family keywords on SMS (and Twilio's OptOutType, on any
 //     channel) mark the address opted out; the text still reaches the
 //     conversation, with an internal note. Replies to an opted-out address
@@ -173,7 +194,8 @@
 // ignored, rejected, error), smsrelay.jobs (by kind and outcome:
 // completed, retried, deferred, dead_lettered, dead_letter_failed,
 // lease_lost, interrupted), smsrelay.job.duration (seconds, by kind),
-// smsrelay.sms.sent, smsrelay.sms.withheld (by reason: opted_out, refused)
+// smsrelay.sms.sent, smsrelay.sms.withheld (by reason: opted_out, refused,
+// over_segment_cap), smsrelay.sms.segments (by encoding: GSM-7, UCS-2)
 // and the gauge smsrelay.queue.jobs (by state: ready, leased, dead). Alert
 // on dead letters and on a growing ready count. Call [Relay.Close] when
 // discarding a Relay, to stop its gauge being polled.
@@ -198,6 +220,12 @@
 //   - rules.go: what may leave by SMS (relayable parts, what they become,
 //     opt-out keywords).
 //   - notes.go: every internal note agents read.
+//   - cost.go: the cost guard every outgoing text is composed through.
+//   - pools.go: threading with a Messaging Service pool.
+//   - whatsapp.go: WhatsApp's 24-hour window and its template.
+//   - canvas.go: the Inbox app (Canvas Kit).
+//   - proactive.go, pace.go: texts sent first ([Relay.Send]), their record
+//     in Intercom and their answers; pacing per sender.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).
 //   - inbound.go, outbound.go, status.go: the jobs of a customer's text, an
 //     Intercom notification and a Twilio status callback.

@@ -55,6 +55,8 @@ func (r *Relay) TwilioHandler() http.Handler {
 			Body:       in.Body,
 			OptOutType: in.OptOutType,
 			ReceivedAt: time.Now().UTC(),
+
+			MessagingServiceSID: in.MessagingServiceSID,
 		}
 		for _, m := range in.Media {
 			job.Media = append(job.Media, media{URL: m.URL, ContentType: m.ContentType})

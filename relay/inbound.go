@@ -28,6 +28,8 @@ type inboundJob struct {
 	Media      []media   `json:"media,omitempty"`
 	OptOutType string    `json:"opt_out_type,omitempty"`
 	ReceivedAt time.Time `json:"received_at"`
+	// MessagingServiceSID is the service whose pool To belongs to, if any.
+	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
 }
 
 // routeJob applies a Route to a conversation the relay started.
@@ -42,9 +44,12 @@ type routeJob struct {
 // already happened: once the text is on a conversation, the message record
 // (SID → conversation) says so, and a retry only finishes the bookkeeping.
 func (r *Relay) handleInbound(ctx context.Context, in inboundJob, _ store.Job) error {
-	key := store.ThreadKey{Customer: in.From, Sender: in.To}
+	key := r.threadKey(in)
 	if err := key.Validate(); err != nil {
 		return permanent(fmt.Errorf("relay: inbound message %s: %w", in.MessageSID, err))
+	}
+	if err := r.carryOver(ctx, key, in); err != nil {
+		return err
 	}
 	log := r.log.With("message", in.MessageSID, "from", twiliosms.MaskAddress(in.From), "to", in.To)
 
@@ -331,7 +336,8 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 		}
 	}
 	if d.started {
-		if err := r.enqueueRoute(ctx, d.convID, key); err != nil {
+		// Routes are by our number, also for a thread of the service.
+		if err := r.enqueueRoute(ctx, d.convID, store.ThreadKey{Customer: key.Customer, Sender: in.To}); err != nil {
 			return err
 		}
 	}
@@ -351,7 +357,10 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 			}
 		}
 	}
-	return nil
+	if stale {
+		return nil
+	}
+	return r.answeredProactive(ctx, key, in, d)
 }
 
 // applyOptChange records an opt-out or opt-in the text asks for, at once,

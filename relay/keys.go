@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smsrelay/smsrelay/store"
 )
 
 // This file builds every string the relay stores: markers (store.Mark),
@@ -97,6 +99,105 @@ func statusKey(messageSID string) string { return "status:" + messageSID }
 // unreadableKey holds a signed inbound webhook that did not parse.
 func unreadableKey(from string) string { return "unreadable:" + from }
 
+// Texts sent first (Relay.Send).
+
+// proactivePartPrefix starts the PartID of the store.Message of a text
+// sent first.
+const proactivePartPrefix = "proactive:"
+
+// proactivePartID is the PartID recorded with a text Relay.Send sent under
+// idempotency key idem: it tells the text from an agent's reply, and from
+// the texts of other keys.
+func proactivePartID(idem string) string { return proactivePartPrefix + idem }
+
+// proactiveNoConversation is the ConversationID recorded with a text sent
+// first to a customer who has no SMS conversation yet (a store.Message
+// needs one).
+const proactiveNoConversation = "proactive:none"
+
+// markProactiveSent: chunk i of the text of idempotency key idem was sent.
+func markProactiveSent(idem string, i int) marker {
+	return marker("proactive-sent:" + idem + ":" + strconv.Itoa(i))
+}
+
+// markUnsureProactive: chunk i of the text of key idem may have been sent.
+func markUnsureProactive(idem string, i int) marker {
+	return marker("unsure-proactive:" + idem + ":" + strconv.Itoa(i))
+}
+
+// markProactiveNoted: text sid sent first is noted on the contact.
+func markProactiveNoted(sid string) marker { return marker("proactive-noted:" + sid) }
+
+// markUnsureProactiveNote: the note of text sid may have been added.
+func markUnsureProactiveNote(sid string) marker { return marker("unsure-proactive-note:" + sid) }
+
+// markProactiveThread: a text ever went first to the thread key; only then
+// does a customer's text on it look for the days of markProactiveDay.
+func markProactiveThread(key store.ThreadKey) marker {
+	return marker("proactive-thread:" + key.String())
+}
+
+// markProactiveDay: a text went first to the thread key on t's day (UTC).
+func markProactiveDay(key store.ThreadKey, t time.Time) marker {
+	return marker("proactive-day:" + key.String() + ":" + strconv.FormatInt(t.UTC().Unix()/86400, 10))
+}
+
+// markProactiveAnswered: an answer to text sid was noted on its
+// conversation.
+func markProactiveAnswered(sid string) marker { return marker("proactive-answered:" + sid) }
+
+// markProactiveAnsweredOn: an answer on conversation convID to a text sent
+// first that could not be looked up (no SentLister) was noted, for the
+// window starting at since's day.
+func markProactiveAnsweredOn(convID string, since time.Time) marker {
+	return marker("proactive-answered-on:" + convID + ":" + strconv.FormatInt(since.UTC().Unix()/86400, 10))
+}
+
+// markReopenSent: the WhatsApp template was sent (or refused, with a note)
+// to re-open the window of thread key on t's day (UTC).
+func markReopenSent(key store.ThreadKey, t time.Time) marker {
+	return marker("wa-reopen:" + key.String() + ":" + strconv.FormatInt(t.UTC().Unix()/86400, 10))
+}
+
+// markUnsureReopen: the WhatsApp template of markReopenSent may have been
+// sent.
+func markUnsureReopen(key store.ThreadKey, t time.Time) marker {
+	return marker("unsure-wa-reopen:" + key.String() + ":" + strconv.FormatInt(t.UTC().Unix()/86400, 10))
+}
+
+// reopenPartID is the PartID recorded with a WhatsApp template the relay
+// sent to re-open thread key's window on t's day, and the de-duplication
+// key of the job that sends it.
+func reopenPartID(key store.ThreadKey, t time.Time) string {
+	return "wa-reopen:" + key.String() + ":" + strconv.FormatInt(t.UTC().Unix()/86400, 10)
+}
+
+// markCanvasSent: chunk i of Inbox app job jobID was sent.
+func markCanvasSent(jobID string, i int) marker {
+	return marker("canvas-sent:" + jobID + ":" + strconv.Itoa(i))
+}
+
+// markUnsureCanvas: chunk i of Inbox app job jobID may have been sent.
+func markUnsureCanvas(jobID string, i int) marker {
+	return marker("unsure-canvas:" + jobID + ":" + strconv.Itoa(i))
+}
+
+// markCanvasNoted: the text of Inbox app job jobID is noted on its
+// conversation.
+func markCanvasNoted(jobID string) marker { return marker("canvas-noted:" + jobID) }
+
+// canvasPartID is the PartID recorded with a text of Inbox app job jobID.
+func canvasPartID(jobID string) string { return "canvas:" + jobID }
+
+// dedupeCanvas keys an Inbox app send by a hash of its conversation,
+// teammate and message, and the minute of t: a double click sends once.
+func dedupeCanvas(hash string, t time.Time) string {
+	return "relay:canvas:" + hash + ":" + strconv.FormatInt(t.UTC().Unix()/60, 10)
+}
+
+// dedupeProactive keys the job that records text sid in Intercom.
+func dedupeProactive(sid string) string { return "relay:proactive:" + sid }
+
 // Job kinds.
 const (
 	kindInbound  = "twilio.inbound"
@@ -106,6 +207,12 @@ const (
 	// kindUnreadable holds a signed inbound webhook that did not parse; it
 	// is dead-lettered on its first run, for an operator to look at.
 	kindUnreadable = "twilio.unreadable"
+	// kindProactive records a text sent first in Intercom.
+	kindProactive = "relay.proactive"
+	// kindReopen sends the WhatsApp template to re-open a thread's window.
+	kindReopen = "relay.whatsapp-reopen"
+	// kindCanvasSend sends a text a teammate wrote in the Inbox app.
+	kindCanvasSend = "relay.canvas-send"
 )
 
 // legacyStartedStatus is what releases before store.Message.Started wrote

@@ -3,6 +3,8 @@ package relay
 import (
 	"testing"
 	"time"
+
+	"github.com/smsrelay/smsrelay/store"
 )
 
 // TestPersistedKeysNeverChange pins every string the relay stores. These
@@ -35,6 +37,28 @@ func TestPersistedKeysNeverChange(t *testing.T) {
 		{kindRoute, "intercom.route"},
 		{kindUnreadable, "twilio.unreadable"},
 		{legacyStartedStatus, "received:started-conversation"},
+		{proactivePartID("k1"), "proactive:k1"},
+		{proactiveNoConversation, "proactive:none"},
+		{string(markProactiveSent("k1", 0)), "proactive-sent:k1:0"},
+		{string(markUnsureProactive("k1", 1)), "unsure-proactive:k1:1"},
+		{string(markProactiveNoted("SM1")), "proactive-noted:SM1"},
+		{string(markUnsureProactiveNote("SM1")), "unsure-proactive-note:SM1"},
+		{string(markProactiveDay(store.ThreadKey{Customer: "+14155550123", Sender: "+14155550100"}, at)), "proactive-day:+14155550123|+14155550100:20787"},
+		{string(markProactiveAnswered("SM1")), "proactive-answered:SM1"},
+		{string(markProactiveThread(store.ThreadKey{Customer: "+14155550123", Sender: "+14155550100"})), "proactive-thread:+14155550123|+14155550100"},
+		{string(markProactiveAnsweredOn("c1", at)), "proactive-answered-on:c1:20787"},
+		{dedupeProactive("SM1"), "relay:proactive:SM1"},
+		{kindProactive, "relay.proactive"},
+		{kindReopen, "relay.whatsapp-reopen"},
+		{kindCanvasSend, "relay.canvas-send"},
+		{string(markCanvasSent("7", 1)), "canvas-sent:7:1"},
+		{string(markUnsureCanvas("7", 0)), "unsure-canvas:7:0"},
+		{string(markCanvasNoted("7")), "canvas-noted:7"},
+		{canvasPartID("7"), "canvas:7"},
+		{dedupeCanvas("ab", at), "relay:canvas:ab:29933880"},
+		{string(markReopenSent(store.ThreadKey{Customer: "whatsapp:+14155550123", Sender: "whatsapp:+14155550100"}, at)), "wa-reopen:whatsapp:+14155550123|whatsapp:+14155550100:20787"},
+		{string(markUnsureReopen(store.ThreadKey{Customer: "whatsapp:+14155550123", Sender: "whatsapp:+14155550100"}, at)), "unsure-wa-reopen:whatsapp:+14155550123|whatsapp:+14155550100:20787"},
+		{reopenPartID(store.ThreadKey{Customer: "whatsapp:+14155550123", Sender: "whatsapp:+14155550100"}, at), "wa-reopen:whatsapp:+14155550123|whatsapp:+14155550100:20787"},
 		{receivedStatus, "received"},
 	} {
 		if tc.got != tc.want {

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/smsrelay/smsrelay/store"
+	"github.com/smsrelay/smsrelay/twiliosms"
 )
 
 // meterName names the relay's instruments' scope.
@@ -21,8 +22,9 @@ const meterName = "github.com/smsrelay/smsrelay/relay"
 //	smsrelay.jobs              counter    kind, outcome (completed, retried, deferred,
 //	                                      dead_lettered, dead_letter_failed, lease_lost, interrupted)
 //	smsrelay.job.duration      histogram  kind (seconds)
-//	smsrelay.sms.sent          counter    texts the relay sent for agents
-//	smsrelay.sms.withheld      counter    reason (opted_out, refused)
+//	smsrelay.sms.sent          counter    texts the relay sent (agents' replies, texts sent first)
+//	smsrelay.sms.withheld      counter    reason (opted_out, refused, over_segment_cap, ...)
+//	smsrelay.sms.segments      counter    encoding (GSM-7, UCS-2): SMS segments of the texts sent
 //	smsrelay.queue.jobs        gauge      state (ready, leased, dead)
 //	smsrelay.intercom.requests counter    endpoint, status (HTTP status, "error" or "not_sent")
 //	smsrelay.intercom.rate_limited counter endpoint (Intercom's 429 answers)
@@ -36,6 +38,7 @@ type metrics struct {
 	jobDuration metric.Float64Histogram
 	smsSent     metric.Int64Counter
 	smsWithheld metric.Int64Counter
+	smsSegments metric.Int64Counter
 	gauge       metric.Registration // the queue gauge's callback
 
 	icRequests   metric.Int64Counter
@@ -78,7 +81,7 @@ func newMetrics(mp metric.MeterProvider, q interface {
 		return nil, err
 	}
 	if out.smsSent, err = m.Int64Counter("smsrelay.sms.sent",
-		metric.WithDescription("Texts Twilio accepted from the relay for agents.")); err != nil {
+		metric.WithDescription("Texts Twilio accepted from the relay: agents' replies and texts sent first.")); err != nil {
 		return nil, err
 	}
 	if out.smsWithheld, err = m.Int64Counter("smsrelay.sms.withheld",
@@ -99,6 +102,10 @@ func newMetrics(mp metric.MeterProvider, q interface {
 	}
 	if out.sendFailures, err = m.Int64Counter("smsrelay.sms.send_failures",
 		metric.WithDescription("Texts Twilio refused (stage send) or reported failed or undelivered (stage status), by Twilio error code.")); err != nil {
+		return nil, err
+	}
+	if out.smsSegments, err = m.Int64Counter("smsrelay.sms.segments",
+		metric.WithDescription("SMS segments of the texts Twilio accepted from the relay, by encoding, as the relay counted them before sending.")); err != nil {
 		return nil, err
 	}
 	gauge, err := m.Int64ObservableGauge("smsrelay.queue.jobs",
@@ -179,6 +186,15 @@ func (m *metrics) webhook(ctx context.Context, handler, result string) {
 func (m *metrics) job(ctx context.Context, kind, outcome string, took time.Duration) {
 	m.jobs.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", kind), attribute.String("outcome", outcome)))
 	m.jobDuration.Record(ctx, took.Seconds(), metric.WithAttributes(attribute.String("kind", kind)))
+}
+
+// segments counts the segments of a text Twilio accepted: SMS only, since
+// WhatsApp messages are not billed by segment.
+func (m *metrics) segments(ctx context.Context, to string, cost twiliosms.Segments) {
+	if twiliosms.IsWhatsApp(to) || cost.Segments == 0 {
+		return
+	}
+	m.smsSegments.Add(ctx, int64(cost.Segments), metric.WithAttributes(attribute.String("encoding", string(cost.Encoding))))
 }
 
 func (m *metrics) withheld(ctx context.Context, reason string) {

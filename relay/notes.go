@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"strings"
+	"time"
 
 	"github.com/smsrelay/smsrelay/twiliosms"
 )
@@ -38,11 +39,78 @@ func noteDeadLetter(attempts int, jobID string, cause error) string {
 		attempts, html.EscapeString(jobID), html.EscapeString(cause.Error()))
 }
 
+// noteOverCap: an agent's reply was held back because it is longer than
+// the segment cap. char is a character that forces UCS-2, if any.
+func noteOverCap(cost twiliosms.Segments, maxSegments int, char string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<p>This reply was not sent by SMS: it would go as %d segments, and this relay sends at most %d per text. Carriers bill each segment as one text, so it would cost %d times the price of one.",
+		cost.Segments, maxSegments, cost.Segments)
+	if cost.Encoding == twiliosms.UCS2 {
+		fmt.Fprintf(&b, " It needs UCS-2, 70 characters per segment instead of 160")
+		if char != "" {
+			fmt.Fprintf(&b, ", because of characters such as “%s”", html.EscapeString(char))
+		}
+		b.WriteString(".")
+	}
+	fmt.Fprintf(&b, " Shorten it (%d characters), or split it into several replies, and send again.</p>", cost.Characters)
+	return b.String()
+}
+
+// noteProactiveSent: the relay texted the customer first (on the contact).
+func noteProactiveSent(body, from string, at time.Time) string {
+	return fmt.Sprintf("<p>Texted from %s at %s:</p><blockquote>%s</blockquote>",
+		html.EscapeString(from), at.UTC().Format("2006-01-02 15:04 MST"), htmlLines(body))
+}
+
+// proactiveQuote is a text sent first, as the answer's note quotes it.
+type proactiveQuote struct {
+	body string
+	at   time.Time
+}
+
+// noteProactiveAnswer: the customer's text answers a text sent first (q,
+// when it could be looked up).
+func noteProactiveAnswer(q *proactiveQuote) string {
+	if q == nil {
+		return "<p>The customer is answering a text we sent them first (what it said could not be looked up; see the notes on their profile).</p>"
+	}
+	return fmt.Sprintf("<p>The customer is answering this text we sent them at %s:</p><blockquote>%s</blockquote>",
+		q.at.UTC().Format("2006-01-02 15:04 MST"), htmlLines(q.body))
+}
+
+// htmlLines escapes s and keeps its line breaks.
+func htmlLines(s string) string {
+	return strings.ReplaceAll(html.EscapeString(s), "\n", "<br>")
+}
+
+// noteReopened: after a reply failed outside WhatsApp's window, the relay
+// sent the approved template contentSID (or Twilio refused it: sendErr).
+func noteReopened(contentSID string, sendErr error) string {
+	if sendErr != nil {
+		code, _ := twiliosms.ErrorCode(sendErr)
+		return fmt.Sprintf("<p>We tried to send the customer the approved WhatsApp template %s to invite them to write back, but Twilio refused it (error %d). Until they write to us, only a template reaches them.</p>",
+			html.EscapeString(contentSID), code)
+	}
+	return fmt.Sprintf("<p>The customer last wrote more than 24 hours ago, so WhatsApp only lets an approved template through. We sent them the template %s to invite them to write back; once they answer, send your reply again.</p>",
+		html.EscapeString(contentSID))
+}
+
+// noteCanvasSent: a teammate texted the customer from the Inbox app.
+func noteCanvasSent(body, customer string) string {
+	return fmt.Sprintf("<p>Sent by SMS to %s:</p><blockquote>%s</blockquote><p>Their answer will appear in this conversation.</p>",
+		html.EscapeString(customer), htmlLines(body))
+}
+
 // Openings of noteFailure.
 const (
 	failedNotSent      = "This reply was not sent by SMS"
 	failedUndelivered  = "This reply was not delivered by SMS"
 	failedCouldNotSend = "This reply could not be sent by SMS"
+	// Of a text sent first (Relay.Send).
+	failedFirstUndelivered  = "A text we sent this customer first was not delivered"
+	failedFirstCouldNotSend = "A text we sent this customer first could not be sent"
+	// Of a text sent from the Inbox app.
+	failedCanvasNotSent = "This text was not sent by SMS"
 )
 
 // noteFailure: a text did not go out, with Twilio's error code, what it

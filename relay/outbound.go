@@ -203,10 +203,18 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 		return r.markPart(ctx, p.ID)
 	}
 
-	out, ok := composeReply(p, key.Customer)
+	out, ok := composeReply(p, key.Customer, r.cfg.Cost)
 	if !ok {
 		log.Info("relay: reply has nothing to send")
 		r.m.withheld(ctx, "empty")
+		return r.markPart(ctx, p.ID)
+	}
+	if out.held {
+		log.Info("relay: reply longer than the segment cap; not sent", "segments", out.cost.Segments, "encoding", out.cost.Encoding)
+		if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, noteOverCap(out.cost, r.cfg.Cost.MaxSegments, firstUCS2(out.body))); err != nil {
+			return fmt.Errorf("relay: adding segment cap note: %w", err)
+		}
+		r.m.withheld(ctx, "over_segment_cap")
 		return r.markPart(ctx, p.ID)
 	}
 	for i, chunk := range out.chunks {
@@ -335,6 +343,9 @@ func (r *Relay) sendFailed(ctx context.Context, key store.ThreadKey, convID, par
 	}
 	if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, noteFailure(failedNotSent, code, "")); err != nil {
 		return fmt.Errorf("relay: adding failure note: %w", err)
+	}
+	if err := r.reopenWindow(ctx, key, convID, code); err != nil {
+		return err
 	}
 	r.m.withheld(ctx, "refused")
 	return r.markPart(ctx, partID)

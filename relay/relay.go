@@ -34,7 +34,8 @@ type Relay struct {
 	lim     Limiter
 	insp    store.QueueInspector // nil: the queue cannot count per kind
 	tracer  trace.Tracer
-	tracing bool // Config.TracerProvider was set
+	tracing bool    // Config.TracerProvider was set
+	pacers  *pacers // paces texts sent first, per sender
 
 	closeOnce sync.Once
 	closeErr  error
@@ -73,6 +74,7 @@ func New(cfg Config) (*Relay, error) {
 	if r.m, err = newMetrics(c.MeterProvider, r); err != nil {
 		return nil, fmt.Errorf("relay: creating metrics: %w", err)
 	}
+	r.pacers = newPacers(c.SendRate)
 	r.ic = newIntercomRoute(c.Intercom, budget)
 	r.tw = newTwilioRoute(c.Twilio, r.m)
 	r.w, r.lim = newWatch(rateWindow), budget
@@ -93,6 +95,9 @@ func New(cfg Config) (*Relay, error) {
 			kindIntercom:   handler(r.handleIntercom),
 			kindRoute:      handler(r.handleRoute),
 			kindUnreadable: handler(r.handleUnreadable),
+			kindProactive:  handler(r.handleProactive),
+			kindReopen:     handler(r.handleReopen),
+			kindCanvasSend: handler(r.handleCanvasSend),
 		}),
 		Workers:      c.Workers,
 		Lease:        c.Lease,

@@ -32,17 +32,22 @@ func relayable(partType, authorType, body string, hasAttachments bool) bool {
 }
 
 // outgoing is what an agent's part becomes on the customer's phone: the
-// bodies of one or more texts, and the media of the first.
+// bodies of one or more texts, and the media of the first; or, when the
+// cost guard holds it back, what it would cost.
 type outgoing struct {
 	chunks []string
 	media  []string
+	cost   twiliosms.Segments
+	held   bool
+	body   string // the whole text, as the cost guard lets it go
 }
 
 // composeReply turns a relayable part into texts to customer: its body as
 // plain text, attachments as MMS media where the customer's number takes
-// them (up to Twilio's limit) and as links otherwise, split into texts
-// Twilio accepts. It reports false when there is nothing to send.
-func composeReply(p part, customer string) (outgoing, bool) {
+// them (up to Twilio's limit) and as links otherwise, through the cost
+// guard g, split into texts Twilio accepts. It reports false when there is
+// nothing to send.
+func composeReply(p part, customer string, g CostGuard) (outgoing, bool) {
 	text := SMSText(p.Body)
 	var out outgoing
 	for _, a := range p.Attachments {
@@ -62,7 +67,11 @@ func composeReply(p part, customer string) (outgoing, bool) {
 	if text == "" && len(out.media) == 0 {
 		return out, false
 	}
-	out.chunks, _ = twiliosms.SplitBody(text, twiliosms.MaxBodyLength) // fails only for a limit below 2
+	gt := g.guard(text, customer)
+	out.chunks, out.cost, out.held, out.body = gt.chunks, gt.cost, gt.held, gt.body
+	if out.held {
+		return out, true
+	}
 	if len(out.chunks) == 0 {
 		out.chunks = []string{""} // media only
 	}

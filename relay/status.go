@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/smsrelay/smsrelay/store"
@@ -50,8 +51,18 @@ func (r *Relay) handleStatus(ctx context.Context, s statusJob, job store.Job) er
 				return fmt.Errorf("relay: recording opt-out: %w", err)
 			}
 		}
-		if _, err := r.ic.AddNote(ctx, m.ConversationID, r.cfg.NoteAuthor, noteFailure(what, s.ErrorCode, s.ErrorMessage)); err != nil {
+		if strings.HasPrefix(m.PartID, proactivePartPrefix) {
+			what = failedFirstUndelivered
+			if s.Status == "failed" {
+				what = failedFirstCouldNotSend
+			}
+			if err := r.proactiveFailed(ctx, m, noteFailure(what, s.ErrorCode, s.ErrorMessage)); err != nil {
+				return err
+			}
+		} else if _, err := r.ic.AddNote(ctx, m.ConversationID, r.cfg.NoteAuthor, noteFailure(what, s.ErrorCode, s.ErrorMessage)); err != nil {
 			return fmt.Errorf("relay: adding delivery failure note: %w", err)
+		} else if err := r.reopenWindow(ctx, m.Thread, m.ConversationID, s.ErrorCode); err != nil {
+			return err
 		}
 	}
 	_, changed, err := r.st.AdvanceMessageStatus(ctx, s.MessageSID, s.Status, s.ErrorCode)

@@ -261,6 +261,12 @@ type Message struct {
 	// StatusCallback, when set, is the http(s) URL Twilio posts status
 	// callbacks of this message to (see [ParseStatus]).
 	StatusCallback string
+	// ContentSID, when set, sends the Content Template with this SID
+	// ("HX..."), such as an approved WhatsApp template, instead of Body.
+	ContentSID string
+	// ContentVariables are the template's variables ({"1": "Ada"}). They
+	// need ContentSID.
+	ContentVariables map[string]string
 }
 
 // Sent is Twilio's answer to an accepted message.
@@ -300,8 +306,15 @@ func (m Message) Validate() error {
 			return bad("MessagingServiceSID %s", p)
 		}
 	}
-	if m.Body == "" && len(m.MediaURLs) == 0 {
-		return bad("Body or MediaURLs is required")
+	if m.ContentSID != "" {
+		if !contentSIDPattern.MatchString(m.ContentSID) {
+			return bad("ContentSID must be \"HX\" followed by 32 hex digits")
+		}
+	} else if len(m.ContentVariables) > 0 {
+		return bad("ContentVariables need ContentSID")
+	}
+	if m.Body == "" && len(m.MediaURLs) == 0 && m.ContentSID == "" {
+		return bad("Body or MediaURLs (or ContentSID) is required")
 	}
 	if n := len(utf16.Encode([]rune(m.Body))); n > MaxBodyLength {
 		return bad("Body is %d UTF-16 code units long, more than Twilio's limit of %d", n, MaxBodyLength)
@@ -393,6 +406,16 @@ func (c *Client) Send(ctx context.Context, m Message) (*Sent, error) {
 	}
 	if m.StatusCallback != "" {
 		params.SetStatusCallback(m.StatusCallback)
+	}
+	if m.ContentSID != "" {
+		params.SetContentSid(m.ContentSID)
+		if len(m.ContentVariables) > 0 {
+			vars, err := contentVariables(m.ContentVariables)
+			if err != nil {
+				return nil, fmt.Errorf("twiliosms: send: encoding ContentVariables: %w", err)
+			}
+			params.SetContentVariables(vars)
+		}
 	}
 
 	res, err := api.CreateMessage(params)

@@ -14,7 +14,7 @@
 //	TWILIO_BASE_URL               default Twilio's own
 //	TWILIO_MESSAGING_SERVICE_SID  optional: send through this Messaging Service
 //	SMSRELAY_ADMIN_TOKEN          optional, at least 16 characters: serves the
-//	                              operator API and page under /admin/
+//	                              operator API and page under /admin/, and POST /admin/messages
 //	SMSRELAY_ROUTES               JSON: {"+14155550100": {"team_id": "1", "admin_id": "2", "tag_ids": ["3"]}}
 //	SMSRELAY_DEFAULT_ROUTE        JSON: {"team_id": "1"} for numbers not in SMSRELAY_ROUTES
 //	SMSRELAY_REOPEN               true: a text reopens the thread's closed conversation
@@ -29,13 +29,21 @@
 //	SMSRELAY_REDIS_PREFIX         Redis key prefix (default redisstore's)
 //	SMSRELAY_LOG_LEVEL            debug, info (default), warn or error
 //	SMSRELAY_LOG_FORMAT           text (default) or json
+//	SMSRELAY_TRANSLITERATE        "true": typographic characters become GSM-7
+//	SMSRELAY_MAX_SEGMENTS         optional: cap on the SMS segments of one text
+//	SMSRELAY_HOLD_OVER_CAP        "true": hold replies over the cap with a note
+//	SMSRELAY_DEFAULT_FROM         number texts sent first go out from (or the Messaging Service)
+//	SMSRELAY_WHATSAPP_TEMPLATE_SID optional: approved template ("HX...") re-opening WhatsApp's window
 //
 // Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks,
-// GET /metrics (Prometheus), GET /livez (the process serves), GET /readyz
-// (the store answers and the workers run), GET /healthz (the store
-// answers) and, with SMSRELAY_ADMIN_TOKEN, /admin/ (see relay.AdminHandler).
-// With a postgres:// or redis:// store, the Intercom budget is shared by
-// every replica through that store. The server refuses to start, with one line per
+// the Inbox app's POST /intercom/canvas/initialize and
+// POST /intercom/canvas/submit, GET /metrics (Prometheus), GET /livez (the
+// process serves), GET /readyz (the store answers and the workers run),
+// GET /healthz (the store answers) and, with SMSRELAY_ADMIN_TOKEN,
+// POST /admin/messages (texts sent first) and /admin/ (the operator API and
+// page, see relay.AdminHandler). With a postgres:// or redis:// store, the
+// Intercom budget is shared by every replica through that store. The server
+// refuses to start, with one line per
 // problem, when a variable is missing or malformed, and shuts down gracefully
 // on SIGINT or SIGTERM: it stops accepting requests, finishes running jobs
 // (or leaves them to their leases) and exits; a second signal exits at
@@ -100,6 +108,9 @@ type settings struct {
 	adminToken                           string
 	twTokens, icSecrets                  []string // every token and secret, for rotations
 	opts                                 options
+	cost                                 relay.CostGuard
+	defaultFrom                          string
+	waTemplate                           *relay.WhatsAppTemplate
 }
 
 // problems lists everything wrong with the environment, one line each.
@@ -182,6 +193,14 @@ func readSettings(getenv func(string) string) (settings, error) {
 			s.icRate = n
 		}
 	}
+	s.adminToken = get("SMSRELAY_ADMIN_TOKEN", "")
+	s.defaultFrom = get("SMSRELAY_DEFAULT_FROM", "")
+	var costProblems []string
+	s.cost, costProblems = readCostGuard(getenv)
+	p = append(p, costProblems...)
+	var waProblems []string
+	s.waTemplate, waProblems = readWhatsAppTemplate(getenv)
+	p = append(p, waProblems...)
 	if len(p) > 0 {
 		return s, p
 	}
@@ -316,6 +335,9 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		Logger:              logger,
 		MeterProvider:       meters,
 		AdminToken:          s.adminToken,
+		Cost:                s.cost,
+		DefaultFrom:         s.defaultFrom,
+		WhatsAppTemplate:    s.waTemplate,
 	}
 	s.opts.apply(&cfg)
 	r, err := relay.New(cfg)
@@ -332,6 +354,11 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 	mux.Handle("POST /twilio/messages", r.TwilioHandler())
 	mux.Handle("POST /twilio/status", r.StatusHandler())
 	mux.Handle("POST /intercom/webhooks", r.IntercomHandler())
+	mux.Handle("POST /intercom/canvas/initialize", r.CanvasInitializeHandler())
+	mux.Handle("POST /intercom/canvas/submit", r.CanvasSubmitHandler())
+	if s.adminToken != "" {
+		mux.Handle("POST /admin/messages", requireBearer(s.adminToken, sendMessages(r, logger)))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, req *http.Request) {
 		if _, err := r.Stats(req.Context()); err != nil {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)

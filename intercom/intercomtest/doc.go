@@ -43,6 +43,12 @@
 //     pagination (20 per page unless asked, at most 150). It answers a
 //     conversation.list of REST-rendered conversations (HTML bodies, no
 //     parts) in creation order. [WithSearchLag] hides new conversations too.
+//   - POST /contacts/{id}/notes: notes on a contact ([Server.ContactNotes]).
+//
+// It also plays the Inbox for a Canvas Kit app: [Server.CanvasInitialize]
+// and [Server.CanvasSubmit] post initialize and submit requests for a
+// conversation and its contact, signed with X-Body-Signature, and return
+// the canvas the app answered with.
 //
 // Unknown and deleted conversations ([Server.DeleteConversation]) get 404.
 // Every error is an Intercom error.list.

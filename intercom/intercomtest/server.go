@@ -203,6 +203,10 @@ type Server struct {
 	notifications map[string]*notification
 	deliveries    []Delivery
 	seq           struct{ contact, conv, part, msg, tag int64 }
+
+	notesMu      sync.Mutex // guards contactNotes and noteSeq
+	contactNotes map[string][]ContactNote
+	noteSeq      int64
 }
 
 // NewServer starts a fake Intercom API on 127.0.0.1. Close it when done. It
@@ -549,6 +553,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, reqI
 		s.createContact(c)
 	case r.Method == http.MethodGet && len(p) == 2 && p[0] == "contacts":
 		s.showContact(c, p[1])
+	case r.Method == http.MethodPost && len(p) == 3 && p[0] == "contacts" && p[2] == "notes":
+		s.createContactNote(c, p[1])
 	case r.Method == http.MethodPost && len(p) == 1 && p[0] == "conversations":
 		s.createConversation(c)
 	case r.Method == http.MethodPost && len(p) == 2 && p[0] == "conversations" && p[1] == "search":

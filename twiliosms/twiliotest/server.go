@@ -73,9 +73,13 @@ type SentMessage struct {
 	Body                string
 	MediaURLs           []string // every MediaUrl value, in order
 	StatusCallback      string
-	Status              string // "queued", or "accepted" with a Messaging Service
-	NumSegments         int
-	DateCreated         time.Time
+	// ContentSID and ContentVariables (as sent: a JSON object) name a
+	// Content Template sent instead of a body.
+	ContentSID       string
+	ContentVariables string
+	Status           string // "queued", or "accepted" with a Messaging Service
+	NumSegments      int
+	DateCreated      time.Time
 	// Form is the whole request body as sent.
 	Form url.Values
 }
@@ -510,7 +514,7 @@ func check(form url.Values) (status, code int, msg string) {
 		return 400, 21211, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to)
 	case form.Get("From") == "" && form.Get("MessagingServiceSid") == "":
 		return 400, 21603, "A 'From' phone number is required."
-	case body == "" && len(media) == 0:
+	case body == "" && len(media) == 0 && form.Get("ContentSid") == "":
 		return 400, 21602, "Message body is required."
 	case len(utf16.Encode([]rune(body))) > twiliosms.MaxBodyLength:
 		return 400, 21617, "The concatenated message body exceeds the 1600 character limit."
@@ -573,6 +577,8 @@ func (s *Server) create(form url.Values) SentMessage {
 		Body:                form.Get("Body"),
 		MediaURLs:           slices.Clone(media),
 		StatusCallback:      form.Get("StatusCallback"),
+		ContentSID:          form.Get("ContentSid"),
+		ContentVariables:    form.Get("ContentVariables"),
 		Status:              twiliosms.StatusQueued,
 		DateCreated:         s.now().UTC().Truncate(time.Second),
 		Form:                form,
