@@ -1,0 +1,18 @@
+// Package crashtest holds the relay's crash test: a real relay process,
+// killed with SIGKILL at hundreds of seeded random points (some of them
+// right after Intercom or Twilio applied a request and before the relay
+// could record it), restarted each time, on PostgreSQL and on Redis, under a
+// steady mixed workload against the fake APIs. The package has no API; its
+// test counts what the promise in the relay package doc allows (texts lost:
+// none; duplicates: only from the window between a side effect and its
+// record) and fails when a count leaves its bound.
+//
+// Run it with the store URLs set:
+//
+//	SMSRELAY_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' \
+//	SMSRELAY_TEST_REDIS_URL='redis://127.0.0.1:6379/0' \
+//	go test -race -v -run TestCrash ./internal/crashtest
+//
+// SMSRELAY_CRASH_SEED replays a run's kill schedule and workload choices;
+// SMSRELAY_CRASH_KILLS changes the number of kills per store (default 200).
+package crashtest
