@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"log"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -308,6 +309,7 @@ func apiProxy(t *testing.T, target string, sup *supervisor, applied *atomic.Int6
 		}
 		return nil
 	}
+	rp.ErrorLog = log.New(io.Discard, "", 0) // a killed relay's broken connections are the point
 	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
 		if errors.Is(err, errKilled) {
 			// Nobody is listening any more.
