@@ -135,6 +135,8 @@
 //   - A process killed between a side effect and its record leaves no
 //     unsure marker, and the retry repeats the side effect: one duplicate
 //     conversation, customer text or SMS per kill at the worst moment.
+//     The same holds when the store fails the record itself (the message
+//     record or a progress marker) right after the side effect.
 //   - Intercom's conversation search can lag behind a conversation created
 //     a moment ago, so a lost answer to starting one may still end in two
 //     conversations; the relay then carries the second, and an agent's reply
