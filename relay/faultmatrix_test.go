@@ -113,7 +113,28 @@ func mustFail(t *testing.T, ic *intercomtest.Server, method, pattern string, f i
 // budget1s makes the fake's budget window one second, so that a 429's
 // X-RateLimit-Reset (the end of the window) is at most a second or two
 // away, as Intercom's is at most ten.
-var budget1s = []intercomtest.Option{intercomtest.WithBudget(1000, time.Second)}
+var budget1s = []intercomtest.Option{intercomtest.WithBudget(1000, time.Second), ownHooks()}
+
+// ownHooks gives a fake Intercom its own connections for webhooks. Parallel
+// tests must not share http.DefaultTransport: an httptest server's Close
+// closes its idle connections, breaking another test's request in flight.
+func ownHooks() intercomtest.Option {
+	return intercomtest.WithWebhookClient(&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}})
+}
+
+// sendStatus posts a signed status callback for sid, as Twilio does, on the
+// harness's own connections.
+func sendStatus(t *testing.T, h *harness, sid, status string, code int) {
+	t.Helper()
+	form, err := h.tw.StatusForm(sid, status, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := twiliotest.Post(context.Background(), h.srv.Client(), h.token, h.srv.URL+"/twilio/status", form)
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("status callback answered %d, %v", st, err)
+	}
+}
 
 func TestFaultMatrixIntercom(t *testing.T) {
 	// Faults on starting a conversation (the customer's first text).
@@ -173,9 +194,7 @@ func TestFaultMatrixIntercom(t *testing.T) {
 			h.reply(c.ID, "on its way")
 			h.drain()
 			mustFail(t, h.ic, "POST", "/conversations/*/reply", tc.fault)
-			if st, err := h.tw.SendStatus(context.Background(), h.sent()[0].SID, "undelivered", 30003); err != nil || st != http.StatusOK {
-				t.Fatal(st, err)
-			}
+			sendStatus(t, h, h.sent()[0].SID, "undelivered", 30003)
 			h.drain()
 			// A lost answer to adding a note may leave two: the relay does
 			// not look for notes before repeating one (it prefers a
@@ -213,7 +232,7 @@ func TestFaultMatrixTwilio(t *testing.T) {
 			if tc.short {
 				cfg = shortTwilioTimeout(t, tw)
 			}
-			h := newHarness(t, nil, cfg)
+			h := newHarness(t, []intercomtest.Option{ownHooks()}, cfg)
 			if tc.short {
 				h.tw = tw // the relay sends through this one
 			}
@@ -258,9 +277,7 @@ func TestFaultMatrixTwilio(t *testing.T) {
 		h.drain()
 		sid := h.sent()[0].SID
 		for range 2 { // Twilio may call back twice
-			if st, err := h.tw.SendStatus(context.Background(), sid, "undelivered", 30007); err != nil || st != http.StatusOK {
-				t.Fatal(st, err)
-			}
+			sendStatus(t, h, sid, "undelivered", 30007)
 		}
 		h.drain()
 		noted(t, h, c.ID, "30007")
@@ -398,7 +415,7 @@ func TestFaultMatrixStore(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
 				fs := &faultyStore{Store: memstore.New(), left: map[string]int{}, hang: hang}
-				h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) {
+				h := newHarness(t, []intercomtest.Option{ownHooks()}, func(c *relay.Config, _ *intercomtest.Server) {
 					c.Store, c.Queue = fs, fs
 					c.Lease = time.Second
 				})

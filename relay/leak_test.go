@@ -178,7 +178,7 @@ func TestNeverLeakRandomized(t *testing.T) {
 // the oracle expected to be sent, and whether it failed.
 func leakCase(t *testing.T, seed uint64) (int, int, bool) {
 	rng := mrand.New(mrand.NewPCG(seed, 0x6c65616b))
-	h := newHarness(t, nil, nil)
+	h := newHarness(t, []intercomtest.Option{ownHooks()}, nil)
 	ctx := context.Background()
 	failed := false
 	fail := func(format string, args ...any) {

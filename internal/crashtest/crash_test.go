@@ -352,6 +352,7 @@ func crash(t *testing.T, storeURL, namespace string, st store.Store, q queue) {
 	start := time.Now()
 
 	sup := &supervisor{t: t, logPath: filepath.Join(t.TempDir(), "relay.log")}
+	t.Cleanup(func() { sup.kill() }) // never leave a relay process behind
 	// Webhooks reach whichever relay process is running.
 	hooks := &http.Client{
 		Timeout: 5 * time.Second,
