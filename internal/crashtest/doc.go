@@ -7,8 +7,11 @@
 // none; duplicates: only from the window between a side effect and its
 // record) and fails when a count leaves its bound.
 //
-// Run it with the store URLs set:
+// It runs when SMSRELAY_CRASH_TEST is 1 and the store URLs are set (.ci/run
+// runs it in a step of its own, so that it does not load the machine while
+// other packages' timing-sensitive tests run):
 //
+//	SMSRELAY_CRASH_TEST=1 \
 //	SMSRELAY_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' \
 //	SMSRELAY_TEST_REDIS_URL='redis://127.0.0.1:6379/0' \
 //	go test -race -v -run TestCrash ./internal/crashtest
