@@ -106,6 +106,13 @@ func normalizeNumber(s, region string) (string, error) {
 	if !e164Pattern.MatchString(e) {
 		return "", fmt.Errorf("cannot be written in E.164 form (got %q)", MaskAddress(e))
 	}
+	// A national number with leading zeros can come out in a form that
+	// reads back as another number ("0000( 000-00" in AX gives
+	// +35800000000, read back as +3580000000): refuse it rather than store
+	// a number that changes the next time it is read.
+	if back, err := phonenumbers.Parse(e, ""); err != nil || phonenumbers.Format(back, phonenumbers.E164) != e {
+		return "", errors.New("has no stable E.164 form")
+	}
 	return e, nil
 }
 
