@@ -333,3 +333,42 @@ func (h *harness) customerParts(id string) int {
 	}
 	return len(contactParts(c))
 }
+
+func TestPageWhoseAnswerWasLostIsSentOnce(t *testing.T) {
+	t.Parallel()
+	h := pagingHarness(t, false, nil)
+	h.text(customer, "Help")
+	h.drain()
+	conv := h.onlyConversation()
+	// Twilio takes the page and the answer is lost: the retry looks
+	// before sending again.
+	h.tw.FailTo(agentPhone, twiliotest.Fault{Accept: true, Code: 20500})
+	h.tag(conv.ID, "urgent")
+	h.runUntil("the page", func() bool { return len(h.textsTo(agentPhone)) > 0 })
+	h.tw.ClearFaults()
+	h.drain()
+	if n := len(h.textsTo(agentPhone)); n != 1 {
+		t.Fatalf("%d pages, want 1", n)
+	}
+	if dead, err := h.r.DeadLetters(context.Background(), 10); err != nil || len(dead) != 0 {
+		t.Fatalf("dead letters %v, %v", dead, err)
+	}
+}
+
+func TestTagOnAConversationTheRelayDoesNotCarryPagesNoOne(t *testing.T) {
+	t.Parallel()
+	h := pagingHarness(t, false, nil)
+	ct, err := h.ic.AddContact(intercomtest.Contact{Role: "user", Email: "chat@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat, err := h.ic.StartConversation(ct.ID, "a chat, not an SMS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tag(chat.ID, "urgent")
+	h.drain()
+	if n := len(h.sent()); n != 0 {
+		t.Fatalf("%d texts, want none", n)
+	}
+}
