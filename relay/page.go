@@ -49,8 +49,9 @@ type Paging struct {
 	// conversation is assigned to is paged at their number.
 	AgentPhones map[string]string
 	// OnCall returns the number to page about a conversation assigned to
-	// nobody with a number in AgentPhones. "" pages no one. It is called
-	// in a worker, once per page. nil uses OnCallPhone.
+	// nobody with a number in AgentPhones. "" pages no one; an error is
+	// retried. It is called in a worker, on each attempt at a page. nil
+	// uses OnCallPhone.
 	OnCall func(ctx context.Context, conversationID string) (string, error)
 	// OnCallPhone is paged when OnCall is nil and the conversation is
 	// assigned to nobody with a number in AgentPhones.
@@ -254,7 +255,7 @@ func (r *Relay) handlePageWait(ctx context.Context, p pageWaitJob, _ store.Job) 
 		return nil
 	}
 	return r.page(ctx, store.ThreadKey{Customer: p.Customer, Sender: p.Sender}, c, sp,
-		"Waiting "+p.Due.Sub(p.ReceivedAt).Round(time.Minute).String())
+		"Waiting "+shortDuration(p.Due.Sub(p.ReceivedAt)))
 }
 
 // answeredSince reports whether an admin answered (or a page was
@@ -297,6 +298,19 @@ func (r *Relay) isAnswer(ctx context.Context, p intercom.Part) (answer, ack bool
 		return ack, ack, nil
 	}
 	return false, false, nil
+}
+
+// shortDuration writes d to the second, without zero tails: "10m", "1h",
+// "1m30s".
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // spell is a conversation's current waiting spell.

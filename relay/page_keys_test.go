@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,5 +26,26 @@ func TestPagingKeysNeverChange(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("persisted key = %q, want %q (never change a stored key)", tc.got, tc.want)
 		}
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		10 * time.Minute: "10m", time.Hour: "1h", 90 * time.Second: "1m30s", 1500 * time.Millisecond: "2s", 2*time.Hour + 30*time.Minute: "2h30m",
+	} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestPageTextMasksAndQuotesOneLine(t *testing.T) {
+	long := strings.Repeat("x", 150)
+	got := pageText("Tagged urgent", "+14155550123", "<p>"+long+"</p><p>second line</p>", "https://app.intercom.com/a/inbox/w/inbox/conversation/1")
+	if strings.Contains(got, "+14155550123") || strings.Contains(got, "second line") || !strings.Contains(got, strings.Repeat("x", pageLineMax-3)+"...") {
+		t.Errorf("pageText = %q", got)
+	}
+	if _, _, ok := parsePagePartID(pagePartID(time.Unix(100, 0), "", "quiet:5")); !ok {
+		t.Error("parsePagePartID cannot read a page record without an admin")
 	}
 }
