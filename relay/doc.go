@@ -191,6 +191,13 @@
 //   - The customer's texts are ordered by when Twilio delivered them to the
 //     relay, which is the order Twilio received them except after Twilio
 //     retried a delivery.
+//   - Paging. A page for a WhatsApp thread goes by SMS from the same number
+//     without its "whatsapp:" prefix, which must then be able to send SMS.
+//     The latest page from one number to one agent's phone is the one a
+//     text back acknowledges. A text from a number in Paging.AgentPhones
+//     that answers no page in Paging.AckWindow is logged and set aside.
+//     A page's wait (Paging.After) is a job waiting in the queue: Stats and
+//     the queue-depth metric count it.
 //
 // # Metrics
 //
