@@ -43,6 +43,17 @@ type Conversation struct {
 	// State. Changes within one second can share an UpdatedAt.
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Tags are the tags applied to the conversation.
+	Tags []Tag
+}
+
+// Tag is a tag applied to a conversation.
+type Tag struct {
+	ID   string
+	Name string
+	// AppliedAt is when the tag was applied, zero when the answer or
+	// notification does not say.
+	AppliedAt time.Time
 }
 
 // ContactRef is a reference to a contact within a conversation.
@@ -305,6 +316,13 @@ type wireConversation struct {
 	TeamAssigneeID  flexString `json:"team_assignee_id"`
 	CreatedAt       unixTime   `json:"created_at"`
 	UpdatedAt       unixTime   `json:"updated_at"`
+	Tags            *struct {
+		Tags []struct {
+			ID        flexString `json:"id"`
+			Name      string     `json:"name"`
+			AppliedAt unixTime   `json:"applied_at"`
+		} `json:"tags"`
+	} `json:"tags"`
 }
 
 func (w *wireConversation) conversation() *Conversation {
@@ -336,6 +354,11 @@ func (w *wireConversation) conversation() *Conversation {
 	if w.Contacts != nil {
 		for _, r := range w.Contacts.Contacts {
 			c.Contacts = append(c.Contacts, ContactRef{Type: r.Type, ID: string(r.ID), ExternalID: string(r.ExternalID)})
+		}
+	}
+	if w.Tags != nil {
+		for _, t := range w.Tags.Tags {
+			c.Tags = append(c.Tags, Tag{ID: string(t.ID), Name: t.Name, AppliedAt: t.AppliedAt.time()})
 		}
 	}
 	if w.Parts != nil {

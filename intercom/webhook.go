@@ -26,6 +26,9 @@ const (
 	TopicUserCreated         = "conversation.user.created"
 	TopicUserReplied         = "conversation.user.replied"
 	TopicConversationDeleted = "conversation.deleted"
+	// TopicPartTagCreated fires when a tag is applied to a conversation
+	// (its item is the conversation, with its tags).
+	TopicPartTagCreated = "conversation_part.tag.created"
 )
 
 // SignatureHeader is the request header that carries a webhook signature.

@@ -160,6 +160,10 @@ type Config struct {
 	// text. Default: texts go as written, split only at Twilio's limit.
 	Cost CostGuard
 
+	// Paging pages agents by SMS about conversations tagged Paging.Tag or
+	// waiting Paging.After for a reply (page.go). Default: off.
+	Paging Paging
+
 	// RateLimit is the Intercom budget: requests per 10 seconds, over a
 	// sliding window, for every Intercom call this Relay makes. When neither
 	// RateLimit nor Limiter is set, the relay uses the Intercom client's own
@@ -353,6 +357,7 @@ func (c Config) withDefaults() (Config, error) {
 			add("WhatsAppTemplate.ContentSID: %v", err)
 		}
 	}
+	c.Paging = c.Paging.withDefaults(c.DefaultRegion, add)
 	if c.Cost.MaxSegments < 0 {
 		add("Cost.MaxSegments must not be negative")
 	}

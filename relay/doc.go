@@ -79,6 +79,11 @@
 //     unknown). An answer within Config.AnswerWindow threads as usual and
 //     its conversation gets a note quoting what was sent, and
 //     Config.AnswerTagID.
+//   - Paging. Config.Paging pages a conversation's admin (or an on-call
+//     number) by SMS, from the number the customer texted, when it is
+//     tagged Paging.Tag or a text waits Paging.After, once per waiting
+//     spell; the agent's text back becomes a note authored by them
+//     (page.go). Agents' phones never become contacts.
 //   - The Inbox app. [Relay.CanvasInitializeHandler] and
 //     [Relay.CanvasSubmitHandler] serve a Canvas Kit app that lets an
 //     agent text the customer of any conversation; the conversation becomes
@@ -186,6 +191,13 @@
 //   - The customer's texts are ordered by when Twilio delivered them to the
 //     relay, which is the order Twilio received them except after Twilio
 //     retried a delivery.
+//   - Paging. A page for a WhatsApp thread goes by SMS from the same number
+//     without its "whatsapp:" prefix, which must then be able to send SMS.
+//     The latest page from one number to one agent's phone is the one a
+//     text back acknowledges. A text from a number in Paging.AgentPhones
+//     that answers no page in Paging.AckWindow is logged and set aside.
+//     A page's wait (Paging.After) is a job waiting in the queue: Stats and
+//     the queue-depth metric count it.
 //
 // # Metrics
 //
@@ -224,6 +236,7 @@
 //   - pools.go: threading with a Messaging Service pool.
 //   - whatsapp.go: WhatsApp's 24-hour window and its template.
 //   - canvas.go: the Inbox app (Canvas Kit).
+//   - page.go: paging agents by SMS and their acknowledgements.
 //   - proactive.go, pace.go: texts sent first ([Relay.Send]), their record
 //     in Intercom and their answers; pacing per sender.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).

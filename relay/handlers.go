@@ -201,6 +201,9 @@ func (r *Relay) intercomJobFor(n *intercom.Notification) (intercomJob, bool) {
 	if job.StateAt.IsZero() {
 		job.StateAt = n.CreatedAt
 	}
+	if n.Topic == intercom.TopicPartTagCreated {
+		return r.pageTagJob(n, job)
+	}
 	switch n.Topic {
 	case intercom.TopicAdminReplied, intercom.TopicAdminClosed, intercom.TopicAdminOpened,
 		intercom.TopicAdminAssigned, topicAdminOpenAssigned:

@@ -44,6 +44,9 @@ type routeJob struct {
 // already happened: once the text is on a conversation, the message record
 // (SID → conversation) says so, and a retry only finishes the bookkeeping.
 func (r *Relay) handleInbound(ctx context.Context, in inboundJob, _ store.Job) error {
+	if agent, err := r.acknowledgePage(ctx, in); agent || err != nil {
+		return err // an agent's text: never a customer's (page.go)
+	}
 	key := r.threadKey(in)
 	if err := key.Validate(); err != nil {
 		return permanent(fmt.Errorf("relay: inbound message %s: %w", in.MessageSID, err))
@@ -359,6 +362,9 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 	}
 	if stale {
 		return nil
+	}
+	if err := r.schedulePageWait(ctx, key, in, d); err != nil {
+		return err
 	}
 	return r.answeredProactive(ctx, key, in, d)
 }

@@ -225,3 +225,60 @@ const receivedStatus = "received"
 
 // bareNumber strips the channel prefix from an address.
 func bareNumber(addr string) string { return strings.TrimPrefix(addr, "whatsapp:") }
+
+// Agent paging (page.go).
+
+// markPaged: the agent was paged for conversation convID's waiting spell
+// spell (one page per spell).
+func markPaged(convID, spell string) marker { return marker("paged:" + convID + ":" + spell) }
+
+// markPageSent: chunk i of the page for convID's spell was sent.
+func markPageSent(convID, spell string, i int) marker {
+	return marker("page-sent:" + convID + ":" + spell + ":" + strconv.Itoa(i))
+}
+
+// markUnsurePage: chunk i of the page for convID's spell may have been sent.
+func markUnsurePage(convID, spell string, i int) marker {
+	return marker("unsure-page:" + convID + ":" + spell + ":" + strconv.Itoa(i))
+}
+
+// markPageAckPart: Intercom note partID is an agent's acknowledgement of
+// a page; it ends the waiting spell like an admin's reply.
+func markPageAckPart(partID string) marker { return marker("page-ack-part:" + partID) }
+
+// markPageAckNoted: the agent's text messageSID acknowledging a page is a
+// note on the conversation.
+func markPageAckNoted(messageSID string) marker { return marker("page-ack-noted:" + messageSID) }
+
+// markPageAckTold: the conversation notes that text messageSID
+// acknowledged the page.
+func markPageAckTold(messageSID string) marker { return marker("page-ack-told:" + messageSID) }
+
+// pageRecordSID is the SID under which the last page to agent phone from
+// sender is recorded (a store.Message whose PartID is a pagePartID): an
+// agent's text to sender is read against it.
+func pageRecordSID(phone, sender string) string { return "page:" + phone + ":" + sender }
+
+// pagePartPrefix starts the PartID of a page record.
+const pagePartPrefix = "page:"
+
+// pagePartID is the PartID of a page record: when it was sent (UNIX
+// seconds), to which admin ("" for an on-call number without one) and for
+// which spell.
+func pagePartID(at time.Time, adminID, spell string) string {
+	return pagePartPrefix + strconv.FormatInt(at.UTC().Unix(), 10) + ":" + adminID + ":" + spell
+}
+
+// dedupePageWait keys the delayed job that pages when the customer's text
+// messageSID waits too long.
+func dedupePageWait(messageSID string) string { return "relay:page-wait:" + messageSID }
+
+// pageKey orders the paging jobs of one conversation, apart from the
+// customer's jobs, which a waiting job must not hold up.
+func pageKey(convID string) string { return "page:" + convID }
+
+// Job kinds of agent paging.
+const (
+	// kindPageWait pages when a customer's text waits too long.
+	kindPageWait = "relay.page-wait"
+)

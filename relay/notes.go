@@ -134,3 +134,21 @@ func noteFailure(what string, code int, twilioMessage string) string {
 	b.WriteString(".</p>")
 	return b.String()
 }
+
+// noteAgentAnswer: what a paged agent texted back, as a note authored by
+// them.
+func noteAgentAnswer(body, phone string) string {
+	return fmt.Sprintf("<p>Texted from %s in answer to a page:</p><blockquote>%s</blockquote>",
+		html.EscapeString(phone), htmlLines(body))
+}
+
+// notePageAcknowledged: the page sent at sentAt to phone (admin adminID,
+// or an on-call number when "") was acknowledged by a text at at.
+func notePageAcknowledged(adminID, phone string, sentAt, at time.Time) string {
+	who := "the on-call number " + html.EscapeString(phone)
+	if adminID != "" {
+		who = "admin " + html.EscapeString(adminID) + " at " + html.EscapeString(phone)
+	}
+	return fmt.Sprintf("<p>The page sent to %s at %s was acknowledged by SMS at %s. This conversation is not paged again until the customer writes again.</p>",
+		who, sentAt.UTC().Format("2006-01-02 15:04 MST"), at.UTC().Format("2006-01-02 15:04 MST"))
+}

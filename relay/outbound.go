@@ -43,6 +43,9 @@ type intercomJob struct {
 	// updated_at, or the notification's created_at).
 	State   string    `json:"state,omitempty"`
 	StateAt time.Time `json:"state_at,omitzero"`
+	// PageTagAt is when the paging tag was applied, on a
+	// conversation_part.tag.created notification that pages (page.go).
+	PageTagAt time.Time `json:"page_tag_at,omitzero"`
 }
 
 // unknownConversationAttempts is how often a reply on a young conversation
@@ -75,6 +78,8 @@ func (r *Relay) handleIntercom(ctx context.Context, j intercomJob, job store.Job
 	switch j.Topic {
 	case intercom.TopicAdminClosed, intercom.TopicAdminOpened:
 		return r.setState(ctx, keyOfConv, j)
+	case intercom.TopicPartTagCreated:
+		return r.pageOnTag(ctx, keyOfConv, j)
 	}
 	return nil
 }

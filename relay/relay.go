@@ -98,6 +98,7 @@ func New(cfg Config) (*Relay, error) {
 			kindProactive:  handler(r.handleProactive),
 			kindReopen:     handler(r.handleReopen),
 			kindCanvasSend: handler(r.handleCanvasSend),
+			kindPageWait:   handler(r.handlePageWait),
 		}),
 		Workers:      c.Workers,
 		Lease:        c.Lease,

@@ -114,3 +114,22 @@ func optOutChange(optOutType, body string, whatsApp bool) int {
 	}
 	return 0
 }
+
+// pageLineMax bounds the customer's line a page quotes.
+const pageLineMax = 100
+
+// pageText is the text that pages an agent: the customer, masked (their
+// number never leaves in full), the first line of what they wrote, at most
+// pageLineMax characters, and the link to the conversation. why says what
+// triggered it. Its own words are GSM-7, so that a page costs as few
+// segments as the customer's line allows.
+func pageText(why, customer, body, link string) string {
+	line := strings.TrimSpace(SMSText(body))
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = strings.TrimSpace(line[:i])
+	}
+	if r := []rune(line); len(r) > pageLineMax {
+		line = string(r[:pageLineMax-3]) + "..."
+	}
+	return why + ": " + twiliosms.MaskAddress(customer) + " wrote \"" + line + "\"\n" + link + "\nReply to this number to acknowledge."
+}

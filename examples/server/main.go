@@ -34,6 +34,12 @@
 //	SMSRELAY_HOLD_OVER_CAP        "true": hold replies over the cap with a note
 //	SMSRELAY_DEFAULT_FROM         number texts sent first go out from (or the Messaging Service)
 //	SMSRELAY_WHATSAPP_TEMPLATE_SID optional: approved template ("HX...") re-opening WhatsApp's window
+//	SMSRELAY_AGENT_PHONES         "<admin id>=+1…,…": pages these admins by SMS (see paging.go)
+//	SMSRELAY_ONCALL_PHONE         paged about conversations assigned to nobody with a phone
+//	SMSRELAY_PAGE_TAG             the tag that pages (default urgent)
+//	SMSRELAY_PAGE_AFTER           a Go duration: page when a text waits this long (unset: off)
+//	SMSRELAY_PAGE_ACK_WINDOW      a Go duration: a text back acknowledges the page (default 30m)
+//	INTERCOM_WORKSPACE_ID         the workspace id, for inbox links in pages (required with paging)
 //
 // Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks,
 // the Inbox app's POST /intercom/canvas/initialize and
@@ -111,6 +117,7 @@ type settings struct {
 	cost                                 relay.CostGuard
 	defaultFrom                          string
 	waTemplate                           *relay.WhatsAppTemplate
+	paging                               relay.Paging
 }
 
 // problems lists everything wrong with the environment, one line each.
@@ -201,6 +208,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	var waProblems []string
 	s.waTemplate, waProblems = readWhatsAppTemplate(getenv)
 	p = append(p, waProblems...)
+	var pagingProblems []string
+	s.paging, pagingProblems = readPaging(getenv)
+	p = append(p, pagingProblems...)
 	if len(p) > 0 {
 		return s, p
 	}
@@ -338,6 +348,7 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		Cost:                s.cost,
 		DefaultFrom:         s.defaultFrom,
 		WhatsAppTemplate:    s.waTemplate,
+		Paging:              s.paging,
 	}
 	s.opts.apply(&cfg)
 	r, err := relay.New(cfg)
