@@ -428,16 +428,13 @@ func TestFaultMatrixStore(t *testing.T) {
 				}
 				h.drain()
 				// A record that fails right after the side effect it records
-				// is the window of the package doc, opened by the store
-				// rather than by a kill: the retry repeats the effect, once.
-				window := method == "PutMessage" || method == "Mark"
-				if n := len(h.ic.Conversations()); n != 1 && !(window && n == 2) {
+				// leaves the unsure marker written before the attempt: the
+				// retry looks before repeating, and finds it.
+				if n := len(h.ic.Conversations()); n != 1 {
 					t.Fatalf("%d conversations, want 1", n)
 				}
-				if n := countText(h, "first words"); n != 1 && !(window && n == 2) {
+				if n := countText(h, "first words"); n != 1 {
 					t.Fatalf("text in Intercom %d times, want 1", n)
-				} else if n == 2 {
-					t.Logf("%s failing right after starting the conversation: started twice", method)
 				}
 				c := h.ic.Conversations()[len(h.ic.Conversations())-1]
 
@@ -460,19 +457,16 @@ func TestFaultMatrixStore(t *testing.T) {
 				}
 				h.drain()
 				// A record that fails right after the send leaves the send
-				// unrecorded: the retry may repeat it (the window of the
-				// package doc, here opened by the store rather than a kill).
+				// unrecorded but marked unsure: the retry finds it in
+				// Twilio's list.
 				n := 0
 				for _, m := range h.sent() {
 					if m.Body == "a reply" {
 						n++
 					}
 				}
-				if n < 1 || (n > 1 && !window) || n > 2 {
-					t.Fatalf("reply sent %d times", n)
-				}
-				if n > 1 {
-					t.Logf("%s failing right after the send: reply sent %d times", method, n)
+				if n != 1 {
+					t.Fatalf("reply sent %d times, want 1", n)
 				}
 
 				fs.mu.Lock()
