@@ -207,7 +207,8 @@
 // completed, retried, deferred, dead_lettered, dead_letter_failed,
 // lease_lost, interrupted), smsrelay.job.duration (seconds, by kind),
 // smsrelay.sms.sent, smsrelay.sms.withheld (by reason: opted_out, refused,
-// over_segment_cap), smsrelay.sms.segments (by encoding: GSM-7, UCS-2)
+// over_segment_cap, empty, already_relayed, not_relay_conversation),
+// smsrelay.sms.segments (by encoding: GSM-7, UCS-2)
 // and the gauge smsrelay.queue.jobs (by state: ready, leased, dead). Alert
 // on dead letters and on a growing ready count. Call [Relay.Close] when
 // discarding a Relay, to stop its gauge being polled.
