@@ -151,8 +151,10 @@ func (l *Limiter) Margin() time.Duration { return l.meter.Margin() }
 func (l *Limiter) Limit() (n int, window time.Duration) { return l.n, l.window }
 
 // Wait blocks until the shared budget admits one more call, and returns nil;
-// or returns ctx's error (wrapped) once ctx is done, or a database error. A
-// call that returned an error used no budget, unless the error came after
+// or returns ctx's error (wrapped) once ctx is done, at once with an error
+// matching context.DeadlineExceeded when the next free slot lies after
+// ctx's deadline, or a database error. A call that returned an error used
+// no budget, unless the error came after
 // the statement reached the database and its answer was lost, in which case
 // it may have used one slot.
 func (l *Limiter) Wait(ctx context.Context) error {

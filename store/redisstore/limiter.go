@@ -139,8 +139,10 @@ func (l *Limiter) Observe(o intercom.Observation) {
 func (l *Limiter) Margin() time.Duration { return l.meter.Margin() }
 
 // Wait blocks until the shared budget admits one more call, and returns nil;
-// or returns ctx's error (wrapped) once ctx is done, or a Redis error. A call
-// that returned an error used no budget.
+// or returns ctx's error (wrapped) once ctx is done, at once with an error
+// matching context.DeadlineExceeded when the next free slot lies after
+// ctx's deadline, or a Redis error. A call that returned an error used no
+// budget.
 func (l *Limiter) Wait(ctx context.Context) error {
 	_, err := l.wait(ctx)
 	return err
@@ -183,6 +185,9 @@ func (l *Limiter) wait(ctx context.Context) (time.Time, error) {
 		d := max(time.Duration(res[1])*time.Microsecond, 100*time.Microsecond)
 		l.log.LogAttrs(ctx, slog.LevelDebug, "redisstore: limiter budget spent, waiting",
 			slog.String("key", l.key), slog.Duration("wait", d))
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			return time.Time{}, fmt.Errorf("redisstore: limiter: next slot in %v is after the deadline: %w", d, context.DeadlineExceeded)
+		}
 		if timer == nil {
 			timer = time.NewTimer(d)
 		} else {

@@ -2,14 +2,13 @@ package redisstore
 
 import (
 	"context"
-	"errors"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsrelay/smsrelay/store/storetest"
 )
 
 // newTestLimiters returns count limiters sharing one fresh key, as count
@@ -70,106 +69,20 @@ func TestNewLimiterValidation(t *testing.T) {
 	}
 }
 
-// TestLimiterSlidingWindowAcrossReplicas drives 120 concurrent Waits through
-// three limiters sharing a budget of 20 per 500ms and checks, on the Redis
-// clock that stamped each admission, that no window of 500ms holds more than
-// 20 of them.
-func TestLimiterSlidingWindowAcrossReplicas(t *testing.T) {
-	t.Parallel()
-	const (
-		n      = 20
-		window = 500 * time.Millisecond
-		calls  = 120
-	)
-	ls := newTestLimiters(t, 3, n, window)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
+// timedLimiter gives the suite the Redis time of each admission.
+type timedLimiter struct{ *Limiter }
 
-	var (
-		mu    sync.Mutex
-		times []time.Time
-		wg    sync.WaitGroup
-	)
-	start := time.Now()
-	for i := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			at, err := ls[i%len(ls)].wait(ctx)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			times = append(times, at)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if len(times) != calls {
-		t.Fatalf("%d of %d Waits were admitted", len(times), calls)
-	}
-	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	// Admissions i and i+n must be more than a window apart, else the
-	// closed interval [times[i], times[i+n]] of length <= window holds n+1.
-	for i := 0; i+n < len(times); i++ {
-		if gap := times[i+n].Sub(times[i]); gap <= window {
-			t.Errorf("admissions %d and %d are %v apart: %d admissions within %v, limit %d",
-				i, i+n, gap, n+1, window, n)
-		}
-	}
-	// 120 admissions at 20 per window need at least five full windows after
-	// the first; with a fair share of scheduling they take not much more.
-	if span := times[len(times)-1].Sub(times[0]); span <= 5*window {
-		t.Errorf("admissions span %v, want more than %v", span, 5*window)
-	}
-	if elapsed > 10*time.Second {
-		t.Errorf("120 Waits took %v, want well under 10s (about 2.5s)", elapsed)
-	}
-	t.Logf("120 admissions in %v (Redis clock span %v)", elapsed, times[len(times)-1].Sub(times[0]))
-}
+func (l timedLimiter) WaitAt(ctx context.Context) (time.Time, error) { return l.wait(ctx) }
 
-func TestLimiterContext(t *testing.T) {
-	t.Parallel()
-	ls := newTestLimiters(t, 1, 1, time.Minute)
-	l := ls[0]
-	ctx := t.Context()
-	if err := l.Wait(ctx); err != nil {
-		t.Fatalf("first Wait: %v", err)
-	}
-
-	t.Run("CancelWhileWaiting", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(ctx)
-		time.AfterFunc(50*time.Millisecond, cancel)
-		start := time.Now()
-		err := l.Wait(ctx)
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Wait with the budget spent and ctx cancelled: %v, want context.Canceled", err)
+// TestLimiterConformance runs the shared limiter suite on limiters that
+// share one fresh key, each on its own client.
+func TestLimiterConformance(t *testing.T) {
+	storetest.TestLimiter(t, func(t *testing.T, count, n int, window time.Duration) []storetest.SharedLimiter {
+		var out []storetest.SharedLimiter
+		for _, l := range newTestLimiters(t, count, n, window) {
+			out = append(out, timedLimiter{l})
 		}
-		if d := time.Since(start); d > time.Second {
-			t.Fatalf("Wait returned %v after cancel, want promptly", d)
-		}
-	})
-	t.Run("Deadline", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		defer cancel()
-		if err := l.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Wait: %v, want context.DeadlineExceeded", err)
-		}
-	})
-	t.Run("AlreadyCancelledUsesNoBudget", func(t *testing.T) {
-		l := newTestLimiters(t, 1, 1, time.Minute)[0]
-		ctx, cancel := context.WithCancel(ctx)
-		cancel()
-		if err := l.Wait(ctx); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Wait with a cancelled ctx: %v, want context.Canceled", err)
-		}
-		wctx, wcancel := context.WithTimeout(t.Context(), 5*time.Second)
-		defer wcancel()
-		if err := l.Wait(wctx); err != nil {
-			t.Fatalf("Wait after a cancelled Wait: %v; the cancelled call must not use the budget", err)
-		}
+		return out
 	})
 }
 

@@ -30,6 +30,11 @@
 //
 //	func TestLeases(t *testing.T) { storetest.TestQueueLeases(t, newBackend) }
 //
+// A store that also offers a limiter shared by replicas (as pgstore and
+// redisstore do, for Intercom's budget) runs [TestLimiter] on it: no window
+// holds more than the budget across replicas, and a Wait ends as its
+// context does, failing at once when the next slot lies past its deadline.
+//
 // # What it checks
 //
 // The suite checks the rules written in the documentation of package store:
