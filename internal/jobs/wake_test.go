@@ -28,11 +28,14 @@ func TestWokenOnEnqueue(t *testing.T) {
 	)
 	r := newRunner(t, q, map[string]jobs.Handler{
 		"k": func(ctx context.Context, _ store.Job) error {
-			started <- time.Now()
+			// Count the job as running before saying it started: once all
+			// have said so, hold is released, and a job that counted
+			// itself later could find another already finished.
 			mu.Lock()
 			running++
 			most = max(most, running)
 			mu.Unlock()
+			started <- time.Now()
 			<-hold
 			mu.Lock()
 			running--

@@ -449,20 +449,22 @@ func TestSweepExpired(t *testing.T) {
 		return n
 	}
 	for i := range 3 {
-		if ok, err := s.MarkSeen(ctx, fmt.Sprint("short", i), 100*time.Millisecond); err != nil || !ok {
+		if ok, err := s.MarkSeen(ctx, fmt.Sprint("short", i), time.Second); err != nil || !ok {
 			t.Fatalf("MarkSeen = %v, %v", ok, err)
 		}
 	}
 	if _, err := s.MarkSeen(ctx, "long", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "a", DedupeKey: "dd", DedupeTTL: 100 * time.Millisecond}); err != nil {
+	if _, err := s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "a", DedupeKey: "dd", DedupeTTL: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != 5 {
 		t.Fatalf("%d seen keys, want 5", n)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The TTLs are a second, not less, so that a slow machine cannot let
+	// them run out (and a sweep take them) before the first count.
+	time.Sleep(1200 * time.Millisecond)
 	// The next MarkSeen sweeps the four expired keys on its own.
 	if _, err := s.MarkSeen(ctx, "trigger", time.Hour); err != nil {
 		t.Fatal(err)
