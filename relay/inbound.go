@@ -168,7 +168,17 @@ func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, cont
 				}
 			}
 			contactID = into
-			return create(ctx, into)
+			msg, err = create(ctx, into)
+			if err != nil && intercom.IsAmbiguous(err) {
+				// The extra marker above names the merged contact; an
+				// agent's reply on this one's conversation looks for it.
+				mctx, cancel := detached(ctx)
+				defer cancel()
+				if merr := r.st.Mark(mctx, string(markUnsureStartAround(into, attemptAt))); merr != nil {
+					r.log.Error("relay: recording an unsure outcome failed", "effect", "starting a conversation", "err", merr)
+				}
+			}
+			return msg, err
 		},
 		ambiguous: intercom.IsAmbiguous,
 	}
