@@ -598,6 +598,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := newError(resp.StatusCode, raw)
+		apiErr.CanonicalContactID, _ = canonicalContact(resp.Header)
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			// The budget is spent: hold every request of this client.

@@ -144,13 +144,8 @@ func (c *Client) Contact(ctx context.Context, id string) (*Contact, error) {
 		return nil, fmt.Errorf("intercom: Contact: %w", err)
 	}
 	var out wireContact
-	hdr, err := c.do(ctx, call{method: http.MethodGet, path: "/contacts/" + p, out: &out})
-	if err != nil {
-		var apiErr *Error
-		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusGone {
-			return nil, err
-		}
-		canonical, ok := canonicalContact(hdr)
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/contacts/" + p, out: &out}); err != nil {
+		canonical, ok := MergedInto(err)
 		if !ok || canonical == id {
 			return nil, err
 		}

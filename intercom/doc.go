@@ -14,7 +14,10 @@
 // Contacts: [Client.SearchContactsByPhone], [Client.CreateContact] (which
 // turns a 409 "already exists with id=..." into the existing contact) and
 // [Client.Contact] (which follows a merged contact's 410 to the canonical
-// one). Conversations: [Client.CreateConversation] (answers with the first
+// one). [MergedInto] reads the canonical contact out of a 410
+// contact_merged answer to any call; [PreferredContact] picks one of
+// several contacts found for a number (a user before a lead, then the most
+// recently updated). Conversations: [Client.CreateConversation] (answers with the first
 // message and its conversation id), [Client.ReplyAsContact],
 // [Client.AddNote], [Client.Assign], [Client.Open], [Client.TagConversation],
 // [Client.Conversation] and [Client.SearchConversationsByContact] (a

@@ -71,6 +71,11 @@ type Error struct {
 	// X-RateLimit-Reset (429 answers only) or Retry-After; zero when the
 	// answer did not say. The client's own retries wait at least this long.
 	RetryAfter time.Duration
+	// CanonicalContactID is the contact the answer's
+	// Link: </contacts/{id}>; rel="canonical" header names, "" when it
+	// carried none. On a 410 contact_merged answer it is the contact the
+	// requested one was merged into; see [MergedInto].
+	CanonicalContactID string
 }
 
 // ErrorItem is one entry of an Intercom error list.
@@ -147,6 +152,23 @@ func (e *Error) HasCode(code string) bool {
 		}
 	}
 	return false
+}
+
+// MergedInto reports whether err is, or wraps, Intercom's answer that a
+// contact was merged into another (410 Gone, code contact_merged, with a
+// Link header naming the canonical contact), and returns the canonical
+// contact's id. A 410 without such a link (or with another error code)
+// reports false: the caller must then find the contact another way, as
+// after a 404 for a contact an agent merged.
+func MergedInto(err error) (string, bool) {
+	var e *Error
+	if err == nil || !errors.As(err, &e) || e.StatusCode != http.StatusGone || e.CanonicalContactID == "" {
+		return "", false
+	}
+	if len(e.Errors) > 0 && !e.HasCode("contact_merged") {
+		return "", false
+	}
+	return e.CanonicalContactID, true
 }
 
 // retryableStatus reports whether an answer with this status is worth

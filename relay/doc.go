@@ -60,7 +60,16 @@
 //   - Contacts. The store first, then Intercom's search by phone, then a new
 //     lead; one phone, one contact. All jobs of one customer run one at a
 //     time, in order, across replicas, so concurrent first texts cannot
-//     create two contacts or two conversations.
+//     create two contacts or two conversations. Of several contacts a
+//     search finds for one number, a user wins over a lead, then the most
+//     recently updated (intercom.PreferredContact).
+//   - Merges. A contact Intercom answers 410 contact_merged or 404 for is
+//     replaced by the contact it was merged into, found without creating a
+//     lead (the 410's Link, the contact's own answer, the conversation the
+//     call was about, a search by phone), and the call is made again as it
+//     (merge.go). The store maps the number to it; a thread keeps its
+//     conversation, which Intercom moved to that contact, and takes the
+//     new contact with its next text.
 //   - Routing. New conversations on a number listed in Config.Routes are
 //     assigned to its team or admin and tagged; others use
 //     Config.DefaultRoute.
@@ -191,6 +200,13 @@
 //   - The customer's texts are ordered by when Twilio delivered them to the
 //     relay, which is the order Twilio received them except after Twilio
 //     retried a delivery.
+//   - Merges. The relay learns of a merge from the first call naming the
+//     old contact that fails; until then it keeps the old id. After a 404
+//     with no conversation to ask (a text sent first), a merged contact is
+//     found only by a search by the number, so only when the contact it was
+//     merged into has the number; otherwise the stored contact is forgotten
+//     and the next attempt may create a lead. Texting a merged contact by
+//     id (Text.ContactID) works when Intercom answers 410, not 404.
 //   - Paging. A page for a WhatsApp thread goes by SMS from the same number
 //     without its "whatsapp:" prefix, which must then be able to send SMS.
 //     The latest page from one number to one agent's phone is the one a
@@ -235,6 +251,7 @@
 //   - notes.go: every internal note agents read.
 //   - cost.go: the cost guard every outgoing text is composed through.
 //   - pools.go: threading with a Messaging Service pool.
+//   - merge.go: contacts merged in Intercom, followed.
 //   - whatsapp.go: WhatsApp's 24-hour window and its template.
 //   - canvas.go: the Inbox app (Canvas Kit).
 //   - page.go: paging agents by SMS and their acknowledgements.

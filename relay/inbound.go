@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,11 +76,21 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, _ store.Job) e
 	}
 
 	th, err := r.st.Thread(ctx, key)
+	moved := false
+	if err == nil && th.ContactID != "" && th.ContactID != contactID {
+		// After a merge, Intercom moved the conversation to the contact
+		// the thread's was merged into: keep it (merge.go).
+		kept, kerr := r.keepsConversation(ctx, th, contactID)
+		if kerr != nil {
+			return kerr
+		}
+		moved = !kept
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return fmt.Errorf("relay: reading thread: %w", err)
-	case th.ContactID != "" && th.ContactID != contactID:
+	case moved:
 		log.Info("relay: contact of thread changed; starting a new conversation")
 	case r.cfg.IdleTimeout > 0 && !th.LastInbound.IsZero() && in.ReceivedAt.Sub(th.LastInbound) > r.cfg.IdleTimeout:
 		log.Info("relay: thread idle past IdleTimeout; starting a new conversation", "conversation", th.ConversationID)
@@ -99,7 +110,7 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, _ store.Job) e
 		}
 	}
 
-	d, err := r.startConversation(ctx, key, contactID, in)
+	d, err := r.startConversation(ctx, key, contactID, th.ConversationID, in)
 	if err != nil {
 		return err
 	}
@@ -116,26 +127,64 @@ type delivery struct {
 }
 
 // startConversation starts a conversation with the customer's text, once:
-// an earlier attempt that may have started it is looked for first.
-func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, contactID string, in inboundJob) (delivery, error) {
+// an earlier attempt that may have started it is looked for first. A
+// contact Intercom says is gone, merged into another, is followed
+// (merge.go); oldConvID, the thread's earlier conversation if any, helps
+// find what it became.
+func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, contactID, oldConvID string, in inboundJob) (delivery, error) {
 	attemptAt := time.Now()
+	create := func(ctx context.Context, id string) (*intercom.ConversationMessage, error) {
+		return r.ic.CreateConversation(ctx, intercom.ConversationCreate{
+			FromType:       "contact",
+			FromID:         id,
+			Body:           inboundText(in, false),
+			AttachmentURLs: mediaURLs(in.Media),
+		})
+	}
 	e := sideEffect[*intercom.ConversationMessage]{
 		what:   "starting a conversation",
 		unsure: markUnsureStart(in.MessageSID),
 		extra:  []marker{markUnsureStartAround(contactID, attemptAt)},
 		do: func(ctx context.Context) (*intercom.ConversationMessage, error) {
-			return r.ic.CreateConversation(ctx, intercom.ConversationCreate{
-				FromType:       "contact",
-				FromID:         contactID,
-				Body:           inboundText(in, false),
-				AttachmentURLs: mediaURLs(in.Media),
-			})
+			msg, err := create(ctx, contactID)
+			if err == nil || !contactGone(err) {
+				return msg, err
+			}
+			into, ferr := r.followMerge(ctx, bareNumber(in.From), contactID, oldConvID, nil, err)
+			if ferr != nil {
+				return nil, notMadeAgain(err, ferr)
+			}
+			if into == "" {
+				return nil, err
+			}
+			// An earlier attempt, made as the merged contact, may have
+			// started the conversation that Intercom then moved.
+			if r.ic.canFind() {
+				if id, err := r.startedBefore(ctx, into, []string{into, contactID}, in); err != nil {
+					return nil, err
+				} else if id != "" {
+					contactID = into
+					return &intercom.ConversationMessage{ConversationID: id}, nil
+				}
+			}
+			contactID = into
+			msg, err = create(ctx, into)
+			if err != nil && intercom.IsAmbiguous(err) {
+				// The extra marker above names the merged contact; an
+				// agent's reply on this one's conversation looks for it.
+				mctx, cancel := detached(ctx)
+				defer cancel()
+				if merr := r.st.Mark(mctx, string(markUnsureStartAround(into, attemptAt))); merr != nil {
+					r.log.Error("relay: recording an unsure outcome failed", "effect", "starting a conversation", "err", merr)
+				}
+			}
+			return msg, err
 		},
 		ambiguous: intercom.IsAmbiguous,
 	}
 	if r.ic.canFind() {
 		e.look = func(ctx context.Context) (*intercom.ConversationMessage, bool, error) {
-			id, err := r.startedBefore(ctx, contactID, in)
+			id, err := r.startedBefore(ctx, contactID, []string{contactID}, in)
 			if id == "" || err != nil {
 				return nil, false, err
 			}
@@ -145,7 +194,8 @@ func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, cont
 	msg, _, err := once(ctx, r, e)
 	if err != nil {
 		if errors.Is(err, intercom.ErrNotFound) {
-			// The contact is gone (deleted or merged): forget it and retry.
+			// The contact is gone (deleted, or merged into a contact
+			// nothing names): forget it and retry.
 			if derr := r.st.DeleteContact(ctx, bareNumber(in.From)); derr != nil {
 				return delivery{}, fmt.Errorf("relay: forgetting contact: %w", derr)
 			}
@@ -162,24 +212,61 @@ func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, cont
 // replyOnThread adds the text to th's conversation as the contact, once. It
 // reports false, with no error, when Intercom no longer has the
 // conversation.
+//
+// A contact Intercom says is gone, merged into another, is followed
+// (merge.go): the text is posted as the contact it became.
 func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID string, in inboundJob) (delivery, bool, error) {
 	body := inboundText(in, true)
+	reply := func(ctx context.Context, id string) (*intercom.Conversation, error) {
+		return r.ic.ReplyAsContact(ctx, th.ConversationID, intercom.ContactReply{
+			IntercomUserID: id,
+			Body:           body,
+			AttachmentURLs: mediaURLs(in.Media),
+		})
+	}
+	// An earlier attempt may have posted the text as the thread's former
+	// contact, before a merge.
+	authors := []string{contactID}
+	if th.ContactID != "" && th.ContactID != contactID {
+		authors = append(authors, th.ContactID)
+	}
 	conv, found, err := once(ctx, r, sideEffect[*intercom.Conversation]{
 		what:   "posting the customer's text",
 		unsure: markUnsureReply(in.MessageSID),
 		look: func(ctx context.Context) (*intercom.Conversation, bool, error) {
-			posted, err := r.alreadyPosted(ctx, th.ConversationID, contactID, body, in.ReceivedAt)
+			posted, err := r.alreadyPosted(ctx, th.ConversationID, authors, body, in.ReceivedAt)
 			if err != nil && !errors.Is(err, intercom.ErrNotFound) {
 				return nil, false, err
 			}
 			return nil, posted, nil
 		},
 		do: func(ctx context.Context) (*intercom.Conversation, error) {
-			return r.ic.ReplyAsContact(ctx, th.ConversationID, intercom.ContactReply{
-				IntercomUserID: contactID,
-				Body:           body,
-				AttachmentURLs: mediaURLs(in.Media),
-			})
+			c, err := reply(ctx, contactID)
+			if err == nil || !contactGone(err) {
+				return c, err
+			}
+			// Either the conversation or the contact is gone. A
+			// conversation that is gone is handled below.
+			var now *intercom.Conversation
+			if _, merged := intercom.MergedInto(err); !merged {
+				cur, cerr := r.ic.Conversation(ctx, th.ConversationID)
+				switch {
+				case errors.Is(cerr, intercom.ErrNotFound):
+					return nil, err // the conversation is gone
+				case cerr != nil:
+					return nil, notMadeAgain(err, cerr)
+				}
+				now = cur
+			}
+			into, ferr := r.followMerge(ctx, bareNumber(th.Key.Customer), contactID, th.ConversationID, now, err)
+			if ferr != nil {
+				return nil, notMadeAgain(err, ferr)
+			}
+			if into == "" {
+				return nil, err
+			}
+			contactID = into
+			return reply(ctx, into)
 		},
 		ambiguous: intercom.IsAmbiguous,
 	})
@@ -226,20 +313,21 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 
 // startedBefore looks for the conversation an earlier, unsure attempt to
 // start one may have started: one of the contact's, created since the text
-// arrived (less a minute for clocks), that opens with the text and that no
-// other text already carries. It returns "" when there is none.
+// arrived (less a minute for clocks), that opens with the text by one of
+// authors (the contact, and the one merged into it) and that no other text
+// already carries. It returns "" when there is none.
 //
 // Intercom's search can lag behind a conversation created moments ago; the
 // retry delay gives it time, and a miss means a second conversation, never a
 // lost text.
-func (r *Relay) startedBefore(ctx context.Context, contactID string, in inboundJob) (string, error) {
+func (r *Relay) startedBefore(ctx context.Context, contactID string, authors []string, in inboundJob) (string, error) {
 	convs, err := r.ic.SearchConversationsByContact(ctx, contactID, in.ReceivedAt.Add(-time.Minute))
 	if err != nil {
 		return "", err
 	}
 	want := SMSText(inboundText(in, false))
 	for _, c := range convs {
-		if c.Source.Author.ID == contactID && SMSText(c.Source.Body) == want {
+		if slices.Contains(authors, c.Source.Author.ID) && SMSText(c.Source.Body) == want {
 			if _, err := r.st.ThreadByConversation(ctx, c.ID); errors.Is(err, store.ErrNotFound) {
 				return c.ID, nil // not one another text already carries
 			} else if err != nil {
@@ -250,17 +338,17 @@ func (r *Relay) startedBefore(ctx context.Context, contactID string, in inboundJ
 	return "", nil
 }
 
-// alreadyPosted reports whether conversationID holds a part by contactID with
-// body's text, created since the text arrived (less a minute for clocks),
-// that no other text is known to have become.
-func (r *Relay) alreadyPosted(ctx context.Context, conversationID, contactID, body string, since time.Time) (bool, error) {
+// alreadyPosted reports whether conversationID holds a part by one of
+// authors with body's text, created since the text arrived (less a minute
+// for clocks), that no other text is known to have become.
+func (r *Relay) alreadyPosted(ctx context.Context, conversationID string, authors []string, body string, since time.Time) (bool, error) {
 	conv, err := r.ic.Conversation(ctx, conversationID)
 	if err != nil {
 		return false, err
 	}
 	want := SMSText(body)
 	for _, p := range conv.Parts {
-		if p.Author.ID != contactID || p.CreatedAt.Before(since.Add(-time.Minute)) || SMSText(p.Body) != want {
+		if !slices.Contains(authors, p.Author.ID) || p.CreatedAt.Before(since.Add(-time.Minute)) || SMSText(p.Body) != want {
 			continue
 		}
 		// A part another text became is not this one.
@@ -459,7 +547,9 @@ func (r *Relay) handleRoute(ctx context.Context, p routeJob, _ store.Job) error 
 }
 
 // contactFor finds the Intercom contact of a customer's phone: the store
-// first, then Intercom's search, then a new lead. Jobs of one customer run one
+// first, then Intercom's search (of several contacts with the number,
+// intercom.PreferredContact's: a user before a lead, then the most
+// recently updated), then a new lead. Jobs of one customer run one
 // at a time, so two first texts never race here; a contact created elsewhere
 // meanwhile comes back from CreateContact's conflict recovery.
 func (r *Relay) contactFor(ctx context.Context, addr string) (string, error) {
@@ -475,8 +565,8 @@ func (r *Relay) contactFor(ctx context.Context, addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("relay: searching contact: %w", err)
 	}
-	if len(found) > 0 {
-		id = found[0].ID
+	if c, ok := intercom.PreferredContact(found); ok {
+		id = c.ID // a user before a lead, then the latest updated
 	} else {
 		c, err := r.ic.CreateContact(ctx, intercom.ContactCreate{Role: "lead", Phone: phone})
 		if err != nil {

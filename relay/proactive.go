@@ -192,7 +192,7 @@ func (r *Relay) Send(ctx context.Context, t Text) (*SentText, error) {
 	to := t.To
 	if t.ContactID != "" {
 		var err error
-		if to, err = r.phoneOf(ctx, t.ContactID); err != nil {
+		if to, t.ContactID, err = r.phoneOf(ctx, t.ContactID); err != nil {
 			return nil, err
 		}
 	}
@@ -403,7 +403,9 @@ func (r *Relay) handleProactive(ctx context.Context, p proactiveJob, _ store.Job
 		what:   "noting a text sent first on the contact",
 		unsure: markUnsureProactiveNote(p.SID),
 		do: func(ctx context.Context) (*intercom.ContactNote, error) {
-			return r.ic.AddContactNote(ctx, contactID, r.cfg.NoteAuthor, noteProactiveSent(p.Body, p.From, p.SentAt))
+			// A contact merged since is followed (merge.go).
+			_, err := r.noteContact(ctx, bareNumber(p.To), contactID, noteProactiveSent(p.Body, p.From, p.SentAt))
+			return nil, err
 		},
 		ambiguous: intercom.IsAmbiguous,
 	})
@@ -524,28 +526,33 @@ func (r *Relay) proactiveFailed(ctx context.Context, m store.Message, note strin
 		r.log.Warn("relay: a text sent first was not delivered and the Intercom client cannot note it on the contact", "sid", m.SID)
 		return nil
 	}
-	if _, err := r.ic.AddContactNote(ctx, contactID, r.cfg.NoteAuthor, note); err != nil {
+	if _, err := r.noteContact(ctx, bareNumber(m.Thread.Customer), contactID, note); err != nil {
 		return fmt.Errorf("relay: adding delivery failure note: %w", err)
 	}
 	return nil
 }
 
-// phoneOf returns the phone number on an Intercom contact's profile.
-func (r *Relay) phoneOf(ctx context.Context, contactID string) (string, error) {
+// phoneOf returns the phone number on an Intercom contact's profile, and
+// the contact's id: that of the contact it was merged into, if it was
+// (a 410 the client follows).
+func (r *Relay) phoneOf(ctx context.Context, contactID string) (string, string, error) {
 	if r.ic.reader == nil {
-		return "", refuse(ErrInvalidText, "texting by ContactID needs an IntercomAPI that is a relay.ContactReader")
+		return "", "", refuse(ErrInvalidText, "texting by ContactID needs an IntercomAPI that is a relay.ContactReader")
 	}
 	c, err := r.ic.Contact(ctx, contactID)
 	if errors.Is(err, intercom.ErrNotFound) {
-		return "", &SendError{Kind: ErrInvalidText, Reason: "no such contact", Err: err}
+		return "", "", &SendError{Kind: ErrInvalidText, Reason: "no such contact", Err: err}
 	}
 	if err != nil {
-		return "", fmt.Errorf("relay: Send: reading contact: %w", err)
+		return "", "", fmt.Errorf("relay: Send: reading contact: %w", err)
 	}
 	if strings.TrimSpace(c.Phone) == "" {
-		return "", refuse(ErrInvalidText, "contact %s has no phone number", contactID)
+		return "", "", refuse(ErrInvalidText, "contact %s has no phone number", contactID)
 	}
-	return c.Phone, nil
+	if c.ID == "" {
+		return c.Phone, contactID, nil
+	}
+	return c.Phone, c.ID, nil
 }
 
 // isSenderID reports whether from is a short code or alphanumeric sender

@@ -188,9 +188,16 @@ func TestShowContactAndMerge(t *testing.T) {
 	if got, _ := s.Conversation(conv.ID); len(got.ContactIDs) != 1 || got.ContactIDs[0] != c.ID {
 		t.Errorf("conversation contacts after merge = %v, want [%s]", got.ContactIDs, c.ID)
 	}
-	// The merged contact's phone is free again.
-	if _, err := s.AddContact(Contact{Phone: a.Phone}); err != nil {
-		t.Errorf("phone of a merged contact still conflicts: %v", err)
+	// The target took the phone the merged lead had and it had not; the
+	// merged contact itself no longer conflicts.
+	if got, _ := s.Contact(c.ID); got.Phone != a.Phone || got.UpdatedAt.IsZero() {
+		t.Errorf("target after merge = %+v, want phone %s and an UpdatedAt", got, a.Phone)
+	}
+	if _, err := s.AddContact(Contact{Phone: a.Phone}); err == nil || !strings.Contains(err.Error(), c.ID) {
+		t.Errorf("phone taken over by the target: err = %v, want a conflict naming %s", err, c.ID)
+	}
+	if _, err := s.AddContact(Contact{Role: "user", ExternalID: "a-again", Phone: "+15550000009"}); err != nil {
+		t.Errorf("a new contact after the merge: %v", err)
 	}
 
 	for _, tc := range []struct{ from, into string }{

@@ -100,10 +100,43 @@ func (s *Server) Contacts() []Contact {
 	return out
 }
 
+// AddContactSharingPhone stores a contact like [Server.AddContact], but
+// even when a live contact already has its phone number: a workspace can
+// hold several contacts with one number (a user imported with it and a lead
+// that texted from it, say), which a search by phone then finds together.
+// A taken email or external id is still refused.
+func (s *Server) AddContactSharingPhone(c Contact) (Contact, error) {
+	if strings.TrimSpace(c.Phone) == "" {
+		return Contact{}, fmt.Errorf("intercomtest: AddContactSharingPhone: phone is empty")
+	}
+	phone := c.Phone
+	c.Phone = ""
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.ID != "" && s.contacts[c.ID] != nil {
+		return Contact{}, fmt.Errorf("intercomtest: AddContactSharingPhone: id %q already exists", c.ID)
+	}
+	if c.Role == "" {
+		c.Role = "lead"
+	}
+	if c.MergedInto != "" {
+		return Contact{}, fmt.Errorf("intercomtest: AddContactSharingPhone: use MergeContact to merge contacts")
+	}
+	out, err := s.addContactLocked(c) // checked without the phone
+	if err != nil {
+		return Contact{}, fmt.Errorf("intercomtest: AddContactSharingPhone: %w", err)
+	}
+	out.Phone = phone
+	return *out, nil
+}
+
 // MergeContact merges contact from into contact into, as Intercom merges a
-// lead into a user: from's conversations move to into, GET /contacts/{from}
-// answers 410 contact_merged with a Link to into, and search no longer finds
-// from.
+// lead into a user: from's conversations move to into, into takes from's
+// phone, name and email where it has none, its UpdatedAt becomes now, GET
+// /contacts/{from} answers 410 contact_merged with a Link to into (or 404,
+// see [WithMergedContactStatus]), and search no longer finds from. Other
+// calls naming from (POST /conversations, a contact's reply, contact
+// notes) answer 404 "User Not Found".
 func (s *Server) MergeContact(from, into string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -121,6 +154,16 @@ func (s *Server) MergeContact(from, into string) error {
 		return fmt.Errorf("intercomtest: MergeContact: %q is merged into %q", into, t.MergedInto)
 	}
 	f.MergedInto = into
+	if t.Phone == "" {
+		t.Phone = f.Phone
+	}
+	if t.Name == "" {
+		t.Name = f.Name
+	}
+	if t.Email == "" {
+		t.Email = f.Email
+	}
+	t.UpdatedAt = time.Now()
 	for _, c := range s.conversations {
 		for i, id := range c.ContactIDs {
 			if id == from {
@@ -246,7 +289,9 @@ func (s *Server) showContact(c *call, id string) {
 	switch {
 	case ct == nil:
 		c.fail(http.StatusNotFound, "not_found", "User Not Found")
-	case ct.MergedInto != "" && canon != nil:
+	case ct.MergedInto != "" && (canon == nil || s.cfg.mergedStatus == http.StatusNotFound):
+		c.fail(http.StatusNotFound, "not_found", "User Not Found")
+	case ct.MergedInto != "":
 		c.w.Header().Set("Link", fmt.Sprintf(`</contacts/%s>; rel="canonical"`, canon.ID))
 		c.fail(http.StatusGone, "contact_merged",
 			"This contact has been merged. See the 'Link' header for the canonical contact.")

@@ -465,7 +465,9 @@ func (s *Server) contactReply(c *call, id string, req replyRequest, body string,
 	var ct *Contact
 	switch {
 	case req.IntercomUserID != nil:
-		ct = s.canonicalLocked(*req.IntercomUserID)
+		if o := s.contacts[*req.IntercomUserID]; o != nil && o.MergedInto == "" {
+			ct = o
+		}
 	default:
 		for _, cid := range s.contactOrder {
 			o := s.contacts[cid]

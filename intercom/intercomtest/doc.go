@@ -24,7 +24,11 @@
 //   - POST /contacts: 409 conflict "A contact matching those details already
 //     exists with id=..." when the phone, email or external id is taken.
 //   - GET /contacts/{id}: 404, or 410 contact_merged with
-//     Link: </contacts/{canonical}>; rel="canonical" after [Server.MergeContact].
+//     Link: </contacts/{canonical}>; rel="canonical" after [Server.MergeContact]
+//     (or 404, with [WithMergedContactStatus]). Other calls naming a merged
+//     contact answer 404 "User Not Found". Contacts carry updated_at
+//     (Contact.UpdatedAt); [Server.AddContactSharingPhone] lets several
+//     contacts share one number, as real workspaces do.
 //   - POST /conversations: answers with a user_message carrying
 //     conversation_id; 404 "User Not Found" for an unknown contact.
 //   - POST /conversations/{id}/reply: contact replies (a reply on a closed

@@ -17,6 +17,9 @@ type Contact struct {
 	Email      string
 	ExternalID string
 	CreatedAt  time.Time
+	// UpdatedAt is the contact's updated_at; zero means CreatedAt. A merge
+	// sets the target's to the time of the merge.
+	UpdatedAt time.Time
 	// MergedInto is the id of the contact this one was merged into, or "".
 	MergedInto string
 }
@@ -228,6 +231,15 @@ func strOrNull(s string) *string {
 	return &s
 }
 
+// updatedAt is the contact's updated_at: UpdatedAt, or CreatedAt when not
+// set.
+func (c *Contact) updatedAt() time.Time {
+	if c.UpdatedAt.IsZero() {
+		return c.CreatedAt
+	}
+	return c.UpdatedAt
+}
+
 func (s *Server) wireContact(c *Contact) wireContact {
 	return wireContact{
 		Type:             "contact",
@@ -240,7 +252,7 @@ func (s *Server) wireContact(c *Contact) wireContact {
 		Name:             strOrNull(c.Name),
 		SocialProfiles:   wireList{Type: "list", Data: []any{}},
 		CreatedAt:        c.CreatedAt.Unix(),
-		UpdatedAt:        c.CreatedAt.Unix(),
+		UpdatedAt:        c.updatedAt().Unix(),
 		Location:         wireLocation{Type: "location"},
 		CustomAttributes: map[string]any{},
 		Tags:             emptyList("/contacts/" + c.ID + "/tags"),

@@ -75,6 +75,7 @@ type config struct {
 	searchLag    time.Duration
 	webhooks     *http.Client
 	strictAccept bool
+	mergedStatus int // what GET /contacts/{id} answers for a merged contact: 410 (0) or 404
 }
 
 // WithToken sets the access token the server accepts as
@@ -153,6 +154,23 @@ func WithWebhookClient(hc *http.Client) Option {
 			return fmt.Errorf("intercomtest: WithWebhookClient: client is nil")
 		}
 		c.webhooks = hc
+		return nil
+	}
+}
+
+// WithMergedContactStatus sets what GET /contacts/{id} answers for a
+// contact merged into another ([Server.MergeContact]): 410 (the default),
+// Gone with code contact_merged and Link: </contacts/{canonical}>;
+// rel="canonical", as the 2.16 description of ShowContact says, or 404
+// not_found without a link, as the admonition of MergeContact says
+// ("Requesting the source contact by its original ID will return a 404").
+// Any other status is an error.
+func WithMergedContactStatus(status int) Option {
+	return func(c *config) error {
+		if status != http.StatusGone && status != http.StatusNotFound {
+			return fmt.Errorf("intercomtest: WithMergedContactStatus: status must be 410 or 404, got %d", status)
+		}
+		c.mergedStatus = status
 		return nil
 	}
 }

@@ -397,7 +397,13 @@ func (r *recorder) exchanges() []exchange {
 // PR #543 and seen in production. searchConversations lists only its 200,
 // but every endpoint answers 401 to a bad token, and its description says
 // that a value of the wrong type makes "the query ... fail".
+//
+// ShowContact's 404 for a merged contact is what the MergeContact
+// admonition says ("GET /contacts/{id} ... will return a 404 Not Found"),
+// while ShowContact's own text says 410; the fake answers either
+// (WithMergedContactStatus).
 var undocumented = map[string]bool{
+	"ShowContact 404":         true,
 	"CreateContact 409":       true,
 	"searchConversations 400": true,
 	"searchConversations 401": true,
