@@ -282,18 +282,23 @@ func (r *Relay) syncOptOutTag(ctx context.Context, log *slog.Logger, contactID s
 
 // optOutTagID returns the id of ContactSync.OptOutTag, asking Intercom
 // (POST /tags, which creates it if needed) the first time, and whether it
-// came from the cache.
+// came from the cache. The lock is not held during the call, so that a
+// slow Intercom never holds workers waiting on it; two first updates at
+// once may both ask, which is harmless.
 func (r *Relay) optOutTagID(ctx context.Context) (string, bool, error) {
 	r.optTag.mu.Lock()
-	defer r.optTag.mu.Unlock()
-	if r.optTag.id != "" {
-		return r.optTag.id, true, nil
+	id := r.optTag.id
+	r.optTag.mu.Unlock()
+	if id != "" {
+		return id, true, nil
 	}
 	t, err := r.ic.CreateTag(ctx, r.cfg.ContactSync.OptOutTag)
 	if err != nil {
 		return "", false, err
 	}
+	r.optTag.mu.Lock()
 	r.optTag.id = t.ID
+	r.optTag.mu.Unlock()
 	return t.ID, false, nil
 }
 

@@ -114,6 +114,40 @@ func TestContactSyncMirrorsOptOutAndOptIn(t *testing.T) {
 	}
 }
 
+func TestContactSyncFindsADeletedTagAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, syncAttributes, optSync)
+	h.text(customer, "STOP")
+	h.drain()
+	h.text(customer, "START")
+	h.drain()
+	id := h.contactOf(customer)
+	tagLookups := func() (n int) {
+		for _, r := range h.ic.Requests() {
+			if r.Method == http.MethodPost && r.Path == "/tags" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := tagLookups(); n != 1 {
+		t.Fatalf("%d tag lookups for two updates, want 1 (the id is kept)", n)
+	}
+	// The tag id the relay learned is no longer Intercom's (the tag was
+	// deleted): the relay asks for the tag again and tags the contact.
+	if err := h.ic.Fail(http.MethodPost, "/contacts/*/tags", intercomtest.Fault{Status: http.StatusNotFound, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "STOP")
+	h.drain()
+	if n := tagLookups(); n != 2 {
+		t.Errorf("%d tag lookups, want 2", n)
+	}
+	if !h.tagged(id, optOutTag) {
+		t.Errorf("tags %+v, want %q", h.ic.ContactTags(id), optOutTag)
+	}
+}
+
 func TestContactSyncLastStateWins(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, syncAttributes, optSync)
@@ -415,6 +449,32 @@ func TestContactSyncFollowsAMergedContact(t *testing.T) {
 		if c.ID != lead && c.ID != user.ID {
 			t.Errorf("a new contact %+v was made", c)
 		}
+	}
+}
+
+func TestContactSyncDropsAContactIntercomNoLongerHas(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	h := newHarness(t, syncAttributes, func(c *relay.Config, ic *intercomtest.Server) {
+		optSync(c, ic)
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	h.text(customer, "Hello")
+	h.drain()
+	// Intercom answers 404 to the contact's updates (deleted meanwhile).
+	if err := h.ic.Fail(http.MethodPut, "/contacts/*", intercomtest.Fault{Status: http.StatusNotFound}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "STOP")
+	h.drain()
+	if dl, _ := h.r.DeadLetters(context.Background(), 10); len(dl) != 0 {
+		t.Errorf("dead letters %+v, want the update dropped", dl)
+	}
+	if !strings.Contains(logs.String(), "Intercom no longer has the contact; dropped") {
+		t.Errorf("no log of the drop:\n%s", logs.String())
+	}
+	if n := len(h.ic.Contacts()); n != 1 {
+		t.Errorf("%d contacts, want no lead made for the update", n)
 	}
 }
 
