@@ -81,7 +81,7 @@ func (c *Client) UpdateContact(ctx context.Context, id string, u ContactUpdate) 
 			return nil, fmt.Errorf("intercom: UpdateContact: %w", err)
 		}
 	}
-	req := updateContactRequest{CustomAttributes: u.CustomAttributes}
+	req := updateContactRequest(u)
 	var out wireContact
 	hdr, err := c.do(ctx, call{method: http.MethodPut, path: "/contacts/" + p, in: req, out: &out})
 	if err != nil {
