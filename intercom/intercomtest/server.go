@@ -67,6 +67,9 @@ func knownVersion(v string) bool {
 type Option func(*config) error
 
 type config struct {
+	// Contact updates (contact_update.go).
+	dataAttributes []DataAttribute
+
 	token        string
 	secret       string
 	appID        string
@@ -75,9 +78,6 @@ type config struct {
 	searchLag    time.Duration
 	webhooks     *http.Client
 	strictAccept bool
-
-	// Contact updates (contact_update.go).
-	dataAttributes []DataAttribute
 }
 
 // WithToken sets the access token the server accepts as
