@@ -26,6 +26,11 @@
 // version 2.16; ids that Intercom sends as JSON numbers or strings are both
 // accepted and exposed as strings.
 //
+// Contact updates: [Client.UpdateContact] (custom attributes, which must
+// exist in the workspace), [Client.TagContact], [Client.UntagContact] (both
+// follow a merged contact's 410 like Contact) and [Client.CreateTag] (a
+// tag's id by its name).
+//
 // # Budget
 //
 // Intercom limits requests per app and workspace in 10-second windows and

@@ -36,13 +36,44 @@ type intercomRoute struct {
 	tr     trace.Tracer  // nil: not traced
 	noter  ContactNoter  // nil: the client cannot note contacts
 	reader ContactReader // nil: the client cannot read contacts
+
+	updater ContactUpdater // nil: the client cannot update contacts (contactsync.go)
 }
 
 func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
 	f, _ := api.(ConversationFinder)
 	n, _ := api.(ContactNoter)
 	rd, _ := api.(ContactReader)
-	return &intercomRoute{api: api, finder: f, lim: lim, noter: n, reader: rd}
+	u, _ := api.(ContactUpdater)
+	return &intercomRoute{api: api, finder: f, lim: lim, noter: n, reader: rd, updater: u}
+}
+
+// Contact updates (contactsync.go): call them only when updater is set.
+
+// UpdateContact updates a contact through the budget.
+func (b *intercomRoute) UpdateContact(ctx context.Context, id string, u intercom.ContactUpdate) (*intercom.Contact, error) {
+	return callAt(ctx, b, "contacts.update", func(ctx context.Context) (*intercom.Contact, error) { return b.updater.UpdateContact(ctx, id, u) })
+}
+
+// TagContact tags a contact through the budget.
+func (b *intercomRoute) TagContact(ctx context.Context, contactID, tagID string) error {
+	_, err := callAt(ctx, b, "contacts.tag", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.updater.TagContact(ctx, contactID, tagID)
+	})
+	return err
+}
+
+// UntagContact untags a contact through the budget.
+func (b *intercomRoute) UntagContact(ctx context.Context, contactID, tagID string) error {
+	_, err := callAt(ctx, b, "contacts.untag", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.updater.UntagContact(ctx, contactID, tagID)
+	})
+	return err
+}
+
+// CreateTag finds or creates a tag through the budget.
+func (b *intercomRoute) CreateTag(ctx context.Context, name string) (*intercom.Tag, error) {
+	return callAt(ctx, b, "tags.create", func(ctx context.Context) (*intercom.Tag, error) { return b.updater.CreateTag(ctx, name) })
 }
 
 // AddContactNote notes a contact through the budget; call it only when

@@ -301,6 +301,9 @@ func (r *Relay) handleCanvasSend(ctx context.Context, j canvasJob, job store.Job
 				if err := r.st.SetOptedOut(ctx, key, true); err != nil {
 					return fmt.Errorf("relay: recording opt-out: %w", err)
 				}
+				if err := r.enqueueOptOutSync(ctx, key, canvasPartID(job.ID)); err != nil {
+					return err
+				}
 			}
 			if _, err := r.ic.AddNote(ctx, j.ConversationID, r.cfg.NoteAuthor, noteFailure(failedCanvasNotSent, code, "")); err != nil {
 				return fmt.Errorf("relay: adding failure note: %w", err)
@@ -316,6 +319,10 @@ func (r *Relay) handleCanvasSend(ctx context.Context, j canvasJob, job store.Job
 		if err != nil {
 			return fmt.Errorf("relay: recording a text from the Inbox app: %w", err)
 		}
+	}
+	// The time of the last text, on the contact (contactsync.go).
+	if err := r.enqueueLastSent(ctx, key, j.ContactID, time.Now()); err != nil {
+		return err
 	}
 	if done, err := r.st.Marked(ctx, string(markCanvasNoted(job.ID))); err != nil || done {
 		return err

@@ -164,6 +164,11 @@ type Config struct {
 	// waiting Paging.After for a reply (page.go). Default: off.
 	Paging Paging
 
+	// ContactSync mirrors opt-outs and the time of the last text sent onto
+	// the customer's Intercom contact, as custom attributes and a tag
+	// (contactsync.go). Default: off.
+	ContactSync ContactSync
+
 	// RateLimit is the Intercom budget: requests per 10 seconds, over a
 	// sliding window, for every Intercom call this Relay makes. When neither
 	// RateLimit nor Limiter is set, the relay uses the Intercom client's own
@@ -358,6 +363,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	c.Paging = c.Paging.withDefaults(c.DefaultRegion, add)
+	c.ContactSync = c.ContactSync.withDefaults(c.Intercom, add)
 	if c.Cost.MaxSegments < 0 {
 		add("Cost.MaxSegments must not be negative")
 	}

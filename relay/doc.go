@@ -110,7 +110,11 @@
 //     conversation, with an internal note. Replies to an opted-out address
 //     are not sent, and the agent gets a note saying why. START-family
 //     keywords opt back in. A keyword that changes nothing ("Yes" from a
-//     customer who never opted out) is just a message.
+//     customer who never opted out) is just a message. With
+//     Config.ContactSync, the change is also set on the customer's Intercom
+//     contact (a boolean custom attribute and/or a tag), and so is the time
+//     of the last text sent to them, by jobs of their own that never hold
+//     up a text; the last state wins (contactsync.go).
 //   - Failures are visible. A send Twilio refuses for good, and a failed or
 //     undelivered status callback, become an internal note with Twilio's
 //     error code and its meaning. Transient errors are retried with backoff
@@ -214,6 +218,12 @@
 //     that answers no page in Paging.AckWindow is logged and set aside.
 //     A page's wait (Paging.After) is a job waiting in the queue: Stats and
 //     the queue-depth metric count it.
+//   - Opt-outs in Intercom. The custom attributes must exist in the
+//     workspace; an update Intercom refuses is dead-lettered with a log
+//     naming the attribute. The contact shows the latest opt-out change on
+//     any of our numbers, while the relay keeps one state per number. The
+//     last-sent time lags the latest text by up to
+//     ContactSync.LastSentEvery.
 //
 // # Metrics
 //
@@ -255,6 +265,7 @@
 //   - whatsapp.go: WhatsApp's 24-hour window and its template.
 //   - canvas.go: the Inbox app (Canvas Kit).
 //   - page.go: paging agents by SMS and their acknowledgements.
+//   - contactsync.go: opt-outs and the last text's time on the contact.
 //   - proactive.go, pace.go: texts sent first ([Relay.Send]), their record
 //     in Intercom and their answers; pacing per sender.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).

@@ -433,6 +433,10 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 		}
 	}
 	if optChange != 0 {
+		// Mirrored on the contact by a job of its own (contactsync.go).
+		if err := r.enqueueOptOutSync(ctx, key, in.MessageSID); err != nil {
+			return err
+		}
 		noted, err := r.st.Marked(ctx, string(markOptNote(in.MessageSID)))
 		if err != nil {
 			return fmt.Errorf("relay: reading opt-out note record: %w", err)

@@ -282,3 +282,50 @@ const (
 	// kindPageWait pages when a customer's text waits too long.
 	kindPageWait = "relay.page-wait"
 )
+
+// Contacts kept up to date with the customer's texting (contactsync.go).
+
+// contactSyncKey orders the contact updates of one customer, apart from
+// the customer's jobs, which an update Intercom keeps failing must not
+// hold up. A WhatsApp address and the SMS address of the same phone share
+// it.
+func contactSyncKey(customer string) string { return "contact-sync:" + bareNumber(customer) }
+
+// dedupeContactSyncOptOut keys the contact update that follows the
+// opt-out change of source (a customer's text's MessageSid, or the id of
+// the part or job whose send Twilio refused as opted out).
+func dedupeContactSyncOptOut(source string) string { return "relay:contact-sync:opt:" + source }
+
+// dedupeContactSyncSent keys the update of the last-sent time of
+// customer's contact for the period (every long) that holds t: one per
+// customer per period.
+func dedupeContactSyncSent(customer string, every time.Duration, t time.Time) string {
+	secs := max(int64(every/time.Second), 1)
+	return "relay:contact-sync:sent:" + bareNumber(customer) + ":" + strconv.FormatInt(secs, 10) + ":" +
+		strconv.FormatInt(t.UTC().Unix()/secs, 10)
+}
+
+// lastSentRecordSID is the SID under which the last-sent time set on
+// customer's contact is recorded (a store.Message whose PartID is a
+// lastSentPartID), so that an older time never replaces a later one.
+func lastSentRecordSID(customer string) string { return "contact-sync-sent:" + bareNumber(customer) }
+
+// lastSentRecordConversation is the ConversationID of a last-sent record
+// (a store.Message needs one).
+const lastSentRecordConversation = "contact-sync:none"
+
+// lastSentPartPrefix starts the PartID of a last-sent record.
+const lastSentPartPrefix = "contact-sync-sent:"
+
+// lastSentPartID is the PartID of a last-sent record: the time set, in
+// UNIX seconds.
+func lastSentPartID(at time.Time) string {
+	return lastSentPartPrefix + strconv.FormatInt(at.UTC().Unix(), 10)
+}
+
+// Job kinds of contact updates.
+const (
+	// kindContactSync updates a customer's contact: opt-out attribute
+	// and tag, or last-sent time.
+	kindContactSync = "relay.contact-sync"
+)

@@ -16,9 +16,14 @@ const (
 	// KindUnreadable is a signed inbound webhook the relay could not read,
 	// kept for an operator; it is dead-lettered on its first run.
 	KindUnreadable = kindUnreadable
+	// KindContactSync updates a customer's Intercom contact
+	// (Config.ContactSync): replay its dead letters after creating the
+	// data attribute Intercom refused.
+	KindContactSync = kindContactSync
 )
 
 // Kinds lists every job kind the relay runs.
 func Kinds() []string {
-	return []string{KindInbound, KindStatus, KindIntercom, KindRoute, KindUnreadable}
+	return []string{KindInbound, KindStatus, KindIntercom, KindRoute, KindUnreadable,
+		KindContactSync}
 }

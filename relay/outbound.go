@@ -262,6 +262,10 @@ func (r *Relay) relayPart(ctx context.Context, key store.ThreadKey, convID strin
 			return err
 		}
 	}
+	// The time of the last text, on the contact (contactsync.go).
+	if err := r.enqueueLastSent(ctx, key, "", time.Now()); err != nil {
+		return err
+	}
 	return r.markPart(ctx, p.ID)
 }
 
@@ -344,6 +348,9 @@ func (r *Relay) sendFailed(ctx context.Context, key store.ThreadKey, convID, par
 	if code == twiliosms.CodeOptedOut {
 		if err := r.st.SetOptedOut(ctx, key, true); err != nil {
 			return fmt.Errorf("relay: recording opt-out: %w", err)
+		}
+		if err := r.enqueueOptOutSync(ctx, key, partID); err != nil {
+			return err
 		}
 	}
 	if _, err := r.ic.AddNote(ctx, convID, r.cfg.NoteAuthor, noteFailure(failedNotSent, code, "")); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -332,6 +333,8 @@ func (r *Relay) sendProactive(ctx context.Context, key store.ThreadKey, msg twil
 		if twiliosms.IsOptedOut(err) {
 			if serr := r.st.SetOptedOut(ctx, key, true); serr != nil {
 				r.log.Error("relay: recording opt-out", "err", serr)
+			} else if serr := r.enqueueOptOutSync(ctx, key, partID+":"+strconv.Itoa(i)); serr != nil {
+				r.log.Error("relay: queueing the opt-out's contact update", "err", serr)
 			}
 			return "", false, &SendError{Kind: ErrOptedOut, Reason: "Twilio says the customer opted out", Err: err}
 		}
@@ -390,6 +393,10 @@ func (r *Relay) handleProactive(ctx context.Context, p proactiveJob, _ store.Job
 		if contactID, err = r.contactFor(ctx, p.To); err != nil {
 			return err
 		}
+	}
+	// The time of the last text, on the contact (contactsync.go).
+	if err := r.enqueueLastSent(ctx, store.ThreadKey{Customer: p.To, Sender: p.From}, contactID, p.SentAt); err != nil {
+		return err
 	}
 	if r.ic.noter == nil {
 		r.log.Warn("relay: the Intercom client cannot add notes to contacts; a text sent first is not recorded in Intercom", "sid", p.SID)

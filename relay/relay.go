@@ -34,8 +34,9 @@ type Relay struct {
 	lim     Limiter
 	insp    store.QueueInspector // nil: the queue cannot count per kind
 	tracer  trace.Tracer
-	tracing bool    // Config.TracerProvider was set
-	pacers  *pacers // paces texts sent first, per sender
+	tracing bool           // Config.TracerProvider was set
+	pacers  *pacers        // paces texts sent first, per sender
+	optTag  optOutTagCache // ContactSync.OptOutTag's id (contactsync.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -99,6 +100,8 @@ func New(cfg Config) (*Relay, error) {
 			kindReopen:     handler(r.handleReopen),
 			kindCanvasSend: handler(r.handleCanvasSend),
 			kindPageWait:   handler(r.handlePageWait),
+			// Contact updates (contactsync.go).
+			kindContactSync: handler(r.handleContactSync),
 		}),
 		Workers:      c.Workers,
 		Lease:        c.Lease,

@@ -40,6 +40,10 @@
 //	SMSRELAY_PAGE_AFTER           a Go duration: page when a text waits this long (unset: off)
 //	SMSRELAY_PAGE_ACK_WINDOW      a Go duration: a text back acknowledges the page (default 30m)
 //	INTERCOM_WORKSPACE_ID         the workspace id, for inbox links in pages (required with paging)
+//	SMSRELAY_OPTOUT_ATTRIBUTE     boolean contact attribute set on opt-out/opt-in (see contactsync.go)
+//	SMSRELAY_OPTOUT_TAG           contact tag applied on opt-out, removed on opt-in
+//	SMSRELAY_LAST_SENT_ATTRIBUTE  date contact attribute set to the last text's time
+//	SMSRELAY_LAST_SENT_EVERY      at most one last-sent update per customer per period (default 1m)
 //
 // Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks,
 // the Inbox app's POST /intercom/canvas/initialize and
@@ -118,6 +122,7 @@ type settings struct {
 	defaultFrom                          string
 	waTemplate                           *relay.WhatsAppTemplate
 	paging                               relay.Paging
+	contactSync                          relay.ContactSync
 }
 
 // problems lists everything wrong with the environment, one line each.
@@ -211,6 +216,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	var pagingProblems []string
 	s.paging, pagingProblems = readPaging(getenv)
 	p = append(p, pagingProblems...)
+	var syncProblems []string
+	s.contactSync, syncProblems = readContactSync(getenv)
+	p = append(p, syncProblems...)
 	if len(p) > 0 {
 		return s, p
 	}
@@ -349,6 +357,7 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		DefaultFrom:         s.defaultFrom,
 		WhatsAppTemplate:    s.waTemplate,
 		Paging:              s.paging,
+		ContactSync:         s.contactSync,
 	}
 	s.opts.apply(&cfg)
 	r, err := relay.New(cfg)

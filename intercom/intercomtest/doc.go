@@ -48,6 +48,15 @@
 //     conversation.list of REST-rendered conversations (HTML bodies, no
 //     parts) in creation order. [WithSearchLag] hides new conversations too.
 //   - POST /contacts/{id}/notes: notes on a contact ([Server.ContactNotes]).
+//   - PUT /contacts/{id} with custom_attributes: only attributes declared with
+//     [WithDataAttributes] or [Server.AddDataAttribute], with values of their
+//     type, else 400 parameter_invalid "Custom attribute '...' does not
+//     exist" (an assumption: the description lists no error for it);
+//     [Server.ContactAttributes]. POST /contacts/{id}/tags and DELETE
+//     /contacts/{id}/tags/{tag_id} ([Server.ContactTags]); POST /tags with
+//     a name finds or creates a tag. The three contact endpoints answer 404
+//     for an unknown contact and 410 contact_merged with a Link for a
+//     merged one, as GET does.
 //
 // It also plays the Inbox for a Canvas Kit app: [Server.CanvasInitialize]
 // and [Server.CanvasSubmit] post initialize and submit requests for a

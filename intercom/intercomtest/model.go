@@ -254,8 +254,8 @@ func (s *Server) wireContact(c *Contact) wireContact {
 		CreatedAt:        c.CreatedAt.Unix(),
 		UpdatedAt:        c.updatedAt().Unix(),
 		Location:         wireLocation{Type: "location"},
-		CustomAttributes: map[string]any{},
-		Tags:             emptyList("/contacts/" + c.ID + "/tags"),
+		CustomAttributes: s.contactAttributesLocked(c.ID),
+		Tags:             s.contactTagListLocked(c.ID),
 		Notes:            emptyList("/contacts/" + c.ID + "/notes"),
 		Companies:        emptyList("/contacts/" + c.ID + "/companies"),
 	}

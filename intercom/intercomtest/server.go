@@ -67,6 +67,9 @@ func knownVersion(v string) bool {
 type Option func(*config) error
 
 type config struct {
+	// Contact updates (contact_update.go).
+	dataAttributes []DataAttribute
+
 	token        string
 	secret       string
 	appID        string
@@ -225,6 +228,11 @@ type Server struct {
 	notesMu      sync.Mutex // guards contactNotes and noteSeq
 	contactNotes map[string][]ContactNote
 	noteSeq      int64
+
+	// Contact updates (contact_update.go), made on first use, under mu.
+	attrDefs     map[string]DataAttribute
+	contactAttrs map[string]map[string]any // contact id → custom attributes
+	contactTags  map[string][]Tag          // contact id → tags applied
 }
 
 // NewServer starts a fake Intercom API on 127.0.0.1. Close it when done. It
@@ -573,6 +581,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, reqI
 		s.showContact(c, p[1])
 	case r.Method == http.MethodPost && len(p) == 3 && p[0] == "contacts" && p[2] == "notes":
 		s.createContactNote(c, p[1])
+	// Contact updates (contact_update.go).
+	case r.Method == http.MethodPut && len(p) == 2 && p[0] == "contacts":
+		s.updateContact(c, p[1])
+	case r.Method == http.MethodPost && len(p) == 3 && p[0] == "contacts" && p[2] == "tags":
+		s.tagContact(c, p[1])
+	case r.Method == http.MethodDelete && len(p) == 4 && p[0] == "contacts" && p[2] == "tags":
+		s.untagContact(c, p[1], p[3])
+	case r.Method == http.MethodPost && len(p) == 1 && p[0] == "tags":
+		s.createTag(c)
 	case r.Method == http.MethodPost && len(p) == 1 && p[0] == "conversations":
 		s.createConversation(c)
 	case r.Method == http.MethodPost && len(p) == 2 && p[0] == "conversations" && p[1] == "search":
