@@ -138,7 +138,8 @@ func (s *Server) contactTagListLocked(id string) wireList {
 
 // liveContactLocked finds contact id for a write: nil with the answer
 // given when it is unknown (404) or merged (410 with a Link to the
-// canonical contact, as GET /contacts/{id} answers).
+// canonical contact, as GET /contacts/{id} answers, or 404 with
+// [WithMergedContactStatus]).
 func (s *Server) liveContactLocked(c *call, id string) *Contact {
 	ct := s.contacts[id]
 	if ct == nil {
@@ -146,9 +147,12 @@ func (s *Server) liveContactLocked(c *call, id string) *Contact {
 		return nil
 	}
 	if ct.MergedInto != "" {
-		if canon := s.canonicalLocked(id); canon != nil {
-			c.w.Header().Set("Link", fmt.Sprintf(`</contacts/%s>; rel="canonical"`, canon.ID))
+		canon := s.canonicalLocked(id)
+		if canon == nil || s.cfg.mergedStatus == http.StatusNotFound {
+			c.fail(http.StatusNotFound, "not_found", "User Not Found")
+			return nil
 		}
+		c.w.Header().Set("Link", fmt.Sprintf(`</contacts/%s>; rel="canonical"`, canon.ID))
 		c.fail(http.StatusGone, "contact_merged",
 			"This contact has been merged. See the 'Link' header for the canonical contact.")
 		return nil

@@ -256,7 +256,10 @@ func NewServer(opts ...Option) *Server {
 	}
 	hook := cfg.webhooks
 	if hook == nil {
-		hook = &http.Client{Timeout: 5 * time.Second}
+		// A transport of its own: httptest.Server.Close closes the idle
+		// connections of http.DefaultTransport, which would cut a
+		// delivery of this server short when another test ends.
+		hook = &http.Client{Timeout: 5 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	s := &Server{
 		Token:         cfg.token,
@@ -290,6 +293,9 @@ func NewServer(opts ...Option) *Server {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.ts.Close()
+	if s.cfg.webhooks == nil {
+		s.hook.CloseIdleConnections() // the server's own client
+	}
 }
 
 // Client returns an HTTP client configured for requests to the server.

@@ -80,7 +80,12 @@ func Do(hc *http.Client, req *http.Request) (status int, body []byte, err error)
 		return 0, nil, errors.New("twiliotest: nil request")
 	}
 	if hc == nil {
-		hc = &http.Client{Timeout: 15 * time.Second}
+		// A transport of its own, keeping no connection: httptest.Server.Close
+		// closes the idle connections of http.DefaultTransport, which would
+		// cut a delivery short when another test ends.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DisableKeepAlives = true
+		hc = &http.Client{Timeout: 15 * time.Second, Transport: tr}
 	}
 	res, err := hc.Do(req)
 	if err != nil {
