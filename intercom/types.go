@@ -15,6 +15,11 @@ type Contact struct {
 	Phone      string
 	Name       string
 	ExternalID string
+	// Email is the contact's email address, "" when it has none.
+	Email string
+	// UpdatedAt is when the contact last changed (whole seconds, UTC),
+	// zero if the answer did not say.
+	UpdatedAt time.Time
 }
 
 // Conversation is an Intercom conversation, as returned by the REST API
@@ -212,10 +217,15 @@ type wireContact struct {
 	Phone      *string    `json:"phone"`
 	Name       *string    `json:"name"`
 	ExternalID flexString `json:"external_id"`
+	Email      *string    `json:"email"`
+	UpdatedAt  unixTime   `json:"updated_at"`
 }
 
 func (w wireContact) contact() Contact {
-	c := Contact{ID: string(w.ID), Role: w.Role, ExternalID: string(w.ExternalID)}
+	c := Contact{ID: string(w.ID), Role: w.Role, ExternalID: string(w.ExternalID), UpdatedAt: w.UpdatedAt.time()}
+	if w.Email != nil {
+		c.Email = *w.Email
+	}
 	if w.Phone != nil {
 		c.Phone = *w.Phone
 	}

@@ -25,6 +25,10 @@
 //     exists with id=..." when the phone, email or external id is taken.
 //   - GET /contacts/{id}: 404, or 410 contact_merged with
 //     Link: </contacts/{canonical}>; rel="canonical" after [Server.MergeContact].
+//   - POST /contacts/merge: merges a lead into a user (skip_duplicate_validation
+//     honoured); 400 invalid_merge when they share no email or phone, 400
+//     when from is not a lead or into not a user, 404 for an unknown or
+//     merged id.
 //   - POST /conversations: answers with a user_message carrying
 //     conversation_id; 404 "User Not Found" for an unknown contact.
 //   - POST /conversations/{id}/reply: contact replies (a reply on a closed
