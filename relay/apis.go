@@ -36,13 +36,34 @@ type intercomRoute struct {
 	tr     trace.Tracer  // nil: not traced
 	noter  ContactNoter  // nil: the client cannot note contacts
 	reader ContactReader // nil: the client cannot read contacts
+	ident  IdentityAPI   // nil: the client cannot search by email and merge
 }
 
 func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
 	f, _ := api.(ConversationFinder)
 	n, _ := api.(ContactNoter)
 	rd, _ := api.(ContactReader)
-	return &intercomRoute{api: api, finder: f, lim: lim, noter: n, reader: rd}
+	id, _ := api.(IdentityAPI)
+	return &intercomRoute{api: api, finder: f, lim: lim, noter: n, reader: rd, ident: id}
+}
+
+// SearchContactsByEmail searches through the budget; call it only when
+// ident is set.
+func (b *intercomRoute) SearchContactsByEmail(ctx context.Context, email string) ([]intercom.Contact, error) {
+	return callAt(ctx, b, "contacts.search", func(ctx context.Context) ([]intercom.Contact, error) {
+		return b.ident.SearchContactsByEmail(ctx, email)
+	})
+}
+
+// MergeContacts merges a lead into a user through the budget, with
+// Intercom's duplicate check unless skip; call it only when ident is set.
+func (b *intercomRoute) MergeContacts(ctx context.Context, from, into string, skip bool) (*intercom.Contact, error) {
+	return callAt(ctx, b, "contacts.merge", func(ctx context.Context) (*intercom.Contact, error) {
+		if skip {
+			return b.ident.MergeContactsSkippingValidation(ctx, from, into)
+		}
+		return b.ident.MergeContacts(ctx, from, into)
+	})
 }
 
 // AddContactNote notes a contact through the budget; call it only when
