@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/smsrelay/smsrelay/intercom"
@@ -30,6 +31,9 @@ import (
 //     with an email).
 //   - identity-asked: the prompt was sent; the next text from the number is
 //     the answer, whenever it comes.
+//   - identity-claim (per customer text): this text holds the period's
+//     claim and may send the prompt, also after going back to the queue to
+//     wait for the sender's pace.
 //   - identity-prompt (store.MarkSeen, for IdentityBridge.Period): at most
 //     one prompt per number per period, even where the markers above are
 //     gone (a store that expires records).
@@ -49,10 +53,14 @@ const DefaultIdentityPeriod = 30 * 24 * time.Hour
 // minIdentityPeriod bounds IdentityBridge.Period from below.
 const minIdentityPeriod = time.Hour
 
-// maxPromptWait is how long a job waits in a worker for the sender's pace
-// before a prompt; a longer wait puts the job back (jobs.Defer) for that
-// long instead of holding the worker.
-const maxPromptWait = 2 * time.Second
+// maxPromptWait is how long a job waits in a worker for its prompt's slot
+// of the sender's pace; a longer wait puts the job back (jobs.Defer) until
+// then instead of holding the worker.
+const maxPromptWait = 100 * time.Millisecond
+
+// slotTTL is how long an unused slot reservation is kept: a job deferred
+// for its slot that ran elsewhere (another replica) never comes back for it.
+const slotTTL = time.Hour
 
 // IdentityBridge asks customers who text from a number Intercom does not
 // know for their email address, and attaches the number to the Intercom
@@ -190,17 +198,14 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 	} else {
 		msg.From = key.Sender
 	}
-	retrying, err := r.st.Marked(ctx, string(markUnsureIdentityPrompt(in.MessageSID)))
+	claimed, err := r.st.Marked(ctx, string(markIdentityClaim(in.MessageSID)))
 	if err != nil {
 		return fmt.Errorf("relay: identity bridge: reading the record: %w", err)
 	}
-	if !retrying {
+	if !claimed {
 		ask, err := r.mayAsk(ctx, key, optChange)
 		if err != nil || !ask {
 			return err
-		}
-		if wait := r.pacer(pace).due(); wait > maxPromptWait {
-			return deferFor(fmt.Errorf("relay: identity bridge: the sender's pace holds the prompt for %v", wait.Round(time.Millisecond)), wait)
 		}
 		fresh, err := r.st.MarkSeen(ctx, seenIdentityPrompt(phone), b.Period)
 		if err != nil {
@@ -210,10 +215,26 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 			log.Info("relay: identity bridge: the number was asked within the period; not asked again")
 			return nil
 		}
+		// A crash right here loses the prompt (the period's claim is
+		// taken); it never doubles it.
+		mctx, cancel := detached(ctx)
+		err = r.st.Mark(mctx, string(markIdentityClaim(in.MessageSID)))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("relay: identity bridge: recording the prompt: %w", err)
+		}
 	}
-	if err := r.pacer(pace).Wait(ctx); err != nil {
+	// The sender's pace: a slot is reserved for this text; a job whose
+	// slot is far off goes back to the queue until then, so that waiting
+	// prompts never hold the workers.
+	wait := r.slots.reserve(r.pacer(pace), in.MessageSID)
+	if wait > maxPromptWait {
+		return deferFor(fmt.Errorf("relay: identity bridge: the sender's pace holds the prompt for %v", wait.Round(time.Millisecond)), wait)
+	}
+	if err := sleepCtx(ctx, wait); err != nil {
 		return fmt.Errorf("relay: identity bridge: waiting for the sender's pace: %w", err)
 	}
+	r.slots.release(in.MessageSID)
 	e := sideEffect[*twiliosms.Sent]{
 		what:      "asking the customer for their email",
 		unsure:    markUnsureIdentityPrompt(in.MessageSID),
@@ -531,9 +552,65 @@ func (r *Relay) identityNote(ctx context.Context, convID, messageSID, body strin
 	return nil
 }
 
-// due is how long until p's next free slot, without taking it.
-func (p *pacer) due() time.Duration {
+// slotBook holds the send slots reserved by prompts that went back to the
+// queue to wait for them, by the customer text that set them off. It is
+// per process, like the pace.
+type slotBook struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func newSlotBook() *slotBook { return &slotBook{at: make(map[string]time.Time)} }
+
+// reserve returns how long until the slot of p reserved for messageSID,
+// reserving the next free one when there is none.
+func (b *slotBook) reserve(p *pacer, messageSID string) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	for k, t := range b.at {
+		if now.Sub(t) > slotTTL {
+			delete(b.at, k)
+		}
+	}
+	t, ok := b.at[messageSID]
+	if !ok {
+		t = p.take(now)
+		b.at[messageSID] = t
+	}
+	return t.Sub(now)
+}
+
+// release forgets messageSID's reservation once its slot was used.
+func (b *slotBook) release(messageSID string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.at, messageSID)
+}
+
+// take reserves p's next free slot and returns its time.
+func (p *pacer) take(now time.Time) time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return time.Until(p.next)
+	slot := p.next
+	if slot.Before(now) {
+		slot = now
+	}
+	p.next = slot.Add(p.every)
+	return slot
+}
+
+// sleepCtx waits d, or returns ctx's error.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -484,3 +484,69 @@ func newHarnessErr(t *testing.T, configure func(*relay.Config), err *error) {
 	}
 	*err = e
 }
+
+// Prompts keep to the sender's pace (1 text a second on a long code by
+// default) without holding the workers: while prompts wait, an agent's
+// reply on another conversation goes out at once.
+func TestIdentityPromptsPaced(t *testing.T) {
+	h := identityHarness(t, nil, func(c *relay.Config) { c.Workers = 2 })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.r.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	// A known customer with a conversation, for the agent's reply.
+	if _, err := h.ic.AddContact(intercomtest.Contact{Role: "user", Phone: customer, Email: "ann@example.com", CreatedAt: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "Hello")
+	waitFor(t, 5*time.Second, func() bool { return len(h.ic.Conversations()) == 1 })
+	known := h.ic.Conversations()[0].ID
+
+	const n = 5
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		h.text(phoneOf(i), "hi")
+	}
+	var replied, replySent time.Time
+	sentReply := func() bool {
+		for _, m := range h.sent() {
+			if m.To == customer && strings.Contains(m.Body, "parcel") {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, 15*time.Second, func() bool {
+		c := 0
+		for i := 0; i < n; i++ {
+			c += h.prompts(phoneOf(i))
+		}
+		if c >= 1 && replied.IsZero() {
+			// While the other prompts wait for the pace, a reply goes out.
+			h.reply(known, "Your parcel ships today")
+			replied = time.Now()
+		}
+		if !replied.IsZero() && replySent.IsZero() && sentReply() {
+			replySent = time.Now()
+		}
+		return c == n && !replySent.IsZero()
+	})
+	took := time.Since(start)
+	if took < (n-1)*time.Second-100*time.Millisecond {
+		t.Errorf("%d prompts went out in %v, faster than one a second", n, took)
+	}
+	if d := replySent.Sub(replied); d > time.Second {
+		t.Errorf("the agent's reply took %v while prompts waited for the pace, want well under a second", d)
+	}
+	for i := 0; i < n; i++ {
+		if got := h.prompts(phoneOf(i)); got != 1 {
+			t.Errorf("number %d asked %d times, want 1", i, got)
+		}
+	}
+	t.Logf("%d prompts paced over %v; the agent's reply went out %v after it was written", n, took.Round(time.Millisecond), replySent.Sub(replied).Round(time.Millisecond))
+}

@@ -302,6 +302,10 @@ func markUnsureIdentityPrompt(messageSID string) marker {
 	return marker("unsure-identity-prompt:" + messageSID)
 }
 
+// markIdentityClaim: customer text messageSID took the period's claim to
+// the prompt (seenIdentityPrompt) and may send it.
+func markIdentityClaim(messageSID string) marker { return marker("identity-claim:" + messageSID) }
+
 // markUnsureIdentityMerge: the merge that answer messageSID set off may
 // have been made.
 func markUnsureIdentityMerge(messageSID string) marker {

@@ -63,6 +63,7 @@ func TestPersistedKeysNeverChange(t *testing.T) {
 		{string(markIdentityDone("+14155550123")), "identity-done:+14155550123"},
 		{string(markIdentityAsked("+14155550123")), "identity-asked:+14155550123"},
 		{string(markUnsureIdentityPrompt("SM1")), "unsure-identity-prompt:SM1"},
+		{string(markIdentityClaim("SM1")), "identity-claim:SM1"},
 		{string(markUnsureIdentityMerge("SM1")), "unsure-identity-merge:SM1"},
 		{string(markIdentityNoted("SM1")), "identity-noted:SM1"},
 		{string(markUnsureIdentityNote("SM1")), "unsure-identity-note:SM1"},

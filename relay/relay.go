@@ -34,8 +34,9 @@ type Relay struct {
 	lim     Limiter
 	insp    store.QueueInspector // nil: the queue cannot count per kind
 	tracer  trace.Tracer
-	tracing bool    // Config.TracerProvider was set
-	pacers  *pacers // paces texts sent first, per sender
+	tracing bool      // Config.TracerProvider was set
+	pacers  *pacers   // paces texts sent first, per sender
+	slots   *slotBook // pace slots reserved by identity prompts (identity.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -75,6 +76,7 @@ func New(cfg Config) (*Relay, error) {
 		return nil, fmt.Errorf("relay: creating metrics: %w", err)
 	}
 	r.pacers = newPacers(c.SendRate)
+	r.slots = newSlotBook()
 	r.ic = newIntercomRoute(c.Intercom, budget)
 	r.tw = newTwilioRoute(c.Twilio, r.m)
 	r.w, r.lim = newWatch(rateWindow), budget
