@@ -79,6 +79,14 @@
 //     unknown). An answer within Config.AnswerWindow threads as usual and
 //     its conversation gets a note quoting what was sent, and
 //     Config.AnswerTagID.
+//   - Identity bridge. With Config.Identity, a customer whose contact is a
+//     lead without an email, texting by SMS from a phone number, is asked
+//     once for their email (cost guard, sender's pace, a note on the
+//     conversation); their next text is the answer, and the number is never
+//     asked again. An address of an Intercom user merges the lead into
+//     that user (or, when Intercom refuses, a note links them); no user, no
+//     address, STOP or START: a note, nothing else. At most one prompt per
+//     number per IdentityBridge.Period (identity.go).
 //   - Paging. Config.Paging pages a conversation's admin (or an on-call
 //     number) by SMS, from the number the customer texted, when it is
 //     tagged Paging.Tag or a text waits Paging.After, once per waiting
@@ -191,6 +199,13 @@
 //   - The customer's texts are ordered by when Twilio delivered them to the
 //     relay, which is the order Twilio received them except after Twilio
 //     retried a delivery.
+//   - Identity bridge. The email the customer types is not verified; with
+//     IdentityBridge.SkipDuplicateValidation anyone who types a user's
+//     address joins that user's contact. WhatsApp customers are not asked.
+//     A crash between taking the period's claim and recording it loses the
+//     number's prompt (never doubles it). Only the thread the answer came
+//     on is moved to the user by the bridge itself; the number's other
+//     threads follow through adoptContact.
 //   - Paging. A page for a WhatsApp thread goes by SMS from the same number
 //     without its "whatsapp:" prefix, which must then be able to send SMS.
 //     The latest page from one number to one agent's phone is the one a
@@ -238,6 +253,8 @@
 //   - whatsapp.go: WhatsApp's 24-hour window and its template.
 //   - canvas.go: the Inbox app (Canvas Kit).
 //   - page.go: paging agents by SMS and their acknowledgements.
+//   - identity.go, email.go: the identity bridge and the email address
+//     read from a customer's answer.
 //   - proactive.go, pace.go: texts sent first ([Relay.Send]), their record
 //     in Intercom and their answers; pacing per sender.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).

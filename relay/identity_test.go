@@ -550,3 +550,28 @@ func TestIdentityPromptsPaced(t *testing.T) {
 	}
 	t.Logf("%d prompts paced over %v; the agent's reply went out %v after it was written", n, took.Round(time.Millisecond), replySent.Sub(replied).Round(time.Millisecond))
 }
+
+// forgetful is a store that has lost the identity bridge's markers (as a
+// store that expires records would): only the period's claim is left.
+type forgetful struct{ *memstore.Store }
+
+func (f forgetful) Marked(ctx context.Context, m string) (bool, error) {
+	if strings.HasPrefix(m, "identity-done:") || strings.HasPrefix(m, "identity-asked:") {
+		return false, nil
+	}
+	return f.Store.Marked(ctx, m)
+}
+
+// Period bounds the prompts even when the relay has forgotten that it
+// asked: one per number per period.
+func TestIdentityPeriodBoundsPrompts(t *testing.T) {
+	ms := memstore.New()
+	h := identityHarness(t, nil, func(c *relay.Config) { c.Store, c.Queue = forgetful{ms}, ms })
+	for _, body := range []string{"one", "two", "three"} {
+		h.text(customer, body)
+		h.drain()
+	}
+	if n := h.prompts(customer); n != 1 {
+		t.Errorf("%d prompts, want 1 within the period", n)
+	}
+}
