@@ -40,6 +40,8 @@
 //	SMSRELAY_PAGE_AFTER           a Go duration: page when a text waits this long (unset: off)
 //	SMSRELAY_PAGE_ACK_WINDOW      a Go duration: a text back acknowledges the page (default 30m)
 //	INTERCOM_WORKSPACE_ID         the workspace id, for inbox links in pages (required with paging)
+//	SMSRELAY_IDENTITY             "true": ask unknown numbers for their email (see identity.go)
+//	SMSRELAY_IDENTITY_PROMPT, SMSRELAY_IDENTITY_PERIOD, SMSRELAY_IDENTITY_SKIP_DUPLICATE_VALIDATION
 //
 // Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks,
 // the Inbox app's POST /intercom/canvas/initialize and
@@ -118,6 +120,7 @@ type settings struct {
 	defaultFrom                          string
 	waTemplate                           *relay.WhatsAppTemplate
 	paging                               relay.Paging
+	identity                             *relay.IdentityBridge
 }
 
 // problems lists everything wrong with the environment, one line each.
@@ -211,6 +214,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	var pagingProblems []string
 	s.paging, pagingProblems = readPaging(getenv)
 	p = append(p, pagingProblems...)
+	var identityProblems []string
+	s.identity, identityProblems = readIdentity(getenv)
+	p = append(p, identityProblems...)
 	if len(p) > 0 {
 		return s, p
 	}
@@ -349,6 +355,7 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		DefaultFrom:         s.defaultFrom,
 		WhatsAppTemplate:    s.waTemplate,
 		Paging:              s.paging,
+		Identity:            s.identity,
 	}
 	s.opts.apply(&cfg)
 	r, err := relay.New(cfg)
