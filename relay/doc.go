@@ -223,7 +223,9 @@
 // lease_lost, interrupted), smsrelay.job.duration (seconds, by kind),
 // smsrelay.sms.sent, smsrelay.sms.withheld (by reason: opted_out, refused,
 // over_segment_cap, empty, already_relayed, not_relay_conversation),
-// smsrelay.sms.segments (by encoding: GSM-7, UCS-2)
+// smsrelay.sms.segments (by encoding: GSM-7, UCS-2), smsrelay.identity (the
+// identity bridge, by outcome: asked, not_sent, merged, linked, no_user,
+// no_email, opted)
 // and the gauge smsrelay.queue.jobs (by state: ready, leased, dead). Alert
 // on dead letters and on a growing ready count. Call [Relay.Close] when
 // discarding a Relay, to stop its gauge being polled.

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/twiliosms"
@@ -254,14 +257,14 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 		if err := r.st.SetOptedOut(ctx, key, true); err != nil {
 			return fmt.Errorf("relay: recording opt-out: %w", err)
 		}
-		return r.identityDone(ctx, phone)
+		return r.identityEnd(ctx, phone, "not_sent")
 	case twiliosms.IsPermanent(err) || errors.Is(err, twiliosms.ErrInvalidMessage):
 		code, _ := twiliosms.ErrorCode(err)
 		log.Warn("relay: identity bridge: Twilio refused the prompt", "code", code, "err", err)
 		if err := r.identityNote(ctx, d.convID, in.MessageSID, noteFailure(failedIdentityNotSent, code, "")); err != nil {
 			return err
 		}
-		return r.identityDone(ctx, phone)
+		return r.identityEnd(ctx, phone, "not_sent")
 	default:
 		return fmt.Errorf("relay: identity bridge: sending the prompt: %w", err)
 	}
@@ -274,7 +277,11 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 		return fmt.Errorf("relay: identity bridge: prompt %s sent, recording it failed: %w", sent.SID, err)
 	}
 	log.Info("relay: identity bridge: asked the customer for their email", "sid", sent.SID)
-	return r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityAsked(msg.Body, msg.From))
+	if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityAsked(msg.Body, msg.From)); err != nil {
+		return err
+	}
+	r.m.identity.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "asked")))
+	return nil
 }
 
 // mayAsk reports whether the customer of key may be asked for their email
@@ -324,14 +331,14 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 	b := r.cfg.Identity
 	phone := bareNumber(key.Customer)
 	if optChange != 0 {
-		return r.identityDone(ctx, phone) // the opt-out note says it all
+		return r.identityEnd(ctx, phone, "opted") // the opt-out note says it all
 	}
 	email, ok := extractEmail(in.Body)
 	if !ok {
 		if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityNoEmail()); err != nil {
 			return err
 		}
-		return r.identityDone(ctx, phone)
+		return r.identityEnd(ctx, phone, "no_email")
 	}
 	found, err := r.ic.SearchContactsByEmail(ctx, email)
 	if err != nil && !refused(err) {
@@ -342,14 +349,14 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 		if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityNotSearched(email)); err != nil {
 			return err
 		}
-		return r.identityDone(ctx, phone)
+		return r.identityEnd(ctx, phone, "no_user")
 	}
 	user, leads := pickUser(found, email)
 	if user == nil {
 		if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityNoUser(email, leads)); err != nil {
 			return err
 		}
-		return r.identityDone(ctx, phone)
+		return r.identityEnd(ctx, phone, "no_user")
 	}
 	link := userLink(b.WorkspaceID, user.ID)
 	leadID, err := r.numberContact(ctx, key, d)
@@ -357,14 +364,14 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 		return err
 	}
 	if leadID == "" || leadID == user.ID {
-		note := noteIdentityMerged(*user, "", email, link)
+		note, outcome := noteIdentityMerged(*user, "", email, link), "merged"
 		if leadID == "" {
-			note = noteIdentityLinked(*user, email, link, "the relay has no contact on record for this number")
+			note, outcome = noteIdentityLinked(*user, email, link, "the relay has no contact on record for this number"), "linked"
 		}
 		if err := r.identityNote(ctx, d.convID, in.MessageSID, note); err != nil {
 			return err
 		}
-		return r.identityDone(ctx, phone)
+		return r.identityEnd(ctx, phone, outcome)
 	}
 	_, _, err = once(ctx, r, sideEffect[*intercom.Contact]{
 		what:   "merging the lead into the user",
@@ -391,7 +398,7 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 		if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityLinked(*user, email, link, mergeRefusal(err))); err != nil {
 			return err
 		}
-		return r.identityDone(ctx, phone)
+		return r.identityEnd(ctx, phone, "linked")
 	default:
 		return fmt.Errorf("relay: identity bridge: merging the lead into the user: %w", err)
 	}
@@ -401,7 +408,7 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 	if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityMerged(*user, leadID, email, link)); err != nil {
 		return err
 	}
-	return r.identityDone(ctx, phone)
+	return r.identityEnd(ctx, phone, "merged")
 }
 
 // followMerge records that the number's contact is now into: the store's
@@ -496,6 +503,16 @@ func userLink(workspaceID, contactID string) string {
 		return ""
 	}
 	return "https://app.intercom.com/a/apps/" + workspaceID + "/users/" + contactID + "/all-conversations"
+}
+
+// identityEnd records that the number is never asked again, and counts
+// outcome (smsrelay.identity).
+func (r *Relay) identityEnd(ctx context.Context, phone, outcome string) error {
+	if err := r.identityDone(ctx, phone); err != nil {
+		return err
+	}
+	r.m.identity.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+	return nil
 }
 
 // identityDone records that the number is never asked again.

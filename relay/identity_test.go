@@ -3,10 +3,14 @@ package relay_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
@@ -573,5 +577,41 @@ func TestIdentityPeriodBoundsPrompts(t *testing.T) {
 	}
 	if n := h.prompts(customer); n != 1 {
 		t.Errorf("%d prompts, want 1 within the period", n)
+	}
+}
+
+// smsrelay.identity counts the bridge's outcomes.
+func TestIdentityMetrics(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true },
+		func(c *relay.Config) { c.MeterProvider = mp })
+	h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	const other = "+14155550124"
+	for _, tx := range []struct{ from, body string }{
+		{customer, "hi"}, {customer, "ann@example.com"}, {customer, "thanks"},
+		{other, "hi"}, {other, "no"},
+	} {
+		h.text(tx.from, tx.body)
+		h.drain()
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "smsrelay.identity" {
+				for _, p := range d.DataPoints {
+					v, _ := p.Attributes.Value("outcome")
+					got[v.AsString()] += p.Value
+				}
+			}
+		}
+	}
+	want := map[string]int64{"asked": 2, "merged": 1, "no_email": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("smsrelay.identity = %v, want %v", got, want)
 	}
 }
