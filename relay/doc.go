@@ -203,7 +203,9 @@
 //     IdentityBridge.SkipDuplicateValidation anyone who types a user's
 //     address joins that user's contact. WhatsApp customers are not asked.
 //     A crash between taking the period's claim and recording it loses the
-//     number's prompt (never doubles it). Only the thread the answer came
+//     number's prompt (never doubles it). A prompt waiting for the
+//     sender's pace (in the queue, not in a worker) holds the customer's
+//     later texts behind it. Only the thread the answer came
 //     on is moved to the user by the bridge itself; the number's other
 //     threads follow through adoptContact.
 //   - Paging. A page for a WhatsApp thread goes by SMS from the same number

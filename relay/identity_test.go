@@ -615,3 +615,42 @@ func TestIdentityMetrics(t *testing.T) {
 		t.Errorf("smsrelay.identity = %v, want %v", got, want)
 	}
 }
+
+// A prompt Twilio reports undelivered gets a note that says so in plain
+// words, not one about an agent's reply.
+func TestIdentityPromptUndeliveredNote(t *testing.T) {
+	h := identityHarness(t, nil)
+	h.text(customer, "hi")
+	h.drain()
+	sent := h.sent()
+	if len(sent) != 1 {
+		t.Fatalf("%d texts, want the prompt", len(sent))
+	}
+	if _, err := h.tw.SendStatus(context.Background(), sent[0].SID, "undelivered", 30003); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	conv := h.onlyConversation()
+	got := h.notesWith(conv.ID, "asking this customer for their email address was not delivered")
+	if len(got) != 1 || !strings.Contains(got[0], "30003") {
+		t.Errorf("notes = %q, want one about the undelivered prompt with Twilio's code", notes(conv))
+	}
+}
+
+// The answer may come on another channel of the same phone: a WhatsApp
+// text after an SMS prompt is the answer.
+func TestIdentityAnswerOnWhatsApp(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "hi")
+	h.drain()
+	lead := h.leadOf(customer)
+	h.textForm(twiliotest.InboundForm("whatsapp:"+customer, "whatsapp:"+ourNumber, "ann@example.com"))
+	h.drain()
+	if c, _ := h.ic.Contact(lead.ID); c.MergedInto != user.ID {
+		t.Errorf("lead merged into %q, want the user", c.MergedInto)
+	}
+	if n := h.prompts(customer); n != 1 {
+		t.Errorf("%d prompts, want 1", n)
+	}
+}
