@@ -14,7 +14,9 @@
 // Contacts: [Client.SearchContactsByPhone], [Client.CreateContact] (which
 // turns a 409 "already exists with id=..." into the existing contact) and
 // [Client.Contact] (which follows a merged contact's 410 to the canonical
-// one). Conversations: [Client.CreateConversation] (answers with the first
+// one); [Client.SearchContactsByEmail], and [Client.MergeContacts] and
+// [Client.MergeContactsSkippingValidation] (a lead into a user;
+// [IsInvalidMerge] tells Intercom's refusal). Conversations: [Client.CreateConversation] (answers with the first
 // message and its conversation id), [Client.ReplyAsContact],
 // [Client.AddNote], [Client.Assign], [Client.Open], [Client.TagConversation],
 // [Client.Conversation] and [Client.SearchConversationsByContact] (a
