@@ -17,7 +17,10 @@
 // one). [MergedInto] reads the canonical contact out of a 410
 // contact_merged answer to any call; [PreferredContact] picks one of
 // several contacts found for a number (a user before a lead, then the most
-// recently updated). Conversations: [Client.CreateConversation] (answers with the first
+// recently updated). [Client.SearchContactsByEmail], and
+// [Client.MergeContacts] and [Client.MergeContactsSkippingValidation] (a
+// lead into a user; [IsInvalidMerge] tells Intercom's refusal).
+// Conversations: [Client.CreateConversation] (answers with the first
 // message and its conversation id), [Client.ReplyAsContact],
 // [Client.AddNote], [Client.Assign], [Client.Open], [Client.TagConversation],
 // [Client.Conversation] and [Client.SearchConversationsByContact] (a

@@ -38,6 +38,7 @@ type intercomRoute struct {
 	reader ContactReader // nil: the client cannot read contacts
 
 	updater ContactUpdater // nil: the client cannot update contacts (contactsync.go)
+	ident   IdentityAPI    // nil: the client cannot search by email and merge (identity.go)
 }
 
 func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
@@ -45,7 +46,8 @@ func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
 	n, _ := api.(ContactNoter)
 	rd, _ := api.(ContactReader)
 	u, _ := api.(ContactUpdater)
-	return &intercomRoute{api: api, finder: f, lim: lim, noter: n, reader: rd, updater: u}
+	id, _ := api.(IdentityAPI)
+	return &intercomRoute{api: api, finder: f, lim: lim, noter: n, reader: rd, updater: u, ident: id}
 }
 
 // Contact updates (contactsync.go): call them only when updater is set.
@@ -74,6 +76,25 @@ func (b *intercomRoute) UntagContact(ctx context.Context, contactID, tagID strin
 // CreateTag finds or creates a tag through the budget.
 func (b *intercomRoute) CreateTag(ctx context.Context, name string) (*intercom.Tag, error) {
 	return callAt(ctx, b, "tags.create", func(ctx context.Context) (*intercom.Tag, error) { return b.updater.CreateTag(ctx, name) })
+}
+
+// SearchContactsByEmail searches through the budget; call it only when
+// ident is set.
+func (b *intercomRoute) SearchContactsByEmail(ctx context.Context, email string) ([]intercom.Contact, error) {
+	return callAt(ctx, b, "contacts.search", func(ctx context.Context) ([]intercom.Contact, error) {
+		return b.ident.SearchContactsByEmail(ctx, email)
+	})
+}
+
+// MergeContacts merges a lead into a user through the budget, with
+// Intercom's duplicate check unless skip; call it only when ident is set.
+func (b *intercomRoute) MergeContacts(ctx context.Context, from, into string, skip bool) (*intercom.Contact, error) {
+	return callAt(ctx, b, "contacts.merge", func(ctx context.Context) (*intercom.Contact, error) {
+		if skip {
+			return b.ident.MergeContactsSkippingValidation(ctx, from, into)
+		}
+		return b.ident.MergeContacts(ctx, from, into)
+	})
 }
 
 // AddContactNote notes a contact through the budget; call it only when

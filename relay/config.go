@@ -168,6 +168,12 @@ type Config struct {
 	// the customer's Intercom contact, as custom attributes and a tag
 	// (contactsync.go). Default: off.
 	ContactSync ContactSync
+	// Identity, when set, asks a customer who texts from a number Intercom
+	// knows only as a lead without an email for their email address, once,
+	// and attaches the number to the Intercom user with that address
+	// (identity.go). It needs an Intercom client that is an [IdentityAPI]
+	// and a [ContactReader], as *intercom.Client is. Default: off.
+	Identity *IdentityBridge
 
 	// RateLimit is the Intercom budget: requests per 10 seconds, over a
 	// sliding window, for every Intercom call this Relay makes. When neither
@@ -364,6 +370,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.Paging = c.Paging.withDefaults(c.DefaultRegion, add)
 	c.ContactSync = c.ContactSync.withDefaults(c.Intercom, add)
+	c.Identity = c.Identity.withDefaults(c.Cost, c.Intercom, add)
 	if c.Cost.MaxSegments < 0 {
 		add("Cost.MaxSegments must not be negative")
 	}

@@ -88,6 +88,14 @@
 //     unknown). An answer within Config.AnswerWindow threads as usual and
 //     its conversation gets a note quoting what was sent, and
 //     Config.AnswerTagID.
+//   - Identity bridge. With Config.Identity, a customer whose contact is a
+//     lead without an email, texting by SMS from a phone number, is asked
+//     once for their email (cost guard, sender's pace, a note on the
+//     conversation); their next text is the answer, and the number is never
+//     asked again. An address of an Intercom user merges the lead into
+//     that user (or, when Intercom refuses, a note links them); no user, no
+//     address, STOP or START: a note, nothing else. At most one prompt per
+//     number per IdentityBridge.Period (identity.go).
 //   - Paging. Config.Paging pages a conversation's admin (or an on-call
 //     number) by SMS, from the number the customer texted, when it is
 //     tagged Paging.Tag or a text waits Paging.After, once per waiting
@@ -211,6 +219,15 @@
 //     merged into has the number; otherwise the stored contact is forgotten
 //     and the next attempt may create a lead. Texting a merged contact by
 //     id (Text.ContactID) works when Intercom answers 410, not 404.
+//   - Identity bridge. The email the customer types is not verified; with
+//     IdentityBridge.SkipDuplicateValidation anyone who types a user's
+//     address joins that user's contact. WhatsApp customers are not asked.
+//     A crash between taking the period's claim and recording it loses the
+//     number's prompt (never doubles it). A prompt waiting for the
+//     sender's pace (in the queue, not in a worker) holds the customer's
+//     later texts behind it. Only the thread the answer came
+//     on is moved to the user by the bridge itself; the number's other
+//     threads follow through adoptContact.
 //   - Paging. A page for a WhatsApp thread goes by SMS from the same number
 //     without its "whatsapp:" prefix, which must then be able to send SMS.
 //     The latest page from one number to one agent's phone is the one a
@@ -234,7 +251,9 @@
 // lease_lost, interrupted), smsrelay.job.duration (seconds, by kind),
 // smsrelay.sms.sent, smsrelay.sms.withheld (by reason: opted_out, refused,
 // over_segment_cap, empty, already_relayed, not_relay_conversation),
-// smsrelay.sms.segments (by encoding: GSM-7, UCS-2)
+// smsrelay.sms.segments (by encoding: GSM-7, UCS-2), smsrelay.identity (the
+// identity bridge, by outcome: asked, not_sent, merged, linked, no_user,
+// no_email, opted)
 // and the gauge smsrelay.queue.jobs (by state: ready, leased, dead). Alert
 // on dead letters and on a growing ready count. Call [Relay.Close] when
 // discarding a Relay, to stop its gauge being polled.
@@ -266,6 +285,8 @@
 //   - canvas.go: the Inbox app (Canvas Kit).
 //   - page.go: paging agents by SMS and their acknowledgements.
 //   - contactsync.go: opt-outs and the last text's time on the contact.
+//   - identity.go, email.go: the identity bridge and the email address
+//     read from a customer's answer.
 //   - proactive.go, pace.go: texts sent first ([Relay.Send]), their record
 //     in Intercom and their answers; pacing per sender.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).

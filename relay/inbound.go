@@ -458,7 +458,10 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 	if err := r.schedulePageWait(ctx, key, in, d); err != nil {
 		return err
 	}
-	return r.answeredProactive(ctx, key, in, d)
+	if err := r.answeredProactive(ctx, key, in, d); err != nil {
+		return err
+	}
+	return r.identify(ctx, key, in, d, optChange)
 }
 
 // applyOptChange records an opt-out or opt-in the text asks for, at once,

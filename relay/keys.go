@@ -329,3 +329,52 @@ const (
 	// and tag, or last-sent time.
 	kindContactSync = "relay.contact-sync"
 )
+
+// Identity bridge (identity.go). Keyed by the customer's bare number
+// (bareNumber): a WhatsApp address and the SMS address of one phone are one
+// customer to ask.
+
+// markIdentityDone: the number is never asked for an email (again): it
+// answered, refused, opted out, or its contact is known (a user, or a lead
+// with an email).
+func markIdentityDone(phone string) marker { return marker("identity-done:" + phone) }
+
+// markIdentityAsked: the number was asked for its email; its next text is
+// the answer.
+func markIdentityAsked(phone string) marker { return marker("identity-asked:" + phone) }
+
+// markUnsureIdentityPrompt: the prompt that customer text messageSID set
+// off may have been sent.
+func markUnsureIdentityPrompt(messageSID string) marker {
+	return marker("unsure-identity-prompt:" + messageSID)
+}
+
+// markIdentityClaim: customer text messageSID took the period's claim to
+// the prompt (seenIdentityPrompt) and may send it.
+func markIdentityClaim(messageSID string) marker { return marker("identity-claim:" + messageSID) }
+
+// markUnsureIdentityMerge: the merge that answer messageSID set off may
+// have been made.
+func markUnsureIdentityMerge(messageSID string) marker {
+	return marker("unsure-identity-merge:" + messageSID)
+}
+
+// markIdentityNoted: the identity note about customer text messageSID (the
+// prompt it set off, or what its answer did) is on its conversation.
+func markIdentityNoted(messageSID string) marker { return marker("identity-noted:" + messageSID) }
+
+// markUnsureIdentityNote: the note of markIdentityNoted may have been
+// added.
+func markUnsureIdentityNote(messageSID string) marker {
+	return marker("unsure-identity-note:" + messageSID)
+}
+
+// seenIdentityPrompt is the store.MarkSeen key that allows one prompt per
+// number per IdentityBridge.Period, even where the markers above are gone.
+func seenIdentityPrompt(phone string) string { return "identity-prompt:" + phone }
+
+// identityPartPrefix starts the PartID of the store.Message of a prompt.
+const identityPartPrefix = "identity:"
+
+// identityPartID is the PartID recorded with the prompt sent to phone.
+func identityPartID(phone string) string { return identityPartPrefix + phone }

@@ -67,6 +67,15 @@ func TestPersistedKeysNeverChange(t *testing.T) {
 		{string(markUnsureReopen(store.ThreadKey{Customer: "whatsapp:+14155550123", Sender: "whatsapp:+14155550100"}, at)), "unsure-wa-reopen:whatsapp:+14155550123|whatsapp:+14155550100:20787"},
 		{reopenPartID(store.ThreadKey{Customer: "whatsapp:+14155550123", Sender: "whatsapp:+14155550100"}, at), "wa-reopen:whatsapp:+14155550123|whatsapp:+14155550100:20787"},
 		{receivedStatus, "received"},
+		{string(markIdentityDone("+14155550123")), "identity-done:+14155550123"},
+		{string(markIdentityAsked("+14155550123")), "identity-asked:+14155550123"},
+		{string(markUnsureIdentityPrompt("SM1")), "unsure-identity-prompt:SM1"},
+		{string(markIdentityClaim("SM1")), "identity-claim:SM1"},
+		{string(markUnsureIdentityMerge("SM1")), "unsure-identity-merge:SM1"},
+		{string(markIdentityNoted("SM1")), "identity-noted:SM1"},
+		{string(markUnsureIdentityNote("SM1")), "unsure-identity-note:SM1"},
+		{seenIdentityPrompt("+14155550123"), "identity-prompt:+14155550123"},
+		{identityPartID("+14155550123"), "identity:+14155550123"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("persisted key = %q, want %q (never change a stored key)", tc.got, tc.want)

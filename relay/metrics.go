@@ -32,6 +32,8 @@ const meterName = "github.com/smsrelay/smsrelay/relay"
 //	smsrelay.sms.send_failures counter    code (Twilio error code, 0 for none), stage (send, status)
 //	smsrelay.queue.oldest_ready_age gauge kind (seconds since the oldest ready job was enqueued;
 //	                                      when the queue implements store.QueueInspector)
+//	smsrelay.identity          counter    outcome (asked, not_sent, merged, linked, no_user,
+//	                                      no_email, opted): the identity bridge (identity.go)
 type metrics struct {
 	webhooks    metric.Int64Counter
 	jobs        metric.Int64Counter
@@ -46,6 +48,8 @@ type metrics struct {
 	budgetWait   metric.Float64Histogram
 	sendFailures metric.Int64Counter
 	ageReg       metric.Registration // the queue age gauge's callback
+
+	identity metric.Int64Counter
 }
 
 // Values of the result attribute of smsrelay.webhook.requests.
@@ -102,6 +106,10 @@ func newMetrics(mp metric.MeterProvider, q interface {
 	}
 	if out.sendFailures, err = m.Int64Counter("smsrelay.sms.send_failures",
 		metric.WithDescription("Texts Twilio refused (stage send) or reported failed or undelivered (stage status), by Twilio error code.")); err != nil {
+		return nil, err
+	}
+	if out.identity, err = m.Int64Counter("smsrelay.identity",
+		metric.WithDescription("Steps of the identity bridge, by outcome: prompts sent (asked) or refused (not_sent), and answers by what they led to.")); err != nil {
 		return nil, err
 	}
 	if out.smsSegments, err = m.Int64Counter("smsrelay.sms.segments",

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/twiliosms"
 )
 
@@ -151,4 +152,76 @@ func notePageAcknowledged(adminID, phone string, sentAt, at time.Time) string {
 	}
 	return fmt.Sprintf("<p>The page sent to %s at %s was acknowledged by SMS at %s. This conversation is not paged again until the customer writes again.</p>",
 		who, sentAt.UTC().Format("2006-01-02 15:04 MST"), at.UTC().Format("2006-01-02 15:04 MST"))
+}
+
+// Identity bridge (identity.go).
+
+// failedIdentityNotSent opens the note of a prompt Twilio refused, and
+// failedIdentityUndelivered that of a prompt not delivered.
+const (
+	failedIdentityNotSent     = "We could not ask this customer for their email address by SMS"
+	failedIdentityUndelivered = "Our text asking this customer for their email address was not delivered"
+)
+
+// noteIdentityAsked: the relay asked the customer for their email.
+func noteIdentityAsked(prompt, from string) string {
+	by := ""
+	if from != "" {
+		by = " from " + html.EscapeString(from)
+	}
+	return fmt.Sprintf("<p>Intercom does not know this number, so we asked the customer by SMS%s for their email address:</p><blockquote>%s</blockquote><p>Their next text is read as the answer; they are not asked again.</p>",
+		by, htmlLines(prompt))
+}
+
+// noteIdentityNoEmail: the answer to the prompt holds no email address.
+func noteIdentityNoEmail() string {
+	return "<p>The customer's answer to our question about their email address holds no address. The number stays a lead and is not asked again.</p>"
+}
+
+// noteIdentityNotSearched: Intercom refused the search by email.
+func noteIdentityNotSearched(email string) string {
+	return fmt.Sprintf("<p>The customer says their email address is %s, but Intercom refused to search contacts by email, so the number stays a lead. Look the address up and merge by hand if it is theirs.</p>",
+		html.EscapeString(email))
+}
+
+// noteIdentityNoUser: no Intercom user has the address the customer gave.
+func noteIdentityNoUser(email string, leads int) string {
+	also := ""
+	if leads > 0 {
+		also = fmt.Sprintf(" (%d lead(s) have it)", leads)
+	}
+	return fmt.Sprintf("<p>The customer says their email address is %s, but no Intercom user has it%s. The number stays a lead; nothing was merged or created. Decide whether it is theirs.</p>",
+		html.EscapeString(email), also)
+}
+
+// who names a contact for a note: their name and email, with a link to
+// their profile when there is one.
+func who(c intercom.Contact, link string) string {
+	name := strings.TrimSpace(c.Name)
+	s := html.EscapeString(c.Email)
+	if name != "" {
+		s = html.EscapeString(name) + " (" + s + ")"
+	}
+	if link != "" {
+		s = `<a href="` + html.EscapeString(link) + `">` + s + `</a>`
+	}
+	return s
+}
+
+// noteIdentityMerged: the lead leadID was merged into user, whose email
+// the customer gave; leadID "" when the number was already theirs.
+func noteIdentityMerged(user intercom.Contact, leadID, email, link string) string {
+	if leadID == "" {
+		return fmt.Sprintf("<p>The customer says their email address is %s: this number already belongs to %s.</p>",
+			html.EscapeString(email), who(user, link))
+	}
+	return fmt.Sprintf("<p>This number now belongs to %s: the customer gave %s as their email address by SMS, and the lead %s was merged into that user. The address was not verified.</p>",
+		who(user, link), html.EscapeString(email), html.EscapeString(leadID))
+}
+
+// noteIdentityLinked: the customer gave user's email, but the lead was not
+// merged (why says why).
+func noteIdentityLinked(user intercom.Contact, email, link, why string) string {
+	return fmt.Sprintf("<p>The customer says their email address is %s, which belongs to the user %s. The number stays a lead: %s. If they are the same person, merge the lead into the user in Intercom. The address was not verified.</p>",
+		html.EscapeString(email), who(user, link), html.EscapeString(why))
 }

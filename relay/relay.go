@@ -37,6 +37,7 @@ type Relay struct {
 	tracing bool           // Config.TracerProvider was set
 	pacers  *pacers        // paces texts sent first, per sender
 	optTag  optOutTagCache // ContactSync.OptOutTag's id (contactsync.go)
+	slots   *slotBook      // pace slots reserved by identity prompts (identity.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -76,6 +77,7 @@ func New(cfg Config) (*Relay, error) {
 		return nil, fmt.Errorf("relay: creating metrics: %w", err)
 	}
 	r.pacers = newPacers(c.SendRate)
+	r.slots = newSlotBook()
 	r.ic = newIntercomRoute(c.Intercom, budget)
 	r.tw = newTwilioRoute(c.Twilio, r.m)
 	r.w, r.lim = newWatch(rateWindow), budget

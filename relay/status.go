@@ -51,6 +51,9 @@ func (r *Relay) handleStatus(ctx context.Context, s statusJob, job store.Job) er
 				return fmt.Errorf("relay: recording opt-out: %w", err)
 			}
 		}
+		if strings.HasPrefix(m.PartID, identityPartPrefix) {
+			what = failedIdentityUndelivered
+		}
 		if strings.HasPrefix(m.PartID, proactivePartPrefix) {
 			what = failedFirstUndelivered
 			if s.Status == "failed" {

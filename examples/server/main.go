@@ -44,6 +44,8 @@
 //	SMSRELAY_OPTOUT_TAG           contact tag applied on opt-out, removed on opt-in
 //	SMSRELAY_LAST_SENT_ATTRIBUTE  date contact attribute set to the last text's time
 //	SMSRELAY_LAST_SENT_EVERY      at most one last-sent update per customer per period (default 1m)
+//	SMSRELAY_IDENTITY             "true": ask unknown numbers for their email (see identity.go)
+//	SMSRELAY_IDENTITY_PROMPT, SMSRELAY_IDENTITY_PERIOD, SMSRELAY_IDENTITY_SKIP_DUPLICATE_VALIDATION
 //
 // Routes: POST /twilio/messages, POST /twilio/status, POST /intercom/webhooks,
 // the Inbox app's POST /intercom/canvas/initialize and
@@ -123,6 +125,7 @@ type settings struct {
 	waTemplate                           *relay.WhatsAppTemplate
 	paging                               relay.Paging
 	contactSync                          relay.ContactSync
+	identity                             *relay.IdentityBridge
 }
 
 // problems lists everything wrong with the environment, one line each.
@@ -219,6 +222,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	var syncProblems []string
 	s.contactSync, syncProblems = readContactSync(getenv)
 	p = append(p, syncProblems...)
+	var identityProblems []string
+	s.identity, identityProblems = readIdentity(getenv)
+	p = append(p, identityProblems...)
 	if len(p) > 0 {
 		return s, p
 	}
@@ -358,6 +364,7 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 		WhatsAppTemplate:    s.waTemplate,
 		Paging:              s.paging,
 		ContactSync:         s.contactSync,
+		Identity:            s.identity,
 	}
 	s.opts.apply(&cfg)
 	r, err := relay.New(cfg)

@@ -140,6 +140,12 @@ func (s *Server) AddContactSharingPhone(c Contact) (Contact, error) {
 func (s *Server) MergeContact(from, into string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.mergeLocked(from, into)
+}
+
+// mergeLocked merges from into into, checking only that both exist and
+// are live.
+func (s *Server) mergeLocked(from, into string) error {
 	f, t := s.contacts[from], s.contacts[into]
 	switch {
 	case from == into:

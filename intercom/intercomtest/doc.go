@@ -29,6 +29,10 @@
 //     contact answer 404 "User Not Found". Contacts carry updated_at
 //     (Contact.UpdatedAt); [Server.AddContactSharingPhone] lets several
 //     contacts share one number, as real workspaces do.
+//   - POST /contacts/merge: merges a lead into a user (skip_duplicate_validation
+//     honoured); 400 invalid_merge when they share no email or phone, 400
+//     when from is not a lead or into not a user, 404 for an unknown or
+//     merged id.
 //   - POST /conversations: answers with a user_message carrying
 //     conversation_id; 404 "User Not Found" for an unknown contact.
 //   - POST /conversations/{id}/reply: contact replies (a reply on a closed

@@ -581,6 +581,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, reqI
 	switch {
 	case r.Method == http.MethodPost && len(p) == 2 && p[0] == "contacts" && p[1] == "search":
 		s.searchContacts(c)
+	case r.Method == http.MethodPost && len(p) == 2 && p[0] == "contacts" && p[1] == "merge":
+		s.mergeContacts(c)
 	case r.Method == http.MethodPost && len(p) == 1 && p[0] == "contacts":
 		s.createContact(c)
 	case r.Method == http.MethodGet && len(p) == 2 && p[0] == "contacts":

@@ -1,0 +1,112 @@
+package relay
+
+import (
+	"net/mail"
+	"strings"
+)
+
+// This file reads an email address out of a customer's text: the answer
+// to the identity bridge's prompt (identity.go). The text is outside
+// input: anything at all, of any length.
+
+// maxEmailScan bounds how much of a text is read for an address: an SMS
+// answer is at most 1600 characters; more is not an answer.
+const maxEmailScan = 4096
+
+// Bounds of RFC 5321.
+const (
+	maxEmailLen = 254
+	maxLocalLen = 64
+	maxLabelLen = 63
+)
+
+// extractEmail returns the first email address in text, in lower case, and
+// whether there was one. It takes what people type: "it's
+// Ann.Lee+shop@Example.co.uk.", "<ann@example.com>", "mailto:ann@example.com",
+// a full-width "＠". It does not take an address spelled out ("ann at
+// example dot com"), an address without a dot in its domain, a domain in
+// non-ASCII letters (type it in its xn-- form), or quoted local parts;
+// then the answer counts as one without an address.
+func extractEmail(text string) (string, bool) {
+	if len(text) > maxEmailScan {
+		text = text[:maxEmailScan]
+	}
+	text = strings.ReplaceAll(text, "＠", "@")
+	for i := 0; i < len(text); i++ {
+		if text[i] != '@' {
+			continue
+		}
+		lo := i
+		for lo > 0 && isLocalByte(text[lo-1]) {
+			lo--
+		}
+		hi := i + 1
+		for hi < len(text) && isDomainByte(text[hi]) {
+			hi++
+		}
+		local := strings.TrimLeft(text[lo:i], ".")
+		domain := strings.TrimRight(text[i+1:hi], ".-")
+		if addr, ok := validEmail(local, domain); ok {
+			return addr, true
+		}
+	}
+	return "", false
+}
+
+// validEmail checks an address found in a text and returns it in lower
+// case.
+func validEmail(local, domain string) (string, bool) {
+	if local == "" || len(local) > maxLocalLen || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return "", false
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return "", false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > maxLabelLen || l[0] == '-' || l[len(l)-1] == '-' {
+			return "", false
+		}
+	}
+	tld := labels[len(labels)-1]
+	if len(tld) < 2 || !(allLetters(tld) || strings.HasPrefix(strings.ToLower(tld), "xn--")) {
+		return "", false
+	}
+	addr := strings.ToLower(local + "@" + domain)
+	if len(addr) > maxEmailLen {
+		return "", false
+	}
+	// The standard library has the last word on what an address is.
+	if a, err := mail.ParseAddress(addr); err != nil || a.Address != addr {
+		return "", false
+	}
+	return addr, true
+}
+
+// isLocalByte reports whether b may be in the local part of an address
+// (RFC 5322 atext and the dot).
+func isLocalByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	return strings.IndexByte(".!#$%&'*+/=?^_`{|}~-", b) >= 0
+}
+
+// isDomainByte reports whether b may be in a domain name.
+func isDomainByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '.', b == '-':
+		return true
+	}
+	return false
+}
+
+func allLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
