@@ -604,30 +604,3 @@ func (b *slotBook) release(messageSID string) {
 	defer b.mu.Unlock()
 	delete(b.at, messageSID)
 }
-
-// take reserves p's next free slot and returns its time.
-func (p *pacer) take(now time.Time) time.Time {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	slot := p.next
-	if slot.Before(now) {
-		slot = now
-	}
-	p.next = slot.Add(p.every)
-	return slot
-}
-
-// sleepCtx waits d, or returns ctx's error.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

@@ -51,15 +51,23 @@ func (r *Relay) pacer(sender string) *pacer {
 // Wait blocks until the next slot, or returns ctx's error. A slot taken by
 // a Wait whose ctx ends is not given back: pacing errs on the slow side.
 func (p *pacer) Wait(ctx context.Context) error {
+	return sleepCtx(ctx, time.Until(p.take(time.Now())))
+}
+
+// take reserves p's next free slot and returns its time.
+func (p *pacer) take(now time.Time) time.Time {
 	p.mu.Lock()
-	now := time.Now()
+	defer p.mu.Unlock()
 	slot := p.next
 	if slot.Before(now) {
 		slot = now
 	}
 	p.next = slot.Add(p.every)
-	p.mu.Unlock()
-	d := time.Until(slot)
+	return slot
+}
+
+// sleepCtx waits d, or returns ctx's error.
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
