@@ -1,15 +1,11 @@
 package relay_test
 
 import (
-	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/relay"
-	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
 // TestReplicasIdentityBridge is TestReplicasShareOneStore with the
@@ -21,68 +17,13 @@ import (
 func TestReplicasIdentityBridge(t *testing.T) {
 	for _, b := range sharedBackends {
 		t.Run(b.name, func(t *testing.T) {
-			shared := b.setup(t)
-			const (
-				replicas  = 3
-				numbers   = 60
-				perNumber = 5
-				budget    = 80
-				window    = time.Second
-			)
-			ic := intercomtest.NewServer(intercomtest.WithBudget(budget, window))
-			t.Cleanup(ic.Close)
-			tw := twiliotest.NewServer()
-			t.Cleanup(tw.Close)
-			var rs []*replica
-			for k := 0; k < replicas; k++ {
-				rs = append(rs, newReplica(t, shared, ic, tw, func(c *relay.Config) {
-					c.Limiter = shared.limiter(t, budget, window, replicas)
-					c.Identity = &relay.IdentityBridge{Prompt: identityPrompt}
-					// Prompts are paced per replica; at Twilio's default
-					// of 1 per second on a long code, 60 would take a
-					// minute.
-					c.SendRate = func(string) float64 { return 50 }
-				}))
-			}
-			start := time.Now()
-			var stops []func()
-			for _, rp := range rs {
-				stop := rp.run(t)
-				defer stop()
-				stops = append(stops, stop)
-			}
-			ctx := context.Background()
-			var wg sync.WaitGroup
-			ready := make(chan struct{})
-			errs := make(chan error, numbers)
-			for i := 0; i < numbers; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-ready
-					for j := 0; j < perNumber; j++ {
-						rp := rs[(i*perNumber+j)%replicas]
-						if err := rp.text(ctx, phoneOf(i), textBody(i, j)); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}()
-			}
-			close(ready)
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			waitQuiet(t, 40*time.Second, ic, rs[0].r, numbers*perNumber)
-			t.Logf("%d texts relayed with the identity bridge in %v; Intercom saw %d requests, Twilio %d texts",
-				numbers*perNumber, time.Since(start).Round(time.Millisecond), len(ic.Requests()), len(tw.Messages()))
-			for _, stop := range stops {
-				stop()
-			}
-
-			checkThreads(t, ic, numbers, perNumber)
+			ic, tw, rs := runSharedReplicas(t, b, 40*time.Second, func(c *relay.Config) {
+				c.Identity = &relay.IdentityBridge{Prompt: identityPrompt}
+				// Prompts are paced per replica; at Twilio's default of 1
+				// per second on a long code, 60 would take a minute.
+				c.SendRate = func(string) float64 { return 50 }
+			})
+			checkThreads(t, ic, sharedNumbers, sharedPerNumber)
 			prompts := map[string]int{}
 			for _, m := range tw.Messages() {
 				if m.Body != identityPrompt {
@@ -91,7 +32,7 @@ func TestReplicasIdentityBridge(t *testing.T) {
 				}
 				prompts[m.To]++
 			}
-			for i := 0; i < numbers; i++ {
+			for i := 0; i < sharedNumbers; i++ {
 				if n := prompts[phoneOf(i)]; n != 1 {
 					t.Errorf("number %d was asked %d times, want once", i, n)
 				}
@@ -110,9 +51,6 @@ func TestReplicasIdentityBridge(t *testing.T) {
 				if asked != 1 || answered != 1 {
 					t.Errorf("conversation %s: %d prompt notes and %d answer notes, want 1 and 1", c.ID, asked, answered)
 				}
-			}
-			if n := ic.RateLimited(); n != 0 {
-				t.Errorf("Intercom answered 429 %d times", n)
 			}
 			checkQueueEmpty(t, rs[0].r)
 		})

@@ -54,12 +54,15 @@ type sharedStore struct {
 	limiter func(t *testing.T, n int, window time.Duration, replicas int) relay.Limiter
 }
 
-// sharedBackends lists the shared backends; each setup skips t when its
-// backend is not configured.
-var sharedBackends = []struct {
+// sharedBackend names a shared backend and sets it up for a test.
+type sharedBackend struct {
 	name  string
 	setup func(t *testing.T) *sharedStore
-}{
+}
+
+// sharedBackends lists the shared backends; each setup skips t when its
+// backend is not configured.
+var sharedBackends = []sharedBackend{
 	{"postgres", postgresShared},
 	{"redis", redisShared},
 }
@@ -402,78 +405,155 @@ func waitQuiet(t *testing.T, d time.Duration, ic *intercomtest.Server, r *relay.
 	}
 }
 
+// Figures of the shared-store replica tests: three relays, 60 numbers
+// texting 5 times each, 80 Intercom requests per second enforced.
+const (
+	sharedReplicas  = 3
+	sharedNumbers   = 60
+	sharedPerNumber = 5
+	sharedBudget    = 80
+	sharedWindow    = time.Second
+)
+
+// runSharedReplicas starts sharedReplicas relays on one store of b against
+// one Intercom workspace enforcing sharedBudget per sharedWindow, each
+// configured by configure (which may be nil), and has sharedNumbers
+// numbers text sharedPerNumber times each: the texts of a number go out in
+// order but round-robin over the replicas, and all numbers text at once.
+// It returns once Intercom holds every text and the queue is quiet, after
+// stopping the relays, with the fakes and the replicas.
+func runSharedReplicas(t *testing.T, b sharedBackend, quiet time.Duration, configure func(*relay.Config)) (*intercomtest.Server, *twiliotest.Server, []*replica) {
+	t.Helper()
+	probe := startLatenessProbe()
+	t.Cleanup(func() { probe.stop() })
+	shared := b.setup(t)
+	ic := intercomtest.NewServer(intercomtest.WithBudget(sharedBudget, sharedWindow))
+	t.Cleanup(ic.Close)
+	tw := twiliotest.NewServer()
+	t.Cleanup(tw.Close)
+	var rs []*replica
+	for k := 0; k < sharedReplicas; k++ {
+		rs = append(rs, newReplica(t, shared, ic, tw, func(c *relay.Config) {
+			c.Limiter = shared.limiter(t, sharedBudget, sharedWindow, sharedReplicas)
+			if configure != nil {
+				configure(c)
+			}
+		}))
+	}
+	start := time.Now()
+	var stops []func()
+	for _, rp := range rs {
+		stop := rp.run(t)
+		t.Cleanup(stop) // idempotent; covers a failure below
+		stops = append(stops, stop)
+	}
+
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	ready := make(chan struct{})
+	errs := make(chan error, sharedNumbers)
+	for i := 0; i < sharedNumbers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready // first texts of all numbers race
+			for j := 0; j < sharedPerNumber; j++ {
+				rp := rs[(i*sharedPerNumber+j)%sharedReplicas]
+				if err := rp.text(ctx, phoneOf(i), textBody(i, j)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	close(ready)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	posted := time.Since(start)
+
+	waitQuiet(t, quiet, ic, rs[0].r, sharedNumbers*sharedPerNumber)
+	t.Logf("%d texts posted in %v, all relayed in %v; Intercom saw %d requests, Twilio sent %d texts",
+		sharedNumbers*sharedPerNumber, posted.Round(time.Millisecond), time.Since(start).Round(time.Millisecond),
+		len(ic.Requests()), len(tw.Messages()))
+	for _, stop := range stops {
+		stop()
+	}
+	checkNoRateLimited(t, ic, probe.stop())
+	return ic, tw, rs
+}
+
+// latenessProbe measures how late the Go scheduler wakes a goroutine that
+// sleeps a millisecond at a time: the delay that a request admitted by the
+// limiter can also suffer before it reaches Intercom.
+type latenessProbe struct {
+	done chan struct{}
+	max  chan time.Duration
+	once sync.Once
+	late time.Duration
+}
+
+func startLatenessProbe() *latenessProbe {
+	p := &latenessProbe{done: make(chan struct{}), max: make(chan time.Duration, 1)}
+	go func() {
+		var most time.Duration
+		for {
+			select {
+			case <-p.done:
+				p.max <- most
+				return
+			default:
+			}
+			start := time.Now()
+			time.Sleep(time.Millisecond)
+			most = max(most, time.Since(start)-time.Millisecond)
+		}
+	}()
+	return p
+}
+
+// stop ends the probe (once) and returns the greatest lateness it saw.
+func (p *latenessProbe) stop() time.Duration {
+	p.once.Do(func() {
+		close(p.done)
+		p.late = <-p.max
+	})
+	return p.late
+}
+
+// checkNoRateLimited fails t if Intercom answered 429, unless the
+// scheduler ran later than the limiter's smallest transit margin
+// (intercom.MinTransitMargin) during the run: Intercom counts a request
+// when it arrives, and a request delayed by more than the margin after its
+// admission can land in the window of a later one. That is the machine
+// (several race-detector suites on two cores), not the budget; the 429 is
+// logged then, and the client's retry still relays the text.
+func checkNoRateLimited(t *testing.T, ic *intercomtest.Server, late time.Duration) {
+	t.Helper()
+	n := ic.RateLimited()
+	switch {
+	case n == 0:
+		t.Logf("no 429 (the scheduler ran up to %v late)", late.Round(time.Millisecond))
+	case late > intercom.MinTransitMargin:
+		t.Logf("Intercom answered 429 %d times while the scheduler ran up to %v late, more than the %v transit margin: the machine was too loaded to tell",
+			n, late.Round(time.Millisecond), intercom.MinTransitMargin)
+	default:
+		t.Errorf("Intercom answered 429 %d times; the scheduler ran at most %v late", n, late.Round(time.Millisecond))
+	}
+}
+
 // TestReplicasShareOneStore runs three relays on one shared store against
-// one Intercom workspace with an enforced budget. 60 numbers text 5 times
-// each; the texts of a number go out in order but round-robin over the
-// replicas, and all numbers text at once. Every number must end with one
-// contact and one conversation holding its texts once each, in order, with
-// no 429 from Intercom and no dead letter.
+// one Intercom workspace with an enforced budget (runSharedReplicas). Every
+// number must end with one contact and one conversation holding its texts
+// once each, in order, with no 429 from Intercom (checkNoRateLimited) and
+// no dead letter.
 func TestReplicasShareOneStore(t *testing.T) {
 	for _, b := range sharedBackends {
 		t.Run(b.name, func(t *testing.T) {
-			shared := b.setup(t)
-			const (
-				replicas  = 3
-				numbers   = 60
-				perNumber = 5
-				budget    = 80
-				window    = time.Second
-			)
-			ic := intercomtest.NewServer(intercomtest.WithBudget(budget, window))
-			t.Cleanup(ic.Close)
-			tw := twiliotest.NewServer()
-			t.Cleanup(tw.Close)
-			var rs []*replica
-			for k := 0; k < replicas; k++ {
-				rs = append(rs, newReplica(t, shared, ic, tw, func(c *relay.Config) {
-					c.Limiter = shared.limiter(t, budget, window, replicas)
-				}))
-			}
-			start := time.Now()
-			var stops []func()
-			for _, rp := range rs {
-				stop := rp.run(t)
-				defer stop()
-				stops = append(stops, stop)
-			}
-
-			ctx := context.Background()
-			var wg sync.WaitGroup
-			ready := make(chan struct{})
-			errs := make(chan error, numbers)
-			for i := 0; i < numbers; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-ready // first texts of all numbers race
-					for j := 0; j < perNumber; j++ {
-						rp := rs[(i*perNumber+j)%replicas]
-						if err := rp.text(ctx, phoneOf(i), textBody(i, j)); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}()
-			}
-			close(ready)
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			posted := time.Since(start)
-
-			waitQuiet(t, 25*time.Second, ic, rs[0].r, numbers*perNumber)
-			t.Logf("%d texts posted in %v, all relayed in %v; Intercom saw %d requests",
-				numbers*perNumber, posted.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), len(ic.Requests()))
-			for _, stop := range stops {
-				stop() // idempotent; the deferred calls cover a failure above
-			}
-
-			checkThreads(t, ic, numbers, perNumber)
-			if n := ic.RateLimited(); n != 0 {
-				t.Errorf("Intercom answered 429 %d times", n)
-			}
+			ic, _, rs := runSharedReplicas(t, b, 25*time.Second, nil)
+			checkThreads(t, ic, sharedNumbers, sharedPerNumber)
 			checkQueueEmpty(t, rs[0].r)
 		})
 	}
