@@ -34,8 +34,9 @@ type Relay struct {
 	lim     Limiter
 	insp    store.QueueInspector // nil: the queue cannot count per kind
 	tracer  trace.Tracer
-	tracing bool    // Config.TracerProvider was set
-	pacers  *pacers // paces texts sent first, per sender
+	tracing bool          // Config.TracerProvider was set
+	pacers  *pacers       // paces texts sent first, per sender
+	bf      *backfillGate // a backfill's share of the Intercom budget
 
 	closeOnce sync.Once
 	closeErr  error
@@ -78,6 +79,8 @@ func New(cfg Config) (*Relay, error) {
 	r.ic = newIntercomRoute(c.Intercom, budget)
 	r.tw = newTwilioRoute(c.Twilio, r.m)
 	r.w, r.lim = newWatch(rateWindow), budget
+	r.bf = newBackfillGate(budget, c.RateLimit)
+	r.ic.bf = r.bf
 	r.ic.m, r.ic.w, r.tw.w = r.m, r.w, r.w
 	if r.tracing {
 		r.ic.tr, r.tw.tr = r.tracer, r.tracer
@@ -99,6 +102,7 @@ func New(cfg Config) (*Relay, error) {
 			kindReopen:     handler(r.handleReopen),
 			kindCanvasSend: handler(r.handleCanvasSend),
 			kindPageWait:   handler(r.handlePageWait),
+			kindBackfill:   handler(r.handleBackfill),
 		}),
 		Workers:      c.Workers,
 		Lease:        c.Lease,
