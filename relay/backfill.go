@@ -121,8 +121,8 @@ type BackfillCustomer struct {
 	Messages, Inbound, Outbound int
 	// First and Last are when the first and last of them were sent.
 	First, Last time.Time
-	// Sample is the first of them as it will read in Intercom, cut to 72
-	// characters.
+	// Sample is the first of them, who wrote it and what, on one line cut
+	// to 60 characters: "customer: Hi, is order #4104 on its way?".
 	Sample string
 }
 
@@ -229,8 +229,8 @@ func (o BackfillOptions) validate() error {
 // Backfill returns what it found and did, also with an error: ctx's when
 // it was cancelled, ErrBackfillStalled when its batches stopped moving. A
 // dry run (o.DryRun) reads the log and the store and writes nothing.
-func (r *Relay) Backfill(ctx context.Context, o BackfillOptions) (BackfillReport, error) {
-	rep := BackfillReport{DryRun: o.DryRun, Skipped: map[string]int{}}
+func (r *Relay) Backfill(ctx context.Context, o BackfillOptions) (rep BackfillReport, err error) {
+	rep = BackfillReport{DryRun: o.DryRun, Skipped: map[string]int{}}
 	if ctx == nil {
 		return rep, errors.New("relay: Backfill: nil context")
 	}
@@ -391,17 +391,19 @@ func (r *Relay) backfillSort(ctx context.Context, o BackfillOptions, log []twili
 	return threads, nil
 }
 
-// sampleLine is m as it will read in Intercom, on one line of at most 72
+// sampleLine is who wrote m and what, on one line of at most 60
 // characters.
 func sampleLine(m backfillMessage) string {
 	who := "customer"
 	if !m.Inbound {
 		who = "us (note)"
 	}
-	s := strings.Join(strings.Fields(m.Body), " ")
-	line := fmt.Sprintf("%s %s: %s", m.At.Format("2006-01-02 15:04"), who, s)
-	if r := []rune(line); len(r) > 72 {
-		line = string(r[:69]) + "..."
+	line := who + ": " + strings.Join(strings.Fields(m.Body), " ")
+	if m.NumMedia > 0 {
+		line += fmt.Sprintf(" [%d MMS]", m.NumMedia)
+	}
+	if r := []rune(line); len(r) > 60 {
+		line = string(r[:57]) + "..."
 	}
 	return line
 }
