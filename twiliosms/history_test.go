@@ -172,3 +172,38 @@ func TestHistoryValidationAndErrors(t *testing.T) {
 		t.Errorf("error code %d, %v; want 20003", code, ok)
 	}
 }
+
+// Reading a day of the message log page by page, keeping the cursor so
+// that a run cut short can go on where it ended.
+func ExampleClient_HistoryPage() {
+	srv := twiliotest.NewServer()
+	defer srv.Close()
+	day := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		srv.AddHistory(twiliotest.LogMessage{From: "+14155550123", To: "+14155550100", Direction: twiliosms.DirectionInbound,
+			DateSent: day.Add(time.Duration(i) * time.Hour), Body: fmt.Sprintf("text %d", i)})
+	}
+	c, _ := twiliosms.NewClient(srv.AccountSID, srv.AuthToken, twiliosms.WithBaseURL(srv.URL))
+	q := twiliosms.HistoryQuery{To: "+14155550100", Since: day, Until: day.Add(24 * time.Hour), PageSize: 2}
+	cursor := "" // or the one saved before an interruption
+	for {
+		page, err := c.HistoryPage(context.Background(), q, cursor)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, m := range page.Messages {
+			fmt.Println(m.DateSent.Format("15:04"), m.Direction, m.Body)
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	// Output:
+	// 04:00 inbound text 4
+	// 03:00 inbound text 3
+	// 02:00 inbound text 2
+	// 01:00 inbound text 1
+	// 00:00 inbound text 0
+}

@@ -253,8 +253,8 @@ func importOnce(ctx context.Context, r *relay.Relay, opts relay.BackfillOptions,
 	if s := rep.Took.Seconds(); s > 0 {
 		rate = float64(rep.Imported) / s
 	}
-	fmt.Fprintf(stdout, "Imported %d texts of %d customers in %v (%.1f texts/s); %d failed; skipped %s; already in Intercom %d.\n",
-		rep.Imported, len(rep.Customers), rep.Took.Round(100*time.Millisecond), rate, len(rep.Failed), skipped(rep), rep.AlreadyImported+rep.CarriedLive)
+	fmt.Fprintf(stdout, "Imported %d texts of %s in %v (%.1f texts/s); %d failed; skipped %s; already in Intercom %d.\n",
+		rep.Imported, customers(len(rep.Customers)), rep.Took.Round(100*time.Millisecond), rate, len(rep.Failed), skipped(rep), rep.AlreadyImported+rep.CarriedLive)
 	for _, fl := range rep.Failed {
 		fmt.Fprintf(stdout, "  failed: %s (%s): %s\n", fl.SID, twiliosms.MaskAddress(fl.Customer), fl.Reason)
 	}
@@ -262,6 +262,14 @@ func importOnce(ctx context.Context, r *relay.Relay, opts relay.BackfillOptions,
 		return rep, fmt.Errorf("%d texts were not imported", len(rep.Failed))
 	}
 	return rep, nil
+}
+
+// customers renders "1 customer" or "n customers".
+func customers(n int) string {
+	if n == 1 {
+		return "1 customer"
+	}
+	return fmt.Sprintf("%d customers", n)
 }
 
 // skipped renders rep.Skipped as "2 agent_phone, 1 not_a_phone".
@@ -282,8 +290,8 @@ func skipped(rep relay.BackfillReport) string {
 func printDryRun(w io.Writer, rep relay.BackfillReport, f flags) {
 	fmt.Fprintf(w, "Dry run: %d texts in Twilio's log from %s to %s.\n", rep.Found,
 		f.since.UTC().Format("2006-01-02 15:04"), untilText(f.until))
-	fmt.Fprintf(w, "Would import %d texts of %d customers; skip %s; leave %d already in Intercom (%d imported before, %d carried live).\n\n",
-		rep.ToImport, len(rep.Customers), skipped(rep), rep.AlreadyImported+rep.CarriedLive, rep.AlreadyImported, rep.CarriedLive)
+	fmt.Fprintf(w, "Would import %d texts of %s; skip %s; leave %d already in Intercom (%d imported before, %d carried live).\n\n",
+		rep.ToImport, customers(len(rep.Customers)), skipped(rep), rep.AlreadyImported+rep.CarriedLive, rep.AlreadyImported, rep.CarriedLive)
 	fmt.Fprintf(w, "%-14s %-14s %5s %4s %4s  %-16s  %-16s  %s\n", "CUSTOMER", "OUR NUMBER", "TEXTS", "IN", "OUT", "FIRST", "LAST", "FIRST TEXT")
 	for _, c := range rep.Customers {
 		fmt.Fprintf(w, "%-14s %-14s %5d %4d %4d  %-16s  %-16s  %s\n", twiliosms.MaskAddress(c.Customer), twiliosms.MaskAddress(c.Number),
