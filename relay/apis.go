@@ -206,6 +206,7 @@ type twilioRoute struct {
 	api    SMSSender
 	lister SentLister    // nil: the client cannot list messages
 	hist   HistoryLister // nil: the client cannot read the message log
+	media  MediaLister   // nil: the client cannot list a message's media
 	m      *metrics
 	w      *watch       // nil: not watched
 	tr     trace.Tracer // nil: not traced
@@ -214,7 +215,8 @@ type twilioRoute struct {
 func newTwilioRoute(api SMSSender, m *metrics) *twilioRoute {
 	l, _ := api.(SentLister)
 	h, _ := api.(HistoryLister)
-	return &twilioRoute{api: api, lister: l, hist: h, m: m}
+	ml, _ := api.(MediaLister)
+	return &twilioRoute{api: api, lister: l, hist: h, media: ml, m: m}
 }
 
 // Send sends one text and counts it when Twilio accepted it.

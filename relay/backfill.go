@@ -45,6 +45,13 @@ type HistoryLister interface {
 	HistoryPage(ctx context.Context, q twiliosms.HistoryQuery, cursor string) (twiliosms.HistoryPage, error)
 }
 
+// MediaLister lists the media of a message of Twilio's log;
+// *twiliosms.Client is one. Without it, [Relay.Backfill] imports a text's
+// attachments as a mention of how many there were.
+type MediaLister interface {
+	MessageMedia(ctx context.Context, messageSID string) ([]twiliosms.Media, error)
+}
+
 // ErrBackfillStalled is returned (wrapped) by [Relay.Backfill] when its
 // batches made no progress for BackfillOptions.StallTimeout: no worker
 // runs them (is Relay.Run running, with this release?) or Intercom keeps
@@ -172,6 +179,7 @@ type backfillMessage struct {
 	Status    string    `json:"status,omitempty"`
 	ErrorCode int       `json:"error_code,omitempty"`
 	NumMedia  int       `json:"num_media,omitempty"`
+	Media     []media   `json:"media,omitempty"` // empty when they could not be listed
 	Service   string    `json:"service,omitempty"`
 }
 
@@ -442,6 +450,7 @@ func (r *Relay) backfillRun(ctx context.Context, o BackfillOptions, threads []ba
 	defer tick.Stop()
 	for next < len(batches) || len(pending) > 0 {
 		for len(pending) < o.Concurrency && next < len(batches) {
+			r.backfillMedia(ctx, batches[next].Messages)
 			p, err := r.enqueueBackfill(ctx, batches[next])
 			if err != nil {
 				return err
@@ -479,6 +488,28 @@ func (r *Relay) backfillRun(ctx context.Context, o BackfillOptions, threads []ba
 		}
 	}
 	return nil
+}
+
+// backfillMedia lists the media of the texts that have some, so that
+// they are attached in Intercom as a live text's are. A text whose media
+// cannot be listed says how many it had.
+func (r *Relay) backfillMedia(ctx context.Context, msgs []backfillMessage) {
+	if r.tw.media == nil {
+		return
+	}
+	for i, m := range msgs {
+		if m.NumMedia == 0 || len(m.Media) > 0 {
+			continue
+		}
+		list, err := r.tw.media.MessageMedia(ctx, m.SID)
+		if err != nil {
+			r.log.Warn("relay: backfill: listing a text's media", "message", m.SID, "err", err)
+			continue
+		}
+		for _, md := range list {
+			msgs[i].Media = append(msgs[i].Media, media{URL: md.URL, ContentType: md.ContentType})
+		}
+	}
 }
 
 // enqueueBackfill queues one batch.
@@ -618,7 +649,7 @@ func (r *Relay) backfillOne(ctx context.Context, key store.ThreadKey, m backfill
 // backfillInbound puts a customer's text on their thread's conversation,
 // or starts one with it, as a reply from their contact.
 func (r *Relay) backfillInbound(ctx context.Context, key store.ThreadKey, contactID string, m backfillMessage) error {
-	in := inboundJob{MessageSID: m.SID, From: m.From, To: m.To, Body: backfillText(m), ReceivedAt: m.At, MessagingServiceSID: m.Service}
+	in := inboundJob{MessageSID: m.SID, From: m.From, To: m.To, Body: backfillText(m), Media: m.Media, ReceivedAt: m.At, MessagingServiceSID: m.Service}
 	if err := r.carryOver(ctx, key, in); err != nil {
 		return err
 	}
@@ -700,7 +731,7 @@ func (r *Relay) backfillBookkeeping(ctx context.Context, key store.ThreadKey, m 
 // backfillOutbound notes a text of ours on the thread's conversation, or
 // on the contact when the thread has none yet.
 func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, contactID string, m backfillMessage) error {
-	body := noteBackfillSent(m.Body, m.From, m.At, m.Status, m.ErrorCode, m.NumMedia)
+	body := noteBackfillSent(m.Body, m.From, m.At, m.Status, m.ErrorCode, m.NumMedia, mediaURLs(m.Media))
 	th, err := r.st.Thread(ctx, key)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("relay: reading thread: %w", err)
@@ -767,12 +798,15 @@ func backfillText(m backfillMessage) string {
 	if strings.TrimSpace(m.Body) != "" {
 		b.WriteString(m.Body)
 	}
-	if m.NumMedia > 0 {
+	switch {
+	case m.NumMedia > len(m.Media):
 		if strings.TrimSpace(m.Body) != "" {
 			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "[%d attachment(s) by MMS, not imported: see message %s in Twilio]", m.NumMedia, m.SID)
-	} else if strings.TrimSpace(m.Body) == "" {
+	case strings.TrimSpace(m.Body) == "" && len(m.Media) > 0:
+		fmt.Fprintf(&b, "[%d attachment(s) by MMS]", len(m.Media))
+	case strings.TrimSpace(m.Body) == "":
 		b.WriteString("[empty message]")
 	}
 	return b.String()

@@ -218,8 +218,15 @@ func TestBackfillImportsHistoryOnceInOrder(t *testing.T) {
 	// Customers whose history starts with a text of ours: those texts are
 	// notes on the contact; the conversation starts with their first text.
 	contactID, _ := h.st.Contact(ctx, bfCustomer(0))
-	if notes := h.ic.ContactNotes(contactID); len(notes) != 1 || !strings.Contains(notes[0].Body, "h000 is here") || !strings.Contains(notes[0].Body, "With 1 attachment") {
+	if notes := h.ic.ContactNotes(contactID); len(notes) != 1 || !strings.Contains(notes[0].Body, "h000 is here") ||
+		!strings.Contains(notes[0].Body, "With attachments by MMS: <a href=\""+h.tw.URL+"/2010-04-01/Accounts/") || !strings.Contains(notes[0].Body, "undelivered") {
 		t.Errorf("customer 0's contact notes: %+v", notes)
+	}
+	// A customer's MMS keeps its media as attachments (text 7 starts
+	// customer 7's conversation).
+	th7, _ := h.st.Thread(ctx, store.ThreadKey{Customer: bfCustomer(7), Sender: ourNumber})
+	if c7 := h.conversation(th7.ConversationID); len(c7.Source.Attachments) != 1 || !strings.Contains(c7.Source.Attachments[0].URL, "/Media/ME") {
+		t.Errorf("customer 7's first text (an MMS) has attachments %+v", c7.Source.Attachments)
 	}
 	th, _ := h.st.Thread(ctx, store.ThreadKey{Customer: bfCustomer(0), Sender: ourNumber})
 	conv := h.conversation(th.ConversationID)

@@ -270,3 +270,40 @@ func parseCursor(cursor string) (token, page string, err error) {
 	}
 	return v.Get("PageToken"), v.Get("Page"), nil
 }
+
+// MessageMedia lists the media files of message messageSID (GET
+// /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media.json):
+// the URLs Twilio serves them at, as an inbound webhook's MediaUrlN
+// gives them, with their content types. A message holds at most MaxMedia.
+// Errors are classified and masked as those of [Client.Send].
+func (c *Client) MessageMedia(ctx context.Context, messageSID string) ([]Media, error) {
+	if ctx == nil {
+		return nil, errors.New("twiliosms: MessageMedia: nil context")
+	}
+	if !messageSIDPattern.MatchString(messageSID) {
+		return nil, errors.New("twiliosms: MessageMedia: the message SID is not \"SM\" or \"MM\" and 32 hex digits")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("twiliosms: MessageMedia not started: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	api, tr := c.api(ctx)
+	resp, err := api.PageMedia(messageSID, (&openapi.ListMediaParams{}).SetPageSize(MaxMedia), "", "")
+	if err != nil {
+		return nil, c.callError(ctx, tr, "listing media", err)
+	}
+	base := "https://api.twilio.com"
+	if c.baseURL != nil {
+		base = c.baseURL.String()
+	}
+	var out []Media
+	for _, m := range resp.MediaList {
+		uri := deref(m.Uri)
+		if uri == "" {
+			continue
+		}
+		out = append(out, Media{URL: base + strings.TrimSuffix(uri, ".json"), ContentType: deref(m.ContentType)})
+	}
+	return out, nil
+}

@@ -1,10 +1,15 @@
 package twiliotest
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -277,5 +282,80 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		"start": page * size, "end": page*size + max(len(out)-1, 0),
 		"uri": r.URL.RequestURI(), "first_page_uri": uriOf(0, ""),
 		"next_page_uri": next, "previous_page_uri": prev,
+	})
+}
+
+var mediaPath = regexp.MustCompile(`^/2010-04-01/Accounts/([^/]+)/Messages/([^/]+)/Media\.json$`)
+
+// mediaJSON is a Media resource as Twilio's API returns it.
+type mediaJSON struct {
+	AccountSID  string `json:"account_sid"`
+	ContentType string `json:"content_type"`
+	DateCreated string `json:"date_created"`
+	DateUpdated string `json:"date_updated"`
+	ParentSID   string `json:"parent_sid"`
+	SID         string `json:"sid"`
+	URI         string `json:"uri"`
+}
+
+// contentType guesses a media file's type from its URL, as the fake has
+// no file to look at.
+func contentType(u string) string {
+	switch ext := strings.ToLower(path.Ext(strings.SplitN(u, "?", 2)[0])); ext {
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	case ".png":
+		return "image/png"
+	case ".gif":
+		return "image/gif"
+	case ".pdf":
+		return "application/pdf"
+	}
+	return "application/octet-stream"
+}
+
+// media answers GET .../Messages/{MessageSid}/Media.json: the media of a
+// message in the log, each with a SID derived from the message's, in one
+// page (a message holds at most 10).
+func (s *Server) media(w http.ResponseWriter, r *http.Request, account, messageSID string) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		writeError(w, http.StatusMethodNotAllowed, 20004, "Method not allowed")
+		return
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.AccountSID)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(pass), []byte(s.AuthToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	msg, found := s.Message(messageSID)
+	if account != s.AccountSID || !found {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return
+	}
+	list := make([]mediaJSON, 0, len(msg.MediaURLs))
+	date := msg.at().Format(time.RFC1123Z)
+	for i, u := range msg.MediaURLs {
+		sum := sha256.Sum256([]byte(messageSID + ":" + strconv.Itoa(i)))
+		sid := "ME" + hex.EncodeToString(sum[:16])
+		list = append(list, mediaJSON{
+			AccountSID: s.AccountSID, ContentType: contentType(u), DateCreated: date, DateUpdated: date,
+			ParentSID: messageSID, SID: sid,
+			URI: "/2010-04-01/Accounts/" + s.AccountSID + "/Messages/" + messageSID + "/Media/" + sid + ".json",
+		})
+	}
+	size := 50
+	if v := r.URL.Query().Get("PageSize"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= 1000 {
+			size = n
+		}
+	}
+	uri := r.URL.Path + "?PageSize=" + strconv.Itoa(size) + "&Page=0"
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"media_list": list, "page": 0, "page_size": size, "start": 0, "end": max(len(list)-1, 0),
+		"uri": uri, "first_page_uri": uri, "next_page_uri": nil, "previous_page_uri": nil,
 	})
 }

@@ -386,6 +386,10 @@ func drop(w http.ResponseWriter) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if mm := mediaPath.FindStringSubmatch(r.URL.Path); mm != nil {
+		s.media(w, r, mm[1], mm[2])
+		return
+	}
 	m := messagesPath.FindStringSubmatch(r.URL.Path)
 	if m == nil {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
