@@ -456,3 +456,42 @@ func (h *harness) delivered(sid string) bool {
 	m, err := h.st.Message(context.Background(), sid)
 	return err == nil && m.ConversationID != ""
 }
+
+// TestBackfillAnswersLostEachTextOnce: Intercom takes some writes and the
+// answers are lost (502 after the write, a dropped connection); the
+// retried batches look before repeating, and each text is in Intercom
+// once.
+func TestBackfillAnswersLostEachTextOnce(t *testing.T) {
+	h := newBackfillHarness(t, 400, time.Second, nil)
+	seedBackfill(h.tw, 120)
+	for _, f := range []struct {
+		method, path string
+		fault        intercomtest.Fault
+	}{
+		{"POST", "/conversations/*/reply", intercomtest.Fault{Commit: true, Status: 502, Times: 3}},
+		{"POST", "/conversations", intercomtest.Fault{Commit: true, Status: 502, Times: 2}},
+		{"POST", "/conversations/*/reply", intercomtest.Fault{Commit: true, Drop: true, Times: 2}},
+	} {
+		if err := h.ic.Fail(f.method, f.path, f.fault); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runWorkers(t, h.r)
+	rep, err := h.r.Backfill(context.Background(), relay.BackfillOptions{Since: bfBase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Imported != 120 || len(rep.Failed) != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	lost := 0
+	for _, r := range h.ic.Requests() {
+		if r.Status == http.StatusBadGateway || r.Status == 0 {
+			lost++
+		}
+	}
+	if lost != 7 {
+		t.Fatalf("%d answers lost, want the 7 injected", lost)
+	}
+	checkImported(t, h, 120)
+}

@@ -205,8 +205,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		go func() { defer close(done); _ = r.Run(wctx) }()
 		defer func() { cancel(); <-done }()
 	}
-	rep, err := importOnce(ctx, r, opts, stdout, stderr, tty, budget)
-	if err != nil {
+	if _, err := importOnce(ctx, r, opts, stdout, stderr, tty, budget); err != nil {
 		return err
 	}
 	if d == nil {
@@ -225,7 +224,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "\nCheck: Intercom holds each of the %d texts exactly once, in order, with its time; 0 answers 429.\n", found)
 	fmt.Fprintf(stdout, "Second run: %d texts in range, %d imported before, %d to import.\n", again.Found, again.AlreadyImported, again.ToImport)
-	_ = rep
 	return nil
 }
 
