@@ -687,7 +687,7 @@ func (r *Relay) backfillInbound(ctx context.Context, key store.ThreadKey, contac
 // just now (which re-opens a closed conversation).
 func (r *Relay) backfillBookkeeping(ctx context.Context, key store.ThreadKey, m backfillMessage, d delivery, fresh bool) error {
 	th, err := r.st.Thread(ctx, key)
-	update := true
+	update, stale := true, false
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		th = store.Thread{Key: key}
@@ -699,7 +699,7 @@ func (r *Relay) backfillBookkeeping(ctx context.Context, key store.ThreadKey, m 
 		known, kerr := r.st.ThreadByConversation(ctx, d.convID)
 		switch {
 		case kerr == nil && known == key:
-			update = false // an older conversation of the thread
+			update, stale = false, true // an older conversation of the thread
 		case kerr != nil && !errors.Is(kerr, store.ErrNotFound):
 			return fmt.Errorf("relay: reading conversation mapping: %w", kerr)
 		}
@@ -722,7 +722,9 @@ func (r *Relay) backfillBookkeeping(ctx context.Context, key store.ThreadKey, m 
 			return fmt.Errorf("relay: storing thread: %w", err)
 		}
 	}
-	if d.started {
+	if d.started && !stale {
+		// The thread's conversation; routing is de-duplicated by
+		// conversation. An older one was routed in its time.
 		return r.enqueueRoute(ctx, d.convID, store.ThreadKey{Customer: key.Customer, Sender: m.To})
 	}
 	return nil

@@ -343,8 +343,8 @@ func (h *harness) waitIdle() {
 	h.t.Fatal("queue not idle in 20s")
 }
 
-func TestBackfillSkipsTextsTheRelayCarried(t *testing.T) {
-	h := newBackfillHarness(t, 400, time.Second, nil)
+func TestBackfillBesideLiveTexts(t *testing.T) {
+	h := newBackfillHarness(t, 400, time.Second, func(c *relay.Config) { c.DefaultRoute = relay.Route{TeamID: "5551"} })
 	runWorkers(t, h.r)
 	// A customer texts live; the same text is in the log.
 	form := h.text(bfCustomer(1), "live hello")
@@ -361,6 +361,23 @@ func TestBackfillSkipsTextsTheRelayCarried(t *testing.T) {
 	conv := h.onlyConversation()
 	if got := contactParts(conv); len(got) != 2 || !strings.Contains(got[0], "live hello") || !strings.Contains(got[1], "h900 is here") {
 		t.Errorf("the conversation holds %q: the live text once, then the imported one", got)
+	}
+
+	// Another customer's history starts a conversation, routed like a
+	// live one, which their next live text joins.
+	h.tw.AddHistory(twiliotest.LogMessage{From: bfCustomer(2), To: ourNumber, Body: "h901 is here", Direction: twiliosms.DirectionInbound, DateSent: time.Now().Add(-time.Hour)})
+	if rep, err := h.r.Backfill(context.Background(), relay.BackfillOptions{Since: time.Now().Add(-2 * time.Hour), Customers: []string{bfCustomer(2)}}); err != nil || rep.Imported != 1 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+	h.text(bfCustomer(2), "live again")
+	h.waitIdle()
+	th, err := h.st.Thread(context.Background(), store.ThreadKey{Customer: bfCustomer(2), Sender: ourNumber})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := h.conversation(th.ConversationID)
+	if got := contactParts(c2); len(got) != 2 || !strings.Contains(got[0], "h901 is here") || !strings.Contains(got[1], "live again") || c2.TeamAssigneeID != "5551" {
+		t.Errorf("customer 2's conversation holds %q, team %q: want the history, then the live text, routed", got, c2.TeamAssigneeID)
 	}
 }
 
