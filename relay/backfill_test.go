@@ -512,3 +512,43 @@ func TestBackfillAnswersLostEachTextOnce(t *testing.T) {
 	}
 	checkImported(t, h, 120)
 }
+
+// TestBackfillBatchesNeverInterleaveWithTheCustomersLiveText: a live text
+// of a customer whose history is being imported lands between two
+// batches, never inside one, and the history stays in order.
+func TestBackfillBatchesNeverInterleaveWithTheCustomersLiveText(t *testing.T) {
+	h := newBackfillHarness(t, 400, time.Second, nil)
+	// One customer, 30 texts (three batches), each write 15 ms slow.
+	var log []twiliotest.LogMessage
+	for i := range 30 {
+		log = append(log, twiliotest.LogMessage{From: bfCustomer(0), To: ourNumber, Body: fmt.Sprintf("h%03d is here", i*bfCustomers),
+			Direction: twiliosms.DirectionInbound, DateSent: bfBase.Add(time.Duration(i*bfCustomers) * time.Minute)})
+	}
+	h.tw.AddHistory(log...)
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Latency: 15 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	runWorkers(t, h.r)
+	var once sync.Once
+	rep, err := h.r.Backfill(context.Background(), relay.BackfillOptions{Since: bfBase, Progress: func(p relay.BackfillProgress) {
+		if p.Done >= 3 {
+			once.Do(func() { h.text(bfCustomer(0), "live in the middle") })
+		}
+	}})
+	if err != nil || rep.Imported != 30 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+	h.waitIdle()
+	th, _ := h.st.Thread(context.Background(), store.ThreadKey{Customer: bfCustomer(0), Sender: ourNumber})
+	parts := contactParts(h.conversation(th.ConversationID))
+	live := slices.IndexFunc(parts, func(b string) bool { return strings.Contains(b, "live in the middle") })
+	if live < 0 || live%10 != 0 || live == 0 || live == 30 || len(parts) != 31 {
+		t.Fatalf("the live text is part %d of %d: want it between two batches of 10", live, len(parts))
+	}
+	history := slices.Delete(slices.Clone(parts), live, live+1)
+	for i, b := range history {
+		if !strings.Contains(b, fmt.Sprintf("h%03d is here", i*bfCustomers)) {
+			t.Fatalf("history part %d is %q: out of order", i, b)
+		}
+	}
+}
