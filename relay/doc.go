@@ -210,8 +210,13 @@
 //     arrived between two batches of the same customer; each part says
 //     when it was sent. The budget gate is per process. An imported
 //     text's media are attached by URL (Twilio's, as for live texts); a
-//     text whose media cannot be listed says how many it had. Intercom's
-//     created_at on replies is not used: notes could not follow it.
+//     text whose media cannot be listed says how many it had. A note on
+//     the contact (our texts before the customer's first) whose answer
+//     was lost is added again, as for texts sent first: the client cannot
+//     list a contact's notes. Opt-outs in the history (a STOP texted in
+//     Twilio's console days) are not applied: Twilio's own opt-out list
+//     still refuses texts to them (21610, noted). Intercom's created_at on
+//     replies is not used: notes could not follow it.
 //   - Paging. A page for a WhatsApp thread goes by SMS from the same number
 //     without its "whatsapp:" prefix, which must then be able to send SMS.
 //     The latest page from one number to one agent's phone is the one a
