@@ -74,7 +74,7 @@ const (
 	DefaultBackfillConcurrency  = 2
 	DefaultBackfillStallTimeout = 10 * time.Minute
 	// backfillBatch is how many texts one job imports: a live text of the
-	// same customer waits at most for one batch.
+	// same customer waits at most for the batches queued before it.
 	backfillBatch = 10
 	// backfillPoll is how often Backfill looks at its batches' progress.
 	backfillPoll = 50 * time.Millisecond
