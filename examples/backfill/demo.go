@@ -158,13 +158,14 @@ func (d *demo) close() {
 }
 
 // check verifies that Intercom holds every seeded text exactly once, per
-// customer in the order they were sent, and that the fake never answered
-// 429. It returns how many texts it found.
-func (d *demo) check(ctx context.Context) (int, error) {
+// customer in the order they were sent (finding contacts and threads in
+// st, the relay's store), and that the fake never answered 429. It
+// returns how many texts it found.
+func (d *demo) check(ctx context.Context, st store.Store) (int, error) {
 	var problems []string
 	found := 0
 	for cust, want := range d.want {
-		contactID, err := d.st.Contact(ctx, cust)
+		contactID, err := st.Contact(ctx, cust)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("customer %s has no contact: %v", twiliosms.MaskAddress(cust), err))
 			continue
@@ -175,7 +176,7 @@ func (d *demo) check(ctx context.Context) (int, error) {
 		}
 		threads := 0
 		for _, num := range []string{demoNumberA, demoNumberB} {
-			th, err := d.st.Thread(ctx, store.ThreadKey{Customer: cust, Sender: num})
+			th, err := st.Thread(ctx, store.ThreadKey{Customer: cust, Sender: num})
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}

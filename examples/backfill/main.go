@@ -211,7 +211,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if d == nil {
 		return nil
 	}
-	found, err := d.check(ctx)
+	found, err := d.check(ctx, d.st)
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func importOnce(ctx context.Context, r *relay.Relay, opts relay.BackfillOptions,
 	b := newBar(stderr, tty)
 	announced := false
 	opts.Progress = func(p relay.BackfillProgress) {
-		if !announced {
+		if !announced && p.Total > 0 {
 			announced = true
 			fmt.Fprintf(stdout, "Importing %d texts into Intercom (budget %d requests / 10 s, of which a backfill takes at most %.0f%%).\n",
 				p.Total, budget, relay.BackfillShare*100)
