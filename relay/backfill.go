@@ -255,6 +255,10 @@ func (r *Relay) Backfill(ctx context.Context, o BackfillOptions) (rep BackfillRe
 	}
 	o.Concurrency = or(o.Concurrency, DefaultBackfillConcurrency)
 	o.StallTimeout = or(o.StallTimeout, DefaultBackfillStallTimeout)
+	if !o.DryRun && o.Concurrency >= r.cfg.Workers {
+		r.log.Warn("relay: Backfill: Concurrency is not below Config.Workers; live texts may wait for a worker while batches run",
+			"concurrency", o.Concurrency, "workers", r.cfg.Workers)
+	}
 
 	log, err := r.backfillList(ctx, o)
 	if err != nil {
