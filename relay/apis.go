@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -39,6 +40,10 @@ type intercomRoute struct {
 
 	updater ContactUpdater // nil: the client cannot update contacts (contactsync.go)
 	ident   IdentityAPI    // nil: the client cannot search by email and merge (identity.go)
+	// liveWaiting counts calls other than a backfill's waiting for the
+	// budget: while there is one, a backfill holds back (backfill_budget.go).
+	liveWaiting atomic.Int64
+	bf          *backfillGate // nil: no backfill gate (tests building a route alone)
 }
 
 func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
@@ -112,6 +117,20 @@ func (b *intercomRoute) Contact(ctx context.Context, id string) (*intercom.Conta
 }
 
 func (b *intercomRoute) admit(ctx context.Context) (context.Context, error) {
+	backfill := backfillGateOf(ctx) != nil
+	if backfill && b.bf != nil {
+		if err := b.bf.wait(ctx, &b.liveWaiting); err != nil {
+			return ctx, fmt.Errorf("relay: Intercom budget (backfill): %w: %w", intercom.ErrNotSent, err)
+		}
+	} else if !backfill {
+		b.liveWaiting.Add(1)
+		defer func() {
+			b.liveWaiting.Add(-1)
+			if b.bf != nil {
+				b.bf.noteLive()
+			}
+		}()
+	}
 	if err := b.lim.Wait(ctx); err != nil {
 		// Never sent, so never ambiguous.
 		return ctx, fmt.Errorf("relay: Intercom budget: %w: %w", intercom.ErrNotSent, err)
@@ -237,7 +256,9 @@ func (b *intercomRoute) SearchConversationsByContact(ctx context.Context, contac
 // accepted and holds the optional message list.
 type twilioRoute struct {
 	api    SMSSender
-	lister SentLister // nil: the client cannot list messages
+	lister SentLister    // nil: the client cannot list messages
+	hist   HistoryLister // nil: the client cannot read the message log
+	media  MediaLister   // nil: the client cannot list a message's media
 	m      *metrics
 	w      *watch       // nil: not watched
 	tr     trace.Tracer // nil: not traced
@@ -245,7 +266,9 @@ type twilioRoute struct {
 
 func newTwilioRoute(api SMSSender, m *metrics) *twilioRoute {
 	l, _ := api.(SentLister)
-	return &twilioRoute{api: api, lister: l, m: m}
+	h, _ := api.(HistoryLister)
+	ml, _ := api.(MediaLister)
+	return &twilioRoute{api: api, lister: l, hist: h, media: ml, m: m}
 }
 
 // Send sends one text and counts it when Twilio accepted it.
@@ -279,4 +302,16 @@ func (t *twilioRoute) canList() bool { return t.lister != nil }
 // Recent lists texts to an address; call it only when canList.
 func (t *twilioRoute) Recent(ctx context.Context, to string, since time.Time) ([]twiliosms.Record, error) {
 	return t.lister.Recent(ctx, to, since)
+}
+
+// HistoryPage reads a page of the message log; call it only when hist is
+// set.
+func (t *twilioRoute) HistoryPage(ctx context.Context, q twiliosms.HistoryQuery, cursor string) (twiliosms.HistoryPage, error) {
+	ctx, span := startCall(ctx, t.tr, "twilio", "messages.list")
+	defer span.End()
+	p, err := t.hist.HistoryPage(ctx, q, cursor)
+	if err != nil && t.tr != nil {
+		span.SetStatus(codes.Error, "list failed")
+	}
+	return p, err
 }

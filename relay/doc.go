@@ -138,6 +138,20 @@
 //     latency, keeps it in step with Intercom's X-RateLimit-Remaining, and
 //     backs off on 429 answers, so replicas sharing a workspace slow down
 //     together.
+//   - Backfill. [Relay.Backfill] imports the texts of Twilio's message
+//     log sent in a date range: the customer's as messages from their
+//     contact, ours as internal notes (on the contact before their first
+//     text of the range), each with its original time in its text, oldest
+//     first, where a live text of theirs would go (the thread's
+//     conversation while the relay would still post to it, else a new one
+//     that becomes the thread's). It is idempotent by MessageSid (a
+//     marker per imported text; texts the relay carried have a message
+//     record and are skipped) and resumable by running it again. Batches
+//     of 10 texts run as jobs under the customer's key, Concurrency at a
+//     time; their Intercom calls wait while the last window's calls reach
+//     BackfillShare of the budget or a live call waits (backfill.go,
+//     backfill_budget.go). Agents' phones, short codes and alphanumeric
+//     senders are left out.
 //   - Pick-up. Workers wake as soon as a job is enqueued when the queue
 //     can say so (store.Waker: memstore, pgstore, redisstore); polling
 //     every Config.PollInterval remains the fallback.
@@ -228,6 +242,18 @@
 //     later texts behind it. Only the thread the answer came
 //     on is moved to the user by the bridge itself; the number's other
 //     threads follow through adoptContact.
+//   - Backfill. History imported onto a conversation that already holds
+//     live texts comes after them, as do batches after a live text that
+//     arrived between two batches of the same customer; each part says
+//     when it was sent. The budget gate is per process. An imported
+//     text's media are attached by URL (Twilio's, as for live texts); a
+//     text whose media cannot be listed says how many it had. A note on
+//     the contact (our texts before the customer's first) whose answer
+//     was lost is added again, as for texts sent first: the client cannot
+//     list a contact's notes. Opt-outs in the history (a STOP texted in
+//     Twilio's console days) are not applied: Twilio's own opt-out list
+//     still refuses texts to them (21610, noted). Intercom's created_at on
+//     replies is not used: notes could not follow it.
 //   - Paging. A page for a WhatsApp thread goes by SMS from the same number
 //     without its "whatsapp:" prefix, which must then be able to send SMS.
 //     The latest page from one number to one agent's phone is the one a
@@ -287,6 +313,8 @@
 //   - contactsync.go: opt-outs and the last text's time on the contact.
 //   - identity.go, email.go: the identity bridge and the email address
 //     read from a customer's answer.
+//   - backfill.go, backfill_budget.go: importing Twilio's message log
+//     ([Relay.Backfill]) and its share of the budget.
 //   - proactive.go, pace.go: texts sent first ([Relay.Send]), their record
 //     in Intercom and their answers; pacing per sender.
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).

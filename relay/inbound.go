@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -75,6 +76,20 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, _ store.Job) e
 		return err
 	}
 
+	d, err := r.placeText(ctx, key, contactID, in, log)
+	if err != nil {
+		return err
+	}
+	return r.afterDelivery(ctx, key, in, d, optChange)
+}
+
+// placeText puts the customer's text in on the conversation of key's
+// thread, as contact contactID, or starts a conversation with it when the
+// thread has none the text may go on: its contact changed (and not by a
+// merge, which keeps the conversation), it idled past IdleTimeout, its
+// conversation was closed (without Reopen) or is gone. Live texts
+// (handleInbound) and imported ones (backfill.go) follow the same rules.
+func (r *Relay) placeText(ctx context.Context, key store.ThreadKey, contactID string, in inboundJob, log *slog.Logger) (delivery, error) {
 	th, err := r.st.Thread(ctx, key)
 	moved := false
 	if err == nil && th.ContactID != "" && th.ContactID != contactID {
@@ -82,14 +97,14 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, _ store.Job) e
 		// the thread's was merged into: keep it (merge.go).
 		kept, kerr := r.keepsConversation(ctx, th, contactID)
 		if kerr != nil {
-			return kerr
+			return delivery{}, kerr
 		}
 		moved = !kept
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
-		return fmt.Errorf("relay: reading thread: %w", err)
+		return delivery{}, fmt.Errorf("relay: reading thread: %w", err)
 	case moved:
 		log.Info("relay: contact of thread changed; starting a new conversation")
 	case r.cfg.IdleTimeout > 0 && !th.LastInbound.IsZero() && in.ReceivedAt.Sub(th.LastInbound) > r.cfg.IdleTimeout:
@@ -98,24 +113,21 @@ func (r *Relay) handleInbound(ctx context.Context, in inboundJob, _ store.Job) e
 		log.Info("relay: conversation closed; starting a new one", "conversation", th.ConversationID)
 	default:
 		d, replied, err := r.replyOnThread(ctx, th, contactID, in)
-		if err != nil {
-			return err
-		}
-		if replied {
-			return r.afterDelivery(ctx, key, in, d, optChange)
+		if err != nil || replied {
+			return d, err
 		}
 		log.Info("relay: conversation no longer exists; starting a new one", "conversation", th.ConversationID)
 		if err := r.st.DeleteThread(ctx, key); err != nil {
-			return fmt.Errorf("relay: forgetting thread: %w", err)
+			return delivery{}, fmt.Errorf("relay: forgetting thread: %w", err)
 		}
 	}
 
 	d, err := r.startConversation(ctx, key, contactID, th.ConversationID, in)
 	if err != nil {
-		return err
+		return delivery{}, err
 	}
 	log.Info("relay: started conversation", "conversation", d.convID)
-	return r.afterDelivery(ctx, key, in, d, optChange)
+	return d, nil
 }
 
 // delivery is where a customer's text landed.

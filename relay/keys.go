@@ -378,3 +378,28 @@ const identityPartPrefix = "identity:"
 
 // identityPartID is the PartID recorded with the prompt sent to phone.
 func identityPartID(phone string) string { return identityPartPrefix + phone }
+
+// Backfill (backfill.go): the account's earlier texts imported from
+// Twilio's message log.
+
+// markBackfilled: message messageSID of Twilio's log is in Intercom,
+// imported by a backfill or found carried by the relay; no backfill
+// imports it again.
+func markBackfilled(messageSID string) marker { return marker("backfill:" + messageSID) }
+
+// markBackfillFailed: backfill run could not import message messageSID
+// (Intercom refused it for good); a later run tries again.
+func markBackfillFailed(run, messageSID string) marker {
+	return marker("backfill-failed:" + run + ":" + messageSID)
+}
+
+// markUnsureBackfillNote: the note of our message messageSID may have
+// been added.
+func markUnsureBackfillNote(messageSID string) marker {
+	return marker("unsure-backfill-note:" + messageSID)
+}
+
+// kindBackfill imports a batch of one customer's texts, oldest first,
+// under the customer's orderKey, so that it runs between their live
+// texts, never beside them.
+const kindBackfill = "relay.backfill"

@@ -63,6 +63,37 @@ func noteProactiveSent(body, from string, at time.Time) string {
 		html.EscapeString(from), at.UTC().Format("2006-01-02 15:04 MST"), htmlLines(body))
 }
 
+// noteBackfillSent: a text of ours imported from Twilio's message log
+// (backfill.go), with its original time and, when it did not arrive, why.
+func noteBackfillSent(body, from string, at time.Time, status string, errorCode, numMedia int, mediaURLs []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<p>Sent by SMS from %s on %s (imported from Twilio):</p><blockquote>%s</blockquote>",
+		html.EscapeString(from), at.UTC().Format("2006-01-02 15:04 MST"), htmlLines(body))
+	switch {
+	case numMedia > len(mediaURLs):
+		fmt.Fprintf(&b, "<p>With %d attachment(s) by MMS, not imported.</p>", numMedia)
+	case len(mediaURLs) > 0:
+		b.WriteString("<p>With attachments by MMS:")
+		for i, u := range mediaURLs {
+			fmt.Fprintf(&b, ` <a href="%s">%d</a>`, html.EscapeString(u), i+1)
+		}
+		b.WriteString("</p>")
+	}
+	switch status {
+	case "failed", "undelivered":
+		fmt.Fprintf(&b, "<p>Twilio reported it %s", status)
+		if errorCode != 0 {
+			fmt.Fprintf(&b, " (error %d", errorCode)
+			if d := twiliosms.Describe(errorCode); d != "" {
+				fmt.Fprintf(&b, ": %s", html.EscapeString(d))
+			}
+			b.WriteString(")")
+		}
+		b.WriteString(".</p>")
+	}
+	return b.String()
+}
+
 // proactiveQuote is a text sent first, as the answer's note quotes it.
 type proactiveQuote struct {
 	body string

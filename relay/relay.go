@@ -38,6 +38,7 @@ type Relay struct {
 	pacers  *pacers        // paces texts sent first, per sender
 	optTag  optOutTagCache // ContactSync.OptOutTag's id (contactsync.go)
 	slots   *slotBook      // pace slots reserved by identity prompts (identity.go)
+	bf      *backfillGate  // a backfill's share of the Intercom budget (backfill_budget.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -81,6 +82,8 @@ func New(cfg Config) (*Relay, error) {
 	r.ic = newIntercomRoute(c.Intercom, budget)
 	r.tw = newTwilioRoute(c.Twilio, r.m)
 	r.w, r.lim = newWatch(rateWindow), budget
+	r.bf = newBackfillGate(budget, c.RateLimit)
+	r.ic.bf = r.bf
 	r.ic.m, r.ic.w, r.tw.w = r.m, r.w, r.w
 	if r.tracing {
 		r.ic.tr, r.tw.tr = r.tracer, r.tracer
@@ -104,6 +107,7 @@ func New(cfg Config) (*Relay, error) {
 			kindPageWait:   handler(r.handlePageWait),
 			// Contact updates (contactsync.go).
 			kindContactSync: handler(r.handleContactSync),
+			kindBackfill:    handler(r.handleBackfill),
 		}),
 		Workers:      c.Workers,
 		Lease:        c.Lease,

@@ -18,6 +18,15 @@
 // flight at once (see [Client.Send] for what that means for the message).
 // There is no automatic retry: the caller, typically a job queue, decides.
 //
+// # The message log
+//
+// [Client.HistoryPage] reads the account's message log (GET Messages.json)
+// by recipient, sender and date range, a page at a time, newest first,
+// with a cursor that resumes the listing later, in another process;
+// [Client.History] walks every page. [Client.MessageMedia] lists a
+// message's media. They are what a backfill of earlier texts reads
+// (relay.Backfill).
+//
 // # Errors
 //
 // Twilio's own error answers stay *client.TwilioRestError (from

@@ -9,6 +9,12 @@
 // MessagingServiceSid, Body or MediaUrl), answers with Twilio's JSON message
 // resource or error object, records accepted messages ([Server.Messages])
 // and lists them (GET Messages.json, as twiliosms.Client.Recent reads it).
+// [Server.AddHistory] seeds its message log with texts received and sent
+// at chosen times; the list filters them by To, From and DateSent (the
+// spec's DateSent, DateSent< and DateSent>, on whole days for a date),
+// newest first, in pages of PageSize linked by next_page_uri with a
+// PageToken, as Twilio's are, and GET .../Messages/{sid}/Media.json lists
+// a message's media.
 // It injects faults for the next requests ([Server.FailNext],
 // [Server.Fail]) or for one recipient ([Server.FailTo]), and latency.
 //

@@ -57,6 +57,7 @@ type Server struct {
 	mu       sync.Mutex
 	messages []SentMessage
 	attempts int
+	lists    int              // GET Messages.json requests
 	faults   []Fault          // for the next requests, in order
 	faultsTo map[string]Fault // per recipient
 	latency  time.Duration
@@ -80,7 +81,14 @@ type SentMessage struct {
 	Status           string // "queued", or "accepted" with a Messaging Service
 	NumSegments      int
 	DateCreated      time.Time
-	// Form is the whole request body as sent.
+	// Direction is "outbound-api" for a message created through the API;
+	// a message seeded with [Server.AddHistory] has the direction it was
+	// given ("inbound", "outbound-reply", ...).
+	Direction string
+	// DateSent is when the message was sent (a seeded message's date);
+	// zero for one created through the API, which the fake never sends.
+	DateSent time.Time
+	// Form is the whole request body as sent; nil for a seeded message.
 	Form url.Values
 }
 
@@ -254,6 +262,9 @@ func (s *Server) Attempts() int {
 
 func (m SentMessage) clone() SentMessage {
 	m.MediaURLs = slices.Clone(m.MediaURLs)
+	if m.Form == nil {
+		return m
+	}
 	f := url.Values{}
 	for k, v := range m.Form {
 		f[k] = slices.Clone(v)
@@ -375,6 +386,10 @@ func drop(w http.ResponseWriter) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if mm := mediaPath.FindStringSubmatch(r.URL.Path); mm != nil {
+		s.media(w, r, mm[1], mm[2])
+		return
+	}
 	m := messagesPath.FindStringSubmatch(r.URL.Path)
 	if m == nil {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
@@ -581,6 +596,7 @@ func (s *Server) create(form url.Values) SentMessage {
 		ContentVariables:    form.Get("ContentVariables"),
 		Status:              twiliosms.StatusQueued,
 		DateCreated:         s.now().UTC().Truncate(time.Second),
+		Direction:           twiliosms.DirectionOutboundAPI,
 		Form:                form,
 	}
 	if msg.MessagingServiceSID != "" {
@@ -599,13 +615,18 @@ func (s *Server) create(form url.Values) SentMessage {
 func (s *Server) wire(msg SentMessage) messageJSON {
 	base := "/2010-04-01/Accounts/" + s.AccountSID + "/Messages/" + msg.SID
 	date := msg.DateCreated.Format(time.RFC1123Z)
+	var sent *string
+	if !msg.DateSent.IsZero() {
+		sent = optional(msg.DateSent.Format(time.RFC1123Z))
+	}
 	return messageJSON{
 		AccountSID:          msg.AccountSID,
 		APIVersion:          "2010-04-01",
 		Body:                msg.Body,
 		DateCreated:         date,
+		DateSent:            sent,
 		DateUpdated:         date,
-		Direction:           "outbound-api",
+		Direction:           msg.Direction,
 		From:                optional(msg.From),
 		MessagingServiceSID: optional(msg.MessagingServiceSID),
 		NumMedia:            strconv.Itoa(len(msg.MediaURLs)),
@@ -617,43 +638,6 @@ func (s *Server) wire(msg SentMessage) messageJSON {
 		To:                  msg.To,
 		URI:                 base + ".json",
 	}
-}
-
-// list answers GET Messages.json: the accepted messages, newest first,
-// filtered by To and From, one page of PageSize (default 50, at most 1000).
-func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	size := 50
-	if v := q.Get("PageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, 20001, "Invalid PageSize")
-			return
-		}
-		size = n
-	}
-	s.mu.Lock()
-	var page []messageJSON
-	for i := len(s.messages) - 1; i >= 0 && len(page) < size; i-- {
-		m := s.messages[i]
-		if to := q.Get("To"); to != "" && m.To != to {
-			continue
-		}
-		if from := q.Get("From"); from != "" && m.From != from {
-			continue
-		}
-		page = append(page, s.wire(m))
-	}
-	s.mu.Unlock()
-	if page == nil {
-		page = []messageJSON{}
-	}
-	uri := r.URL.RequestURI()
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"messages": page, "page": 0, "page_size": size, "start": 0, "end": max(len(page)-1, 0),
-		"uri": uri, "first_page_uri": uri, "next_page_uri": nil, "previous_page_uri": nil,
-	})
 }
 
 // randomHex returns 2n random lower-case hex digits.

@@ -220,7 +220,7 @@ func TestRequestsAndListMatchSpec(t *testing.T) {
 			query = append(query, p.Name)
 		}
 	}
-	for _, name := range []string{"To", "From", "PageSize"} {
+	for _, name := range []string{"To", "From", "PageSize", "Page", "PageToken", "DateSent", "DateSent<", "DateSent>"} {
 		if !slices.Contains(query, name) {
 			t.Errorf("the fake filters by %s, which ListMessage does not have (%v)", name, query)
 		}
