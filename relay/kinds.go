@@ -20,10 +20,25 @@ const (
 	// (Config.ContactSync): replay its dead letters after creating the
 	// data attribute Intercom refused.
 	KindContactSync = kindContactSync
+	// KindProactive is a text sent first ([Relay.Send]) whose note on the
+	// contact or answer window is still to be recorded.
+	KindProactive = kindProactive
+	// KindWhatsAppReopen sends Config.WhatsAppTemplate to a WhatsApp
+	// customer whose 24-hour window closed.
+	KindWhatsAppReopen = kindReopen
+	// KindCanvasSend is a text an agent sent from the Inbox app.
+	KindCanvasSend = kindCanvasSend
+	// KindPageWait waits Paging.After for a reply, then pages the agent.
+	KindPageWait = kindPageWait
+	// KindBackfill is a batch of texts imported from Twilio's message log
+	// ([Relay.Backfill]).
+	KindBackfill = kindBackfill
 )
 
-// Kinds lists every job kind the relay runs.
+// Kinds lists every job kind the relay runs, as the operator API accepts
+// them.
 func Kinds() []string {
 	return []string{KindInbound, KindStatus, KindIntercom, KindRoute, KindUnreadable,
-		KindContactSync}
+		KindProactive, KindWhatsAppReopen, KindCanvasSend, KindPageWait,
+		KindContactSync, KindBackfill}
 }

@@ -95,20 +95,7 @@ func New(cfg Config) (*Relay, error) {
 	r.runner, err = jobs.New(jobs.Config{
 		Queue: r.q,
 		Waker: wakerOf(c.Queue),
-		Handlers: r.tracedHandlers(map[string]jobs.Handler{
-			kindInbound:    handler(r.handleInbound),
-			kindStatus:     handler(r.handleStatus),
-			kindIntercom:   handler(r.handleIntercom),
-			kindRoute:      handler(r.handleRoute),
-			kindUnreadable: handler(r.handleUnreadable),
-			kindProactive:  handler(r.handleProactive),
-			kindReopen:     handler(r.handleReopen),
-			kindCanvasSend: handler(r.handleCanvasSend),
-			kindPageWait:   handler(r.handlePageWait),
-			// Contact updates (contactsync.go).
-			kindContactSync: handler(r.handleContactSync),
-			kindBackfill:    handler(r.handleBackfill),
-		}),
+		Handlers: r.tracedHandlers(r.handlers()),
 		Workers:      c.Workers,
 		Lease:        c.Lease,
 		MaxAttempts:  c.MaxAttempts,
@@ -298,4 +285,22 @@ func (r *Relay) KindStats(ctx context.Context) ([]store.KindStats, error) {
 		return nil, fmt.Errorf("relay: counting jobs per kind: %w", err)
 	}
 	return ks, nil
+}
+
+// handlers is the registry of job kinds: each kind the relay enqueues and
+// its handler. Kinds lists the same kinds (TestKindsAreTheRegistry).
+func (r *Relay) handlers() map[string]jobs.Handler {
+	return map[string]jobs.Handler{
+		kindInbound:     handler(r.handleInbound),
+		kindStatus:      handler(r.handleStatus),
+		kindIntercom:    handler(r.handleIntercom),
+		kindRoute:       handler(r.handleRoute),
+		kindUnreadable:  handler(r.handleUnreadable),
+		kindProactive:   handler(r.handleProactive),
+		kindReopen:      handler(r.handleReopen),
+		kindCanvasSend:  handler(r.handleCanvasSend),
+		kindPageWait:    handler(r.handlePageWait),
+		kindContactSync: handler(r.handleContactSync),
+		kindBackfill:    handler(r.handleBackfill),
+	}
 }
