@@ -65,9 +65,9 @@ const maxPromptWait = 100 * time.Millisecond
 // for its slot that ran elsewhere (another replica) never comes back for it.
 const slotTTL = time.Hour
 
-// IdentityBridge asks customers who text from a number Intercom does not
-// know for their email address, and attaches the number to the Intercom
-// user with that address. See [Config.Identity].
+// IdentityBridge asks customers who text from a number Intercom knows
+// only as a lead without an email for their email address, and attaches the
+// number to the Intercom user with that address. See [Config.Identity].
 //
 // Who is asked: the customer's contact is a lead without an email (the
 // relay created it for the number, or found only such a lead), the text
@@ -79,14 +79,20 @@ const slotTTL = time.Hour
 //
 // The answer: the next text from the number, whenever it comes and on any
 // channel, is the answer, and the number is never asked again, whatever it
-// says. Its first email address (see the README for what is read as one)
-// is looked up among Intercom's contacts; the most recently updated user
+// says. Its first email address is looked up among Intercom's contacts; the most recently updated user
 // with that address wins. The lead is merged into that user; where Intercom
 // refuses (see SkipDuplicateValidation), the lead is kept and the agents get
 // a note naming the user. An address no user has gets a note saying so; the
 // relay never creates users. An answer without an address, STOP or START
 // gets a note (STOP and START: the usual opt-out note) and nothing else.
 // The answer is posted to the conversation like every text.
+//
+// What is read as an address: what people type, such as "it's
+// Ann.Lee+shop@Example.co.uk.", "<ann@example.com>",
+// "mailto:ann@example.com" or a full-width "＠", in lower case; not an
+// address spelled out ("ann at example dot com"), one without a dot in its
+// domain, a domain in non-ASCII letters (its xn-- form is read), or a
+// quoted local part.
 type IdentityBridge struct {
 	// Prompt is the text that asks for the email, sent through the cost
 	// guard (Config.Cost) and the sender's pace (Config.SendRate). It must

@@ -67,6 +67,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, isTerminal(os.Stderr))
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h: the usage was printed
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "backfill:", err)
 		os.Exit(1)
