@@ -93,9 +93,9 @@ func New(cfg Config) (*Relay, error) {
 	r.cfg = c
 
 	r.runner, err = jobs.New(jobs.Config{
-		Queue: r.q,
-		Waker: wakerOf(c.Queue),
-		Handlers: r.tracedHandlers(r.handlers()),
+		Queue:        r.q,
+		Waker:        wakerOf(c.Queue),
+		Handlers:     r.tracedHandlers(r.handlers()),
 		Workers:      c.Workers,
 		Lease:        c.Lease,
 		MaxAttempts:  c.MaxAttempts,
