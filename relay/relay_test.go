@@ -813,3 +813,42 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 func newWindow(n int, window time.Duration) relay.Limiter {
 	return intercom.NewWindowLimiter(n, window)
 }
+
+// TestStatusBeforeItsRecordStillNotes: a status callback that overtakes
+// the record of its send by longer than a few quick retries (the sender
+// died right after sending, and its job waits for its lease to lapse) is
+// still applied once the record appears: the agent gets the failure note.
+func TestStatusBeforeItsRecordStillNotes(t *testing.T) {
+	t.Parallel()
+	const lease = 300 * time.Millisecond
+	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) { c.Lease = lease })
+	h.text(customer, "Hello")
+	h.drain()
+	c := h.onlyConversation()
+	ctx := context.Background()
+	const sid = "SM" + "0123456789abcdef0123456789abcdef"
+	f := twiliotest.StatusForm(sid, "undelivered", 30003)
+	f.Set("AccountSid", h.tw.AccountSID)
+	f.Set("From", ourNumber)
+	f.Set("To", customer)
+	if status, _, err := twiliotest.Post(ctx, h.srv.Client(), h.token, h.srv.URL+"/twilio/status", f); err != nil || status != 200 {
+		t.Fatalf("status callback: %d %v", status, err)
+	}
+	// Well past the first quick retries, well within two leases.
+	deadline := time.Now().Add(lease / 2)
+	for time.Now().Before(deadline) {
+		if _, err := h.r.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := h.st.PutMessage(ctx, store.Message{SID: sid, ConversationID: c.ID, PartID: "part-late",
+		Thread: store.ThreadKey{Customer: customer, Sender: ourNumber}, Status: "queued"}); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	ns := notes(h.conversation(c.ID))
+	if len(ns) != 1 || !strings.Contains(ns[0], "30003") {
+		t.Fatalf("notes = %q, want the delivery-failure note", ns)
+	}
+}

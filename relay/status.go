@@ -19,16 +19,26 @@ type statusJob struct {
 	ErrorMessage string `json:"error_message,omitempty"`
 }
 
-// unknownStatusAttempts is how often a status for a message the relay has
-// not recorded is tried: the callback can overtake the record of the send.
+// unknownStatusAttempts is how often, at least, a status for a message the
+// relay has not recorded is tried: the callback can overtake the record of
+// the send.
 const unknownStatusAttempts = 3
+
+// unknownStatusHorizon is how long a status for a message the relay has not
+// recorded keeps being looked at: the record of a send can wait for a
+// process that died right after sending, until its lease lapses and the
+// job runs again, looks among Twilio's texts and records what it finds.
+// Status jobs are keyed by message, so the wait holds up nothing else.
+func (r *Relay) unknownStatusHorizon() time.Duration {
+	return 2*r.cfg.Lease + 10*r.cfg.RetryBase
+}
 
 func (r *Relay) handleStatus(ctx context.Context, s statusJob, job store.Job) error {
 	m, err := r.st.Message(ctx, s.MessageSID)
 	if errors.Is(err, store.ErrNotFound) {
-		if job.Attempt < unknownStatusAttempts {
+		if job.Attempt < unknownStatusAttempts || time.Since(job.CreatedAt) < r.unknownStatusHorizon() {
 			return deferFor(fmt.Errorf("relay: status %q for message %s that is not recorded yet", s.Status, s.MessageSID),
-				time.Duration(job.Attempt)*r.cfg.RetryBase)
+				r.backoff(job.Attempt))
 		}
 		r.log.Info("relay: ignoring status of a message the relay did not send", "sid", s.MessageSID)
 		return nil
