@@ -402,10 +402,14 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 	default:
 		return fmt.Errorf("relay: identity bridge: merging the lead into the user: %w", err)
 	}
-	if err := r.adoptMergedLead(ctx, key, leadID, user.ID); err != nil {
+	// The note first: until the number is adopted, a retry finds the lead
+	// again and writes the same note, which the note's look finds; adopted
+	// first, a retry would take the number for the user's already and
+	// write another note.
+	if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityMerged(*user, leadID, email, link)); err != nil {
 		return err
 	}
-	if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityMerged(*user, leadID, email, link)); err != nil {
+	if err := r.adoptMergedLead(ctx, key, leadID, user.ID); err != nil {
 		return err
 	}
 	return r.identityEnd(ctx, phone, "merged")

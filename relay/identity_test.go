@@ -655,3 +655,36 @@ func TestIdentityAnswerOnWhatsApp(t *testing.T) {
 		t.Errorf("%d prompts, want 1", n)
 	}
 }
+
+// The merge note's answer is lost after the merge was made and recorded:
+// the retry finds the note it already added, and adds no second one (with
+// other words: "already belongs" instead of "now belongs").
+func TestIdentityMergeNoteOnceAfterLostAnswer(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "Hello")
+	h.drain()
+	conv := h.onlyConversation()
+	// Intercom takes the answer's reply and then the merge note, but
+	// answers 502 to both.
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Status: 502, Commit: true, Times: 2}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "ann@example.com")
+	h.drain()
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
+		t.Fatalf("lead not merged into the user")
+	}
+	if n := textCount(h.conversation(conv.ID), "ann@example.com"); n != 1 {
+		t.Errorf("the answer was posted %d times, want 1", n)
+	}
+	var identity []string
+	for _, n := range notes(h.conversation(conv.ID)) {
+		if strings.Contains(n, "belongs to") {
+			identity = append(identity, n)
+		}
+	}
+	if len(identity) != 1 || !strings.Contains(identity[0], "now belongs to") {
+		t.Errorf("merge notes = %q, want one saying the lead was merged", identity)
+	}
+}
