@@ -543,3 +543,44 @@ func validConfig(t *testing.T) relay.Config {
 		TwilioAuthTokens: []string{"authtoken0123"}, WebhookSecrets: []string{"secret"}, NoteAuthor: noteAdmin,
 	}
 }
+
+// A contact update that holds a lead's id merged meanwhile into a user
+// (Intercom answering 404 for it, not a 410 to follow) lands on the user,
+// not dropped: here the last-sent time of a text sent first by the lead's
+// id, merged before the update ran.
+func TestContactSyncFollowsALeadMergedBefore404(t *testing.T) {
+	t.Parallel()
+	opts := append([]intercomtest.Option{intercomtest.WithMergedContactStatus(http.StatusNotFound)}, syncAttributes...)
+	h := newHarness(t, opts, func(c *relay.Config, _ *intercomtest.Server) {
+		c.ContactSync = relay.ContactSync{LastSentAttribute: lastSent, OptOutAttribute: optOutAttr, OptOutTag: optOutTag}
+		c.DefaultFrom = ourNumber
+	})
+	ctx := context.Background()
+	h.text(customer, "Hello")
+	h.drain()
+	lead := h.contactOf(customer)
+	user, err := h.ic.AddContact(intercomtest.Contact{Role: "user", Email: "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.r.Send(ctx, relay.Text{ContactID: lead, Body: "Your order shipped."}); err != nil {
+		t.Fatal(err)
+	}
+	// The agent merges before the relay's jobs run.
+	if err := h.ic.MergeContact(lead, user.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if at := attrTime(t, h.ic.ContactAttributes(user.ID)[lastSent]); time.Since(at) > time.Minute {
+		t.Errorf("user's %s = %v, want the text's time", lastSent, at)
+	}
+	if id := h.storedContact(); id != user.ID {
+		t.Errorf("store maps the number to %s, want the user %s", id, user.ID)
+	}
+	if n := len(h.ic.Contacts()); n != 2 {
+		t.Errorf("%d contacts, want 2 (no lead made)", n)
+	}
+	if dl, _ := h.r.DeadLetters(ctx, 10); len(dl) != 0 {
+		t.Errorf("dead letters %+v", dl)
+	}
+}
