@@ -238,6 +238,15 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 		return fmt.Errorf("relay: identity bridge: waiting for the sender's pace: %w", err)
 	}
 	r.slots.release(in.MessageSID)
+	// The number may have opted out since the claim (a failed delivery's
+	// callback, or Relay.Send, records it apart from the customer's jobs)
+	// while the prompt waited for its slot.
+	if opted, err := r.st.OptedOut(ctx, key); err != nil {
+		return fmt.Errorf("relay: reading opt-out: %w", err)
+	} else if opted {
+		log.Info("relay: identity bridge: the customer opted out while the prompt waited; not asked")
+		return nil
+	}
 	e := sideEffect[*twiliosms.Sent]{
 		what:      "asking the customer for their email",
 		unsure:    markUnsureIdentityPrompt(in.MessageSID),

@@ -688,3 +688,36 @@ func TestIdentityMergeNoteOnceAfterLostAnswer(t *testing.T) {
 		t.Errorf("merge notes = %q, want one saying the lead was merged", identity)
 	}
 }
+
+// A number that opts out while its prompt waits in the queue for the
+// sender's pace (here Twilio's failed-delivery callback of another text,
+// which records the opt-out apart from the customer's jobs) is not asked.
+func TestIdentityNoPromptAfterOptOutWhileWaiting(t *testing.T) {
+	h := identityHarness(t, nil)
+	ctx := context.Background()
+	first, second := phoneOf(0), phoneOf(1)
+	h.text(first, "hi")
+	h.text(second, "hi")
+	// Run until the first number was asked and the second's prompt waits
+	// for its slot of the pace.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		ran, err := h.r.RunOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ran && h.prompts(first) == 1 && len(h.ic.Conversations()) == 2 {
+			break
+		}
+	}
+	if h.prompts(first) != 1 || h.prompts(second) != 0 || len(h.ic.Conversations()) != 2 {
+		t.Fatalf("prompts %d and %d, %d conversations; want the second prompt waiting", h.prompts(first), h.prompts(second), len(h.ic.Conversations()))
+	}
+	if err := h.st.SetOptedOut(ctx, store.ThreadKey{Customer: second, Sender: ourNumber}, true); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if n := h.prompts(second); n != 0 {
+		t.Errorf("the number that opted out was asked %d times", n)
+	}
+}
