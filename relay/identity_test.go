@@ -3,6 +3,7 @@ package relay_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -719,5 +720,29 @@ func TestIdentityNoPromptAfterOptOutWhileWaiting(t *testing.T) {
 	h.drain()
 	if n := h.prompts(second); n != 0 {
 		t.Errorf("the number that opted out was asked %d times", n)
+	}
+}
+
+// Intercom's refusals may echo the address searched for; the relay's logs
+// never carry a customer's email address whole.
+func TestIdentityLogsNoEmail(t *testing.T) {
+	logs := &syncBuffer{}
+	h := identityHarness(t, nil, func(c *relay.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	h.text(customer, "Hello")
+	h.drain()
+	body := `{"type":"error.list","errors":[{"code":"parameter_invalid","message":"Cannot search for Ann.Lee+shop@example.com"}]}`
+	if err := h.ic.Fail("POST", "/contacts/search", intercomtest.Fault{Status: 400, Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "It's Ann.Lee+shop@example.com")
+	h.drain()
+	if got := h.notesWith(h.onlyConversation().ID, "refused to search"); len(got) != 1 {
+		t.Fatalf("notes of the refused search = %q, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "refuses the search by email") {
+		t.Fatalf("no log of the refusal:\n%s", logs.String())
+	}
+	if s := strings.ToLower(logs.String()); strings.Contains(s, "ann.lee+shop@example.com") || strings.Contains(s, "lee+shop@") {
+		t.Errorf("an email address in the logs:\n%s", logs.String())
 	}
 }
