@@ -122,7 +122,8 @@
 //     Config.ContactSync, the change is also set on the customer's Intercom
 //     contact (a boolean custom attribute and/or a tag), and so is the time
 //     of the last text sent to them, by jobs of their own that never hold
-//     up a text; the last state wins (contactsync.go).
+//     up a text; the last state wins, and an update naming a contact merged
+//     since goes to the contact it became (contactsync.go).
 //   - Failures are visible. A send Twilio refuses for good, and a failed or
 //     undelivered status callback, become an internal note with Twilio's
 //     error code and its meaning. Transient errors are retried with backoff
@@ -263,7 +264,8 @@
 // The relay consumes small interfaces it declares itself ([IntercomAPI],
 // [SMSSender], [Limiter], and store.Store/store.Queue), so clients can be
 // wrapped or replaced and the store is pluggable. Logs go to Config.Logger,
-// with phone numbers masked; by default the relay is silent.
+// with phone numbers and email addresses masked; by default the relay is
+// silent.
 //
 // Each rule lives in one file:
 //
