@@ -13,8 +13,10 @@ import (
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/relay"
+	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/store/memstore"
 	"github.com/smsrelay/smsrelay/twiliosms"
+	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
 const (
@@ -583,4 +585,51 @@ func TestContactSyncFollowsALeadMergedBefore404(t *testing.T) {
 	if dl, _ := h.r.DeadLetters(ctx, 10); len(dl) != 0 {
 		t.Errorf("dead letters %+v", dl)
 	}
+}
+
+// Every way the relay learns of an opt-out reaches the contact: Twilio
+// refusing the identity bridge's prompt (21610), and a delivery that
+// failed with 21610, reported by the status callback.
+func TestContactSyncOptOutLearnedFromTwilio(t *testing.T) {
+	t.Parallel()
+	t.Run("prompt refused", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, syncAttributes, func(c *relay.Config, ic *intercomtest.Server) {
+			optSync(c, ic)
+			c.Identity = &relay.IdentityBridge{Prompt: "Which email do you use with us?"}
+		})
+		h.tw.FailTo(customer, twiliotest.Fault{Code: twiliosms.CodeOptedOut, Status: http.StatusBadRequest})
+		h.text(customer, "hi")
+		h.drain()
+		if out, _ := h.st.OptedOut(context.Background(), store.ThreadKey{Customer: customer, Sender: ourNumber}); !out {
+			t.Fatal("the relay did not record the opt-out")
+		}
+		id := h.contactOf(customer)
+		if a := h.ic.ContactAttributes(id); a[optOutAttr] != true || !h.tagged(id, optOutTag) {
+			t.Errorf("attributes %v, tags %+v; want the opt-out on the contact", a, h.ic.ContactTags(id))
+		}
+	})
+	t.Run("status callback", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, syncAttributes, optSync)
+		h.text(customer, "Hello")
+		h.drain()
+		h.reply(h.onlyConversation().ID, "Hi!")
+		h.drain()
+		sent := h.sent()
+		if len(sent) != 1 {
+			t.Fatalf("%d texts sent, want the reply", len(sent))
+		}
+		if _, err := h.tw.SendStatus(context.Background(), sent[0].SID, "failed", twiliosms.CodeOptedOut); err != nil {
+			t.Fatal(err)
+		}
+		h.drain()
+		if out, _ := h.st.OptedOut(context.Background(), store.ThreadKey{Customer: customer, Sender: ourNumber}); !out {
+			t.Fatal("the relay did not record the opt-out")
+		}
+		id := h.contactOf(customer)
+		if a := h.ic.ContactAttributes(id); a[optOutAttr] != true || !h.tagged(id, optOutTag) {
+			t.Errorf("attributes %v, tags %+v; want the opt-out on the contact", a, h.ic.ContactTags(id))
+		}
+	})
 }

@@ -266,6 +266,10 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 		if err := r.st.SetOptedOut(ctx, key, true); err != nil {
 			return fmt.Errorf("relay: recording opt-out: %w", err)
 		}
+		// Mirrored on the contact like every opt-out (contactsync.go).
+		if err := r.enqueueOptOutSync(ctx, key, optSourcePrompt(in.MessageSID)); err != nil {
+			return err
+		}
 		return r.identityEnd(ctx, phone, "not_sent")
 	case twiliosms.IsPermanent(err) || errors.Is(err, twiliosms.ErrInvalidMessage):
 		code, _ := twiliosms.ErrorCode(err)

@@ -296,6 +296,16 @@ func contactSyncKey(customer string) string { return "contact-sync:" + bareNumbe
 // the part or job whose send Twilio refused as opted out).
 func dedupeContactSyncOptOut(source string) string { return "relay:contact-sync:opt:" + source }
 
+// optSourcePrompt is the source (dedupeContactSyncOptOut) of an opt-out
+// learned from Twilio refusing the identity prompt that customer text
+// messageSID set off.
+func optSourcePrompt(messageSID string) string { return "identity-prompt:" + messageSID }
+
+// optSourceStatus is the source (dedupeContactSyncOptOut) of an opt-out
+// learned from a status callback saying text messageSID failed because the
+// customer opted out.
+func optSourceStatus(messageSID string) string { return "status:" + messageSID }
+
 // dedupeContactSyncSent keys the update of the last-sent time of
 // customer's contact for the period (every long) that holds t: one per
 // customer per period.

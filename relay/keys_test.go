@@ -51,6 +51,8 @@ func TestPersistedKeysNeverChange(t *testing.T) {
 		{kindProactive, "relay.proactive"},
 		{contactSyncKey("whatsapp:+14155550123"), "contact-sync:+14155550123"},
 		{dedupeContactSyncOptOut("SM1"), "relay:contact-sync:opt:SM1"},
+		{dedupeContactSyncOptOut(optSourcePrompt("SM1")), "relay:contact-sync:opt:identity-prompt:SM1"},
+		{dedupeContactSyncOptOut(optSourceStatus("SM2")), "relay:contact-sync:opt:status:SM2"},
 		{dedupeContactSyncSent("+14155550123", time.Minute, at), "relay:contact-sync:sent:+14155550123:60:29933880"},
 		{lastSentRecordSID("whatsapp:+14155550123"), "contact-sync-sent:+14155550123"},
 		{lastSentRecordConversation, "contact-sync:none"},
