@@ -29,6 +29,14 @@ func TestExtractEmail(t *testing.T) {
 		{"line one\nann@example.com\nline three", "ann@example.com"},
 		{"...ann@example.com...", "ann@example.com"},
 		{"ann@example.com-", "ann@example.com"},
+		// Quotes and WhatsApp's *bold*, _italic_, ~strike~ and `code`
+		// around the address are not part of it.
+		{"it's 'ann@example.com'", "ann@example.com"},
+		{"*ann@example.com*", "ann@example.com"},
+		{"_ann@example.com_", "ann@example.com"},
+		{"~ann@example.com~", "ann@example.com"},
+		{"`ann@example.com`", "ann@example.com"},
+		{"_ann@example.com", "_ann@example.com"},
 		// No address.
 		{"", ""},
 		{"no thanks", ""},
