@@ -397,7 +397,10 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 			case err != nil:
 				return nil, false, err
 			}
-			return c, c.ID != leadID, nil // a merged lead resolves to the user
+			// A lead merged into the user resolves to the user; one an
+			// agent merged into another contact meanwhile is not this
+			// merge's doing (the merge then fails and a note links them).
+			return c, c.ID == user.ID, nil
 		},
 		do: func(ctx context.Context) (*intercom.Contact, error) {
 			return r.ic.MergeContacts(ctx, leadID, user.ID, b.SkipDuplicateValidation)

@@ -746,3 +746,40 @@ func TestIdentityLogsNoEmail(t *testing.T) {
 		t.Errorf("an email address in the logs:\n%s", logs.String())
 	}
 }
+
+// The merge's answer is lost (it did not take), and before the retry an
+// agent merges the lead into another user: the retry does not take that
+// for its own merge, and the number is not mapped to the user whose
+// address the customer typed.
+func TestIdentityRetryAfterAgentMergedElsewhere(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	ctx := context.Background()
+	typed := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	other := h.addUser("Bob Roe", "bob@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "Hello")
+	h.drain()
+	lead := h.leadOf(customer)
+	if err := h.ic.Fail("POST", "/contacts/merge", intercomtest.Fault{Status: 502, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "ann@example.com")
+	for i := 0; i < 100 && h.requestsTo("/contacts/merge") == 0; i++ {
+		if _, err := h.r.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h.requestsTo("/contacts/merge") != 1 {
+		t.Fatal("no merge attempted")
+	}
+	if err := h.ic.MergeContact(lead.ID, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if id, err := h.st.Contact(ctx, customer); err == nil && id == typed.ID {
+		t.Errorf("the number is mapped to %s, the user whose address was typed, though the lead was merged into %s", id, other.ID)
+	}
+	conv := h.onlyConversation()
+	if got := h.notesWith(conv.ID, "now belongs to"); len(got) != 0 {
+		t.Errorf("notes say the relay merged: %q", got)
+	}
+}
