@@ -386,6 +386,28 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 		}
 		return r.identityEnd(ctx, phone, outcome)
 	}
+	// An agent may have merged the lead into a user since the prompt:
+	// Intercom merges only leads, so say whose the number is instead.
+	merging, err := r.st.Marked(ctx, string(markUnsureIdentityMerge(in.MessageSID)))
+	if err != nil {
+		return fmt.Errorf("relay: identity bridge: reading the record: %w", err)
+	}
+	if !merging {
+		cur, err := r.ic.Contact(ctx, leadID)
+		switch {
+		case err == nil && cur.Role != "lead":
+			note := noteIdentityMerged(*user, "", email, link)
+			if cur.ID != user.ID {
+				note = noteIdentityOtherUser(*user, *cur, email, link, userLink(b.WorkspaceID, cur.ID))
+			}
+			if err := r.identityNote(ctx, d.convID, in.MessageSID, note); err != nil {
+				return err
+			}
+			return r.identityEnd(ctx, phone, "linked")
+		case err != nil && !errors.Is(err, intercom.ErrNotFound) && !refused(err):
+			return fmt.Errorf("relay: identity bridge: reading the lead: %w", err)
+		}
+	}
 	_, _, err = once(ctx, r, sideEffect[*intercom.Contact]{
 		what:   "merging the lead into the user",
 		unsure: markUnsureIdentityMerge(in.MessageSID),

@@ -783,3 +783,34 @@ func TestIdentityRetryAfterAgentMergedElsewhere(t *testing.T) {
 		t.Errorf("notes say the relay merged: %q", got)
 	}
 }
+
+// An agent merged the lead into a user between the prompt and the answer:
+// the answer naming another user's address merges nothing (Intercom
+// merges only leads), and the note says the number already belongs to a
+// user, not that it "stays a lead".
+func TestIdentityAnswerAfterAgentMerged(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	bob := h.addUser("Bob Roe", "bob@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "Hello")
+	h.drain()
+	if err := h.ic.MergeContact(h.leadOf(customer).ID, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "ann@example.com")
+	h.drain()
+	if n := h.requestsTo("/contacts/merge"); n != 0 {
+		t.Errorf("%d merge requests, want none: the number's contact is a user", n)
+	}
+	conv := h.onlyConversation()
+	if got := h.notesWith(conv.ID, "stays a lead"); len(got) != 0 {
+		t.Errorf("notes say the number stays a lead: %q", got)
+	}
+	got := h.notesWith(conv.ID, "ann@example.com")
+	if len(got) != 1 || !strings.Contains(got[0], "Bob Roe") || !strings.Contains(got[0], "/users/"+bob.ID) {
+		t.Errorf("notes = %q, want one naming the user the number belongs to", notes(conv))
+	}
+	if id, _ := h.st.Contact(context.Background(), customer); id != bob.ID {
+		t.Errorf("stored contact = %q, want %s", id, bob.ID)
+	}
+}
