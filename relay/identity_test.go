@@ -814,3 +814,43 @@ func TestIdentityAnswerAfterAgentMerged(t *testing.T) {
 		t.Errorf("stored contact = %q, want %s", id, bob.ID)
 	}
 }
+
+// The answer comes to another of our numbers (a thread of its own): the
+// lead is merged, and both threads carry on as the user, on their own
+// conversations, without a new lead.
+func TestIdentityAnswerOnAnotherNumber(t *testing.T) {
+	const otherNumber = "+14155550101"
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "hi")
+	h.drain()
+	lead := h.leadOf(customer)
+	first := h.onlyConversation().ID
+	h.textForm(twiliotest.InboundForm(customer, otherNumber, "ann@example.com"))
+	h.drain()
+	if c, _ := h.ic.Contact(lead.ID); c.MergedInto != user.ID {
+		t.Fatalf("lead merged into %q, want the user", c.MergedInto)
+	}
+	h.text(customer, "back on the first number")
+	h.textForm(twiliotest.InboundForm(customer, otherNumber, "and on the second"))
+	h.drain()
+	convs := h.ic.Conversations()
+	if len(convs) != 2 {
+		t.Fatalf("%d conversations, want 2 (one per number)", len(convs))
+	}
+	for _, c := range convs {
+		last := c.Parts[len(c.Parts)-1]
+		for i := len(c.Parts) - 1; i >= 0 && c.Parts[i].PartType == "note"; i-- {
+			last = c.Parts[i-1]
+		}
+		if last.Author.ID != user.ID {
+			t.Errorf("conversation %s (first: %v): last text by %s, want the user", c.ID, c.ID == first, last.Author.ID)
+		}
+	}
+	if n := len(h.ic.Contacts()); n != 2 {
+		t.Errorf("%d contacts, want the merged lead and the user", n)
+	}
+	if n := h.prompts(customer); n != 1 {
+		t.Errorf("%d prompts, want 1", n)
+	}
+}
