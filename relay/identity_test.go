@@ -854,3 +854,31 @@ func TestIdentityAnswerOnAnotherNumber(t *testing.T) {
 		t.Errorf("%d prompts, want 1", n)
 	}
 }
+
+// With a Messaging Service pool: the prompt goes through the service,
+// once despite a lost answer, and the answer to another number of the pool
+// is read on the same thread.
+func TestIdentityOnAPoolThread(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true },
+		func(c *relay.Config) { c.MessagingServiceSID = poolService })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.tw.Fail(twiliotest.Fault{Accept: true, Drop: true})
+	h.pooledText(ourNumber, "hi")
+	h.drain()
+	sent := h.sent()
+	if len(sent) != 1 || sent[0].MessagingServiceSID != poolService || sent[0].Body != identityPrompt {
+		t.Fatalf("sent %+v, want one prompt through the service", sent)
+	}
+	h.pooledText(poolNumberB, "ann@example.com")
+	h.drain()
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
+		t.Fatalf("lead merged into %q, want the user", c.MergedInto)
+	}
+	conv := h.onlyConversation()
+	if got := h.notesWith(conv.ID, "now belongs to"); len(got) != 1 {
+		t.Errorf("merge notes = %q, want 1", got)
+	}
+	if got := h.notesWith(conv.ID, "we asked the customer by SMS"); len(got) != 1 {
+		t.Errorf("prompt notes = %q, want 1", got)
+	}
+}
