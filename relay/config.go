@@ -216,7 +216,7 @@ type Config struct {
 	// requests get 413. Default 1 MiB.
 	MaxBodyBytes int64
 
-	// Logger receives the relay's logs, with phone numbers masked. Default:
+	// Logger receives the relay's logs, with phone numbers and email addresses masked. Default:
 	// discard.
 	Logger *slog.Logger
 	// MeterProvider receives the relay's OpenTelemetry metrics: webhook
