@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +34,8 @@ import (
 //     prompt, or turned out to belong to a known contact (a user, or a lead
 //     with an email).
 //   - identity-asked: the prompt was sent; the next text from the number is
-//     the answer, whenever it comes.
+//     the answer, whenever it comes, unless it reached the relay before the
+//     prompt went out (a store.Message, identityAskedRecordSID, holds when).
 //   - identity-claim (per customer text): this text holds the period's
 //     claim and may send the prompt, also after going back to the queue to
 //     wait for the sender's pace.
@@ -77,8 +79,8 @@ const slotTTL = time.Hour
 // Prompt; a contact that is a user, or a lead with an email, is never
 // asked.
 //
-// The answer: the next text from the number, whenever it comes and on any
-// channel, is the answer, and the number is never asked again, whatever it
+// The answer: the next text from the number received after the prompt
+// went out, whenever it comes and on any channel, is the answer, and the number is never asked again, whatever it
 // says. Its first email address (see the README for what is read as one)
 // is looked up among Intercom's contacts; the most recently updated user
 // with that address wins. The lead is merged into that user; where Intercom
@@ -182,6 +184,17 @@ func (r *Relay) identify(ctx context.Context, key store.ThreadKey, in inboundJob
 			return fmt.Errorf("relay: identity bridge: reading the record: %w", err)
 		}
 		if !prompted {
+			crossed, err := r.crossedPrompt(ctx, phone, in.ReceivedAt)
+			switch {
+			case err != nil:
+				return err
+			case crossed && optChange != 0:
+				return r.identityEnd(ctx, phone, "opted")
+			case crossed:
+				// Sent before the prompt reached the customer: not the
+				// answer; the next text is.
+				return nil
+			}
 			return r.identityAnswer(ctx, key, in, d, optChange)
 		}
 	}
@@ -258,6 +271,7 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 			return r.sentBefore(ctx, msg, identityPartID(phone), in.ReceivedAt)
 		}
 	}
+	attemptAt := time.Now()
 	sent, _, err := once(ctx, r, e)
 	switch {
 	case err == nil:
@@ -286,6 +300,10 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 	if err := r.st.PutMessage(rctx, store.Message{SID: sent.SID, ConversationID: d.convID, PartID: identityPartID(phone), Thread: key, Status: sent.Status}); err != nil {
 		return fmt.Errorf("relay: identity bridge: prompt %s sent, recording it failed: %w", sent.SID, err)
 	}
+	if err := r.st.PutMessage(rctx, store.Message{SID: identityAskedRecordSID(phone), ConversationID: d.convID,
+		PartID: identityAskedPartID(attemptAt), Thread: key, Status: receivedStatus}); err != nil {
+		return fmt.Errorf("relay: identity bridge: prompt %s sent, recording it failed: %w", sent.SID, err)
+	}
 	if err := r.st.Mark(rctx, string(markIdentityAsked(phone))); err != nil {
 		return fmt.Errorf("relay: identity bridge: prompt %s sent, recording it failed: %w", sent.SID, err)
 	}
@@ -295,6 +313,29 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 	}
 	r.m.identity.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "asked")))
 	return nil
+}
+
+// crossedPrompt reports whether a text from phone received at receivedAt
+// crossed the prompt: it reached the relay before the prompt was sent. A
+// prompt without a record of its time (the record is lost) is crossed by
+// nothing.
+func (r *Relay) crossedPrompt(ctx context.Context, phone string, receivedAt time.Time) (bool, error) {
+	m, err := r.st.Message(ctx, identityAskedRecordSID(phone))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("relay: identity bridge: reading the prompt's record: %w", err)
+	}
+	s, ok := strings.CutPrefix(m.PartID, identityAskedPartPrefix)
+	if !ok {
+		return false, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || receivedAt.IsZero() {
+		return false, nil
+	}
+	return receivedAt.Before(time.Unix(0, n)), nil
 }
 
 // mayAsk reports whether the customer of key may be asked for their email

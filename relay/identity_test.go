@@ -882,3 +882,26 @@ func TestIdentityOnAPoolThread(t *testing.T) {
 		t.Errorf("prompt notes = %q, want 1", got)
 	}
 }
+
+// Two texts in a row from an unknown number, the second sent before the
+// prompt went out: the second is not the answer (it crossed the prompt);
+// the next text after the prompt is.
+func TestIdentityTextBeforePromptIsNotTheAnswer(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "Hello")
+	h.text(customer, "I need help with my order")
+	h.drain()
+	conv := h.onlyConversation()
+	if got := h.notesWith(conv.ID, "holds no address"); len(got) != 0 {
+		t.Fatalf("the text sent before the prompt was read as the answer: %q", got)
+	}
+	h.text(customer, "ann@example.com")
+	h.drain()
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
+		t.Errorf("lead merged into %q, want the user", c.MergedInto)
+	}
+	if n := h.prompts(customer); n != 1 {
+		t.Errorf("%d prompts, want 1", n)
+	}
+}

@@ -388,3 +388,18 @@ const identityPartPrefix = "identity:"
 
 // identityPartID is the PartID recorded with the prompt sent to phone.
 func identityPartID(phone string) string { return identityPartPrefix + phone }
+
+// identityAskedRecordSID is the SID of the store.Message that records when
+// the prompt to phone went out (its PartID is an identityAskedPartID), so
+// that a text received before then, which crossed the prompt, is not taken
+// for the answer.
+func identityAskedRecordSID(phone string) string { return "identity-asked-record:" + phone }
+
+// identityAskedPartPrefix starts the PartID of an identity-asked record.
+const identityAskedPartPrefix = "identity-asked-at:"
+
+// identityAskedPartID is the PartID of an identity-asked record: the time
+// the prompt was sent, in UNIX nanoseconds.
+func identityAskedPartID(at time.Time) string {
+	return identityAskedPartPrefix + strconv.FormatInt(at.UnixNano(), 10)
+}
