@@ -91,8 +91,8 @@
 //   - Identity bridge. With Config.Identity, a customer whose contact is a
 //     lead without an email, texting by SMS from a phone number, is asked
 //     once for their email (cost guard, sender's pace, a note on the
-//     conversation); their next text is the answer, and the number is never
-//     asked again. An address of an Intercom user merges the lead into
+//     conversation); their next text after the prompt went out is the
+//     answer, and the number is never asked again. An address of an Intercom user merges the lead into
 //     that user (or, when Intercom refuses, a note links them); no user, no
 //     address, STOP or START: a note, nothing else. At most one prompt per
 //     number per IdentityBridge.Period (identity.go).

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -15,9 +16,10 @@ import (
 // TestReplicasIdentityBridge is TestReplicasShareOneStore with the
 // identity bridge on: three relays on one shared store, 60 unknown numbers
 // texting 5 times each, all at once, over an enforced Intercom budget.
-// Each number must be asked exactly once, its second text must be read as
-// the answer (without an address: a note, and never asked again), with no
-// 429 from Intercom and no dead letter.
+// Each number must be asked exactly once, its second text (sent once the
+// prompt went out) must be read as the answer (without an address: a
+// note, and never asked again), with no 429 from Intercom and no dead
+// letter.
 func TestReplicasIdentityBridge(t *testing.T) {
 	for _, b := range sharedBackends {
 		t.Run(b.name, func(t *testing.T) {
@@ -65,6 +67,14 @@ func TestReplicasIdentityBridge(t *testing.T) {
 						if err := rp.text(ctx, phoneOf(i), textBody(i, j)); err != nil {
 							errs <- err
 							return
+						}
+						if j == 0 {
+							// The answer is a text sent after the
+							// prompt: one that crossed it is not.
+							if err := waitPrompt(tw, phoneOf(i), 30*time.Second); err != nil {
+								errs <- err
+								return
+							}
 						}
 					}
 				}()
@@ -117,4 +127,19 @@ func TestReplicasIdentityBridge(t *testing.T) {
 			checkQueueEmpty(t, rs[0].r)
 		})
 	}
+}
+
+// waitPrompt waits until Twilio was asked to send the identity prompt to
+// to.
+func waitPrompt(tw *twiliotest.Server, to string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, m := range tw.Messages() {
+			if m.To == to && m.Body == identityPrompt {
+				return nil
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("no prompt to %s within %v", to, timeout)
 }
