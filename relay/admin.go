@@ -307,7 +307,7 @@ type DeadLetter struct {
 	Kind     string `json:"kind"`
 	Key      string `json:"key"` // the ordering key, phone numbers masked
 	Attempts int    `json:"attempts"`
-	// Reason is the error that killed the job, phone numbers masked.
+	// Reason is the error that killed the job, phone numbers and email addresses masked.
 	Reason    string    `json:"reason"`
 	CreatedAt time.Time `json:"created_at"`
 	// Age is the job's age in seconds.

@@ -216,8 +216,8 @@ type Config struct {
 	// requests get 413. Default 1 MiB.
 	MaxBodyBytes int64
 
-	// Logger receives the relay's logs, with phone numbers masked. Default:
-	// discard.
+	// Logger receives the relay's logs, with phone numbers and email
+	// addresses masked. Default: discard.
 	Logger *slog.Logger
 	// MeterProvider receives the relay's OpenTelemetry metrics: webhook
 	// requests by result, jobs by outcome and duration, texts sent and

@@ -196,7 +196,6 @@ func (r *Relay) enqueueContactSync(ctx context.Context, p contactSyncJob, dedupe
 
 // handleContactSync updates a customer's contact.
 func (r *Relay) handleContactSync(ctx context.Context, p contactSyncJob, job store.Job) error {
-	cs := r.cfg.ContactSync
 	key := store.ThreadKey{Customer: p.Customer, Sender: p.Sender}
 	if err := key.Validate(); err != nil {
 		return permanent(fmt.Errorf("relay: contact update: %w", err))
@@ -219,7 +218,35 @@ func (r *Relay) handleContactSync(ctx context.Context, p contactSyncJob, job sto
 		}
 		contactID = id
 	}
-	log = log.With("contact", contactID)
+	err := r.syncContact(ctx, log.With("contact", contactID), key, contactID, p)
+	var gone *contactGoneError
+	if !errors.As(err, &gone) {
+		return err
+	}
+	// The contact may have been merged since the job was enqueued (by
+	// an agent, or by the identity bridge while this job waited): the
+	// update goes to the contact it became (merge.go).
+	into, ferr := r.followMerge(ctx, bareNumber(p.Customer), contactID, "", nil, gone.err)
+	if ferr != nil {
+		return fmt.Errorf("relay: contact update: contact %s is gone, and finding what it was merged into failed: %w", contactID, ferr)
+	}
+	if into != "" {
+		log.Info("relay: contact update: the contact was merged; updating the one it became", "contact", contactID, "into", into)
+		contactID = into
+		err = r.syncContact(ctx, log.With("contact", contactID), key, contactID, p)
+		if !errors.As(err, &gone) {
+			return err
+		}
+	}
+	// Deleted, or merged into a contact nothing names: the relay's
+	// contact records catch up with the customer's next text.
+	log.Warn("relay: contact update: Intercom no longer has the contact; dropped", "contact", contactID, "step", gone.what, "err", gone.err)
+	return nil
+}
+
+// syncContact makes the update p asks for on contactID.
+func (r *Relay) syncContact(ctx context.Context, log *slog.Logger, key store.ThreadKey, contactID string, p contactSyncJob) error {
+	cs := r.cfg.ContactSync
 	switch {
 	case p.OptOut && cs.optOutOn():
 		return r.syncOptOut(ctx, log, key, contactID)
@@ -228,6 +255,18 @@ func (r *Relay) handleContactSync(ctx context.Context, p contactSyncJob, job sto
 	}
 	return nil // turned off since the job was enqueued
 }
+
+// contactGoneError is an update Intercom answered 404 or 410 for: the
+// contact is gone, deleted or merged.
+type contactGoneError struct {
+	what string
+	err  error
+}
+
+func (e *contactGoneError) Error() string {
+	return "relay: contact update: " + e.what + ": the contact is gone: " + e.err.Error()
+}
+func (e *contactGoneError) Unwrap() error { return e.err }
 
 // syncOptOut sets the opt-out attribute and tag of contactID to key's
 // opt-out state.
@@ -356,18 +395,18 @@ func lastSentOf(partID string) (time.Time, bool) {
 	return time.Unix(n, 0).UTC(), true
 }
 
-// contactSyncFailed decides what a failed update becomes: dropped with a
-// log when the contact is gone, dead-lettered when Intercom refuses it for
+// contactSyncFailed decides what a failed update becomes: a
+// *contactGoneError when the contact is gone (handleContactSync follows a
+// merge or drops it), dead-lettered when Intercom refuses it for
 // good (with an error naming the attribute to create when one was set),
 // retried otherwise.
 func (r *Relay) contactSyncFailed(log *slog.Logger, what, attr, attrType string, err error) error {
 	var ie *intercom.Error
 	switch {
 	case errors.Is(err, intercom.ErrNotFound), errors.Is(err, intercom.ErrGone):
-		// Deleted, or merged without a link to follow: the relay's
-		// contact records catch up with the customer's next text.
-		log.Warn("relay: contact update: Intercom no longer has the contact; dropped", "step", what, "err", err)
-		return nil
+		// Deleted, or merged without a link to follow: handleContactSync
+		// follows a merge or drops the update.
+		return &contactGoneError{what: what, err: err}
 	case attr != "" && errors.As(err, &ie) && (ie.StatusCode == 400 || ie.StatusCode == 422):
 		log.Error("relay: contact update: Intercom refused the custom attribute; create it as a contact data attribute (Settings > Data > People) of type "+attrType+", or correct Config.ContactSync",
 			"attribute", attr, "err", err)

@@ -13,8 +13,10 @@ import (
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/relay"
+	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/store/memstore"
 	"github.com/smsrelay/smsrelay/twiliosms"
+	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
 const (
@@ -542,4 +544,92 @@ func validConfig(t *testing.T) relay.Config {
 		Intercom: ic, Twilio: tw, Store: memstore.New(), PublicURL: "https://relay.example.com",
 		TwilioAuthTokens: []string{"authtoken0123"}, WebhookSecrets: []string{"secret"}, NoteAuthor: noteAdmin,
 	}
+}
+
+// A contact update that holds a lead's id merged meanwhile into a user
+// (Intercom answering 404 for it, not a 410 to follow) lands on the user,
+// not dropped: here the last-sent time of a text sent first by the lead's
+// id, merged before the update ran.
+func TestContactSyncFollowsALeadMergedBefore404(t *testing.T) {
+	t.Parallel()
+	opts := append([]intercomtest.Option{intercomtest.WithMergedContactStatus(http.StatusNotFound)}, syncAttributes...)
+	h := newHarness(t, opts, func(c *relay.Config, _ *intercomtest.Server) {
+		c.ContactSync = relay.ContactSync{LastSentAttribute: lastSent, OptOutAttribute: optOutAttr, OptOutTag: optOutTag}
+		c.DefaultFrom = ourNumber
+	})
+	ctx := context.Background()
+	h.text(customer, "Hello")
+	h.drain()
+	lead := h.contactOf(customer)
+	user, err := h.ic.AddContact(intercomtest.Contact{Role: "user", Email: "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.r.Send(ctx, relay.Text{ContactID: lead, Body: "Your order shipped."}); err != nil {
+		t.Fatal(err)
+	}
+	// The agent merges before the relay's jobs run.
+	if err := h.ic.MergeContact(lead, user.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if at := attrTime(t, h.ic.ContactAttributes(user.ID)[lastSent]); time.Since(at) > time.Minute {
+		t.Errorf("user's %s = %v, want the text's time", lastSent, at)
+	}
+	if id := h.storedContact(); id != user.ID {
+		t.Errorf("store maps the number to %s, want the user %s", id, user.ID)
+	}
+	if n := len(h.ic.Contacts()); n != 2 {
+		t.Errorf("%d contacts, want 2 (no lead made)", n)
+	}
+	if dl, _ := h.r.DeadLetters(ctx, 10); len(dl) != 0 {
+		t.Errorf("dead letters %+v", dl)
+	}
+}
+
+// Every way the relay learns of an opt-out reaches the contact: Twilio
+// refusing the identity bridge's prompt (21610), and a delivery that
+// failed with 21610, reported by the status callback.
+func TestContactSyncOptOutLearnedFromTwilio(t *testing.T) {
+	t.Parallel()
+	t.Run("prompt refused", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, syncAttributes, func(c *relay.Config, ic *intercomtest.Server) {
+			optSync(c, ic)
+			c.Identity = &relay.IdentityBridge{Prompt: "Which email do you use with us?"}
+		})
+		h.tw.FailTo(customer, twiliotest.Fault{Code: twiliosms.CodeOptedOut, Status: http.StatusBadRequest})
+		h.text(customer, "hi")
+		h.drain()
+		if out, _ := h.st.OptedOut(context.Background(), store.ThreadKey{Customer: customer, Sender: ourNumber}); !out {
+			t.Fatal("the relay did not record the opt-out")
+		}
+		id := h.contactOf(customer)
+		if a := h.ic.ContactAttributes(id); a[optOutAttr] != true || !h.tagged(id, optOutTag) {
+			t.Errorf("attributes %v, tags %+v; want the opt-out on the contact", a, h.ic.ContactTags(id))
+		}
+	})
+	t.Run("status callback", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, syncAttributes, optSync)
+		h.text(customer, "Hello")
+		h.drain()
+		h.reply(h.onlyConversation().ID, "Hi!")
+		h.drain()
+		sent := h.sent()
+		if len(sent) != 1 {
+			t.Fatalf("%d texts sent, want the reply", len(sent))
+		}
+		if _, err := h.tw.SendStatus(context.Background(), sent[0].SID, "failed", twiliosms.CodeOptedOut); err != nil {
+			t.Fatal(err)
+		}
+		h.drain()
+		if out, _ := h.st.OptedOut(context.Background(), store.ThreadKey{Customer: customer, Sender: ourNumber}); !out {
+			t.Fatal("the relay did not record the opt-out")
+		}
+		id := h.contactOf(customer)
+		if a := h.ic.ContactAttributes(id); a[optOutAttr] != true || !h.tagged(id, optOutTag) {
+			t.Errorf("attributes %v, tags %+v; want the opt-out on the contact", a, h.ic.ContactTags(id))
+		}
+	})
 }

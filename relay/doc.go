@@ -91,8 +91,8 @@
 //   - Identity bridge. With Config.Identity, a customer whose contact is a
 //     lead without an email, texting by SMS from a phone number, is asked
 //     once for their email (cost guard, sender's pace, a note on the
-//     conversation); their next text is the answer, and the number is never
-//     asked again. An address of an Intercom user merges the lead into
+//     conversation); their next text after the prompt went out is the
+//     answer, and the number is never asked again. An address of an Intercom user merges the lead into
 //     that user (or, when Intercom refuses, a note links them); no user, no
 //     address, STOP or START: a note, nothing else. At most one prompt per
 //     number per IdentityBridge.Period (identity.go).
@@ -122,7 +122,8 @@
 //     Config.ContactSync, the change is also set on the customer's Intercom
 //     contact (a boolean custom attribute and/or a tag), and so is the time
 //     of the last text sent to them, by jobs of their own that never hold
-//     up a text; the last state wins (contactsync.go).
+//     up a text; the last state wins, and an update naming a contact merged
+//     since goes to the contact it became (contactsync.go).
 //   - Failures are visible. A send Twilio refuses for good, and a failed or
 //     undelivered status callback, become an internal note with Twilio's
 //     error code and its meaning. Transient errors are retried with backoff
@@ -289,7 +290,8 @@
 // The relay consumes small interfaces it declares itself ([IntercomAPI],
 // [SMSSender], [Limiter], and store.Store/store.Queue), so clients can be
 // wrapped or replaced and the store is pluggable. Logs go to Config.Logger,
-// with phone numbers masked; by default the relay is silent.
+// with phone numbers and email addresses masked; by default the relay is
+// silent.
 //
 // Each rule lives in one file:
 //

@@ -23,7 +23,7 @@ const (
 // extractEmail returns the first email address in text, in lower case, and
 // whether there was one. It takes what people type: "it's
 // Ann.Lee+shop@Example.co.uk.", "<ann@example.com>", "mailto:ann@example.com",
-// a full-width "＠". It does not take an address spelled out ("ann at
+// "'ann@example.com'", WhatsApp's "*ann@example.com*", a full-width "＠". It does not take an address spelled out ("ann at
 // example dot com"), an address without a dot in its domain, a domain in
 // non-ASCII letters (type it in its xn-- form), or quoted local parts;
 // then the answer counts as one without an address.
@@ -44,13 +44,30 @@ func extractEmail(text string) (string, bool) {
 		for hi < len(text) && isDomainByte(text[hi]) {
 			hi++
 		}
-		local := strings.TrimLeft(text[lo:i], ".")
 		domain := strings.TrimRight(text[i+1:hi], ".-")
+		local := trimLocal(text[lo:i], text[i+1+len(domain):])
 		if addr, ok := validEmail(local, domain); ok {
 			return addr, true
 		}
 	}
 	return "", false
+}
+
+// trimLocal strips from the front of a local part what is not part of the
+// address: dots, quotes and WhatsApp's *bold*, ~strike~ and `code` marks,
+// and an _italic_ mark when the address is closed by one too (after is
+// the text that follows the address's domain).
+func trimLocal(local, after string) string {
+	for local != "" {
+		switch c := local[0]; {
+		case c == '.' || c == '\'' || c == '*' || c == '~' || c == '`':
+		case c == '_' && strings.HasPrefix(after, "_"):
+		default:
+			return local
+		}
+		local = local[1:]
+	}
+	return local
 }
 
 // validEmail checks an address found in a text and returns it in lower

@@ -29,6 +29,14 @@ func TestExtractEmail(t *testing.T) {
 		{"line one\nann@example.com\nline three", "ann@example.com"},
 		{"...ann@example.com...", "ann@example.com"},
 		{"ann@example.com-", "ann@example.com"},
+		// Quotes and WhatsApp's *bold*, _italic_, ~strike~ and `code`
+		// around the address are not part of it.
+		{"it's 'ann@example.com'", "ann@example.com"},
+		{"*ann@example.com*", "ann@example.com"},
+		{"_ann@example.com_", "ann@example.com"},
+		{"~ann@example.com~", "ann@example.com"},
+		{"`ann@example.com`", "ann@example.com"},
+		{"_ann@example.com", "_ann@example.com"},
 		// No address.
 		{"", ""},
 		{"no thanks", ""},
@@ -64,7 +72,8 @@ func TestExtractEmail(t *testing.T) {
 // is found again in itself.
 func FuzzExtractEmail(f *testing.F) {
 	for _, s := range []string{"ann@example.com", "Ann Lee <ann@example.com>", "a@b@c.de", "ann＠example.com",
-		"@", "@@..", "x@y.z", "mailto:ann@example.com?subject=hi", "\xff@example.com", "ann@example.com\x00"} {
+		"@", "@@..", "x@y.z", "mailto:ann@example.com?subject=hi", "\xff@example.com", "ann@example.com\x00",
+		"'ann@example.com'", "*ann@example.com*", "_ann@example.com_", "__a@b.cd_", "`~'*.a@b.cd"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +34,8 @@ import (
 //     prompt, or turned out to belong to a known contact (a user, or a lead
 //     with an email).
 //   - identity-asked: the prompt was sent; the next text from the number is
-//     the answer, whenever it comes.
+//     the answer, whenever it comes, unless it reached the relay before the
+//     prompt went out (a store.Message, identityAskedRecordSID, holds when).
 //   - identity-claim (per customer text): this text holds the period's
 //     claim and may send the prompt, also after going back to the queue to
 //     wait for the sender's pace.
@@ -77,9 +79,10 @@ const slotTTL = time.Hour
 // Prompt; a contact that is a user, or a lead with an email, is never
 // asked.
 //
-// The answer: the next text from the number, whenever it comes and on any
-// channel, is the answer, and the number is never asked again, whatever it
-// says. Its first email address is looked up among Intercom's contacts; the most recently updated user
+// The answer: the next text from the number received after the prompt
+// went out, whenever it comes and on any channel, is the answer, and the
+// number is never asked again, whatever it says. Its first email address
+// is looked up among Intercom's contacts; the most recently updated user
 // with that address wins. The lead is merged into that user; where Intercom
 // refuses (see SkipDuplicateValidation), the lead is kept and the agents get
 // a note naming the user. An address no user has gets a note saying so; the
@@ -188,6 +191,17 @@ func (r *Relay) identify(ctx context.Context, key store.ThreadKey, in inboundJob
 			return fmt.Errorf("relay: identity bridge: reading the record: %w", err)
 		}
 		if !prompted {
+			crossed, err := r.crossedPrompt(ctx, phone, in.ReceivedAt)
+			switch {
+			case err != nil:
+				return err
+			case crossed && optChange != 0:
+				return r.identityEnd(ctx, phone, "opted")
+			case crossed:
+				// Sent before the prompt reached the customer: not the
+				// answer; the next text is.
+				return nil
+			}
 			return r.identityAnswer(ctx, key, in, d, optChange)
 		}
 	}
@@ -244,6 +258,15 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 		return fmt.Errorf("relay: identity bridge: waiting for the sender's pace: %w", err)
 	}
 	r.slots.release(in.MessageSID)
+	// The number may have opted out since the claim (a failed delivery's
+	// callback, or Relay.Send, records it apart from the customer's jobs)
+	// while the prompt waited for its slot.
+	if opted, err := r.st.OptedOut(ctx, key); err != nil {
+		return fmt.Errorf("relay: reading opt-out: %w", err)
+	} else if opted {
+		log.Info("relay: identity bridge: the customer opted out while the prompt waited; not asked")
+		return nil
+	}
 	e := sideEffect[*twiliosms.Sent]{
 		what:      "asking the customer for their email",
 		unsure:    markUnsureIdentityPrompt(in.MessageSID),
@@ -255,6 +278,7 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 			return r.sentBefore(ctx, msg, identityPartID(phone), in.ReceivedAt)
 		}
 	}
+	attemptAt := time.Now()
 	sent, _, err := once(ctx, r, e)
 	switch {
 	case err == nil:
@@ -262,6 +286,10 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 		log.Info("relay: identity bridge: Twilio says the customer opted out; not asked")
 		if err := r.st.SetOptedOut(ctx, key, true); err != nil {
 			return fmt.Errorf("relay: recording opt-out: %w", err)
+		}
+		// Mirrored on the contact like every opt-out (contactsync.go).
+		if err := r.enqueueOptOutSync(ctx, key, optSourcePrompt(in.MessageSID)); err != nil {
+			return err
 		}
 		return r.identityEnd(ctx, phone, "not_sent")
 	case twiliosms.IsPermanent(err) || errors.Is(err, twiliosms.ErrInvalidMessage):
@@ -279,6 +307,10 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 	if err := r.st.PutMessage(rctx, store.Message{SID: sent.SID, ConversationID: d.convID, PartID: identityPartID(phone), Thread: key, Status: sent.Status}); err != nil {
 		return fmt.Errorf("relay: identity bridge: prompt %s sent, recording it failed: %w", sent.SID, err)
 	}
+	if err := r.st.PutMessage(rctx, store.Message{SID: identityAskedRecordSID(phone), ConversationID: d.convID,
+		PartID: identityAskedPartID(attemptAt), Thread: key, Status: receivedStatus}); err != nil {
+		return fmt.Errorf("relay: identity bridge: prompt %s sent, recording it failed: %w", sent.SID, err)
+	}
 	if err := r.st.Mark(rctx, string(markIdentityAsked(phone))); err != nil {
 		return fmt.Errorf("relay: identity bridge: prompt %s sent, recording it failed: %w", sent.SID, err)
 	}
@@ -288,6 +320,29 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 	}
 	r.m.identity.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "asked")))
 	return nil
+}
+
+// crossedPrompt reports whether a text from phone received at receivedAt
+// crossed the prompt: it reached the relay before the prompt was sent. A
+// prompt without a record of its time (the record is lost) is crossed by
+// nothing.
+func (r *Relay) crossedPrompt(ctx context.Context, phone string, receivedAt time.Time) (bool, error) {
+	m, err := r.st.Message(ctx, identityAskedRecordSID(phone))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("relay: identity bridge: reading the prompt's record: %w", err)
+	}
+	s, ok := strings.CutPrefix(m.PartID, identityAskedPartPrefix)
+	if !ok {
+		return false, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || receivedAt.IsZero() {
+		return false, nil
+	}
+	return receivedAt.Before(time.Unix(0, n)), nil
 }
 
 // mayAsk reports whether the customer of key may be asked for their email
@@ -379,6 +434,28 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 		}
 		return r.identityEnd(ctx, phone, outcome)
 	}
+	// An agent may have merged the lead into a user since the prompt:
+	// Intercom merges only leads, so say whose the number is instead.
+	merging, err := r.st.Marked(ctx, string(markUnsureIdentityMerge(in.MessageSID)))
+	if err != nil {
+		return fmt.Errorf("relay: identity bridge: reading the record: %w", err)
+	}
+	if !merging {
+		cur, err := r.ic.Contact(ctx, leadID)
+		switch {
+		case err == nil && cur.Role != "lead":
+			note := noteIdentityMerged(*user, "", email, link)
+			if cur.ID != user.ID {
+				note = noteIdentityOtherUser(*user, *cur, email, link, userLink(b.WorkspaceID, cur.ID))
+			}
+			if err := r.identityNote(ctx, d.convID, in.MessageSID, note); err != nil {
+				return err
+			}
+			return r.identityEnd(ctx, phone, "linked")
+		case err != nil && !errors.Is(err, intercom.ErrNotFound) && !refused(err):
+			return fmt.Errorf("relay: identity bridge: reading the lead: %w", err)
+		}
+	}
 	_, _, err = once(ctx, r, sideEffect[*intercom.Contact]{
 		what:   "merging the lead into the user",
 		unsure: markUnsureIdentityMerge(in.MessageSID),
@@ -390,7 +467,10 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 			case err != nil:
 				return nil, false, err
 			}
-			return c, c.ID != leadID, nil // a merged lead resolves to the user
+			// A lead merged into the user resolves to the user; one an
+			// agent merged into another contact meanwhile is not this
+			// merge's doing (the merge then fails and a note links them).
+			return c, c.ID == user.ID, nil
 		},
 		do: func(ctx context.Context) (*intercom.Contact, error) {
 			return r.ic.MergeContacts(ctx, leadID, user.ID, b.SkipDuplicateValidation)
@@ -408,10 +488,14 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 	default:
 		return fmt.Errorf("relay: identity bridge: merging the lead into the user: %w", err)
 	}
-	if err := r.adoptMergedLead(ctx, key, leadID, user.ID); err != nil {
+	// The note first: until the number is adopted, a retry finds the lead
+	// again and writes the same note, which the note's look finds; adopted
+	// first, a retry would take the number for the user's already and
+	// write another note.
+	if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityMerged(*user, leadID, email, link)); err != nil {
 		return err
 	}
-	if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityMerged(*user, leadID, email, link)); err != nil {
+	if err := r.adoptMergedLead(ctx, key, leadID, user.ID); err != nil {
 		return err
 	}
 	return r.identityEnd(ctx, phone, "merged")

@@ -3,6 +3,7 @@ package relay_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -649,6 +650,255 @@ func TestIdentityAnswerOnWhatsApp(t *testing.T) {
 	h.textForm(twiliotest.InboundForm("whatsapp:"+customer, "whatsapp:"+ourNumber, "ann@example.com"))
 	h.drain()
 	if c, _ := h.ic.Contact(lead.ID); c.MergedInto != user.ID {
+		t.Errorf("lead merged into %q, want the user", c.MergedInto)
+	}
+	if n := h.prompts(customer); n != 1 {
+		t.Errorf("%d prompts, want 1", n)
+	}
+}
+
+// The merge note's answer is lost after the merge was made and recorded:
+// the retry finds the note it already added, and adds no second one (with
+// other words: "already belongs" instead of "now belongs").
+func TestIdentityMergeNoteOnceAfterLostAnswer(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "Hello")
+	h.drain()
+	conv := h.onlyConversation()
+	// Intercom takes the answer's reply and then the merge note, but
+	// answers 502 to both.
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Status: 502, Commit: true, Times: 2}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "ann@example.com")
+	h.drain()
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
+		t.Fatalf("lead not merged into the user")
+	}
+	if n := textCount(h.conversation(conv.ID), "ann@example.com"); n != 1 {
+		t.Errorf("the answer was posted %d times, want 1", n)
+	}
+	var identity []string
+	for _, n := range notes(h.conversation(conv.ID)) {
+		if strings.Contains(n, "belongs to") {
+			identity = append(identity, n)
+		}
+	}
+	if len(identity) != 1 || !strings.Contains(identity[0], "now belongs to") {
+		t.Errorf("merge notes = %q, want one saying the lead was merged", identity)
+	}
+}
+
+// A number that opts out while its prompt waits in the queue for the
+// sender's pace (here Twilio's failed-delivery callback of another text,
+// which records the opt-out apart from the customer's jobs) is not asked.
+func TestIdentityNoPromptAfterOptOutWhileWaiting(t *testing.T) {
+	h := identityHarness(t, nil)
+	ctx := context.Background()
+	first, second := phoneOf(0), phoneOf(1)
+	h.text(first, "hi")
+	h.text(second, "hi")
+	// Run until the first number was asked and the second's prompt waits
+	// for its slot of the pace.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		ran, err := h.r.RunOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ran && h.prompts(first) == 1 && len(h.ic.Conversations()) == 2 {
+			break
+		}
+	}
+	if h.prompts(first) != 1 || h.prompts(second) != 0 || len(h.ic.Conversations()) != 2 {
+		t.Fatalf("prompts %d and %d, %d conversations; want the second prompt waiting", h.prompts(first), h.prompts(second), len(h.ic.Conversations()))
+	}
+	if err := h.st.SetOptedOut(ctx, store.ThreadKey{Customer: second, Sender: ourNumber}, true); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if n := h.prompts(second); n != 0 {
+		t.Errorf("the number that opted out was asked %d times", n)
+	}
+}
+
+// Intercom's refusals may echo the address searched for; the relay's logs
+// never carry a customer's email address whole.
+func TestIdentityLogsNoEmail(t *testing.T) {
+	logs := &syncBuffer{}
+	h := identityHarness(t, nil, func(c *relay.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	h.text(customer, "Hello")
+	h.drain()
+	body := `{"type":"error.list","errors":[{"code":"parameter_invalid","message":"Cannot search for Ann.Lee+shop@example.com"}]}`
+	if err := h.ic.Fail("POST", "/contacts/search", intercomtest.Fault{Status: 400, Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "It's Ann.Lee+shop@example.com")
+	h.drain()
+	if got := h.notesWith(h.onlyConversation().ID, "refused to search"); len(got) != 1 {
+		t.Fatalf("notes of the refused search = %q, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "refuses the search by email") {
+		t.Fatalf("no log of the refusal:\n%s", logs.String())
+	}
+	if s := strings.ToLower(logs.String()); strings.Contains(s, "ann.lee+shop@example.com") || strings.Contains(s, "lee+shop@") {
+		t.Errorf("an email address in the logs:\n%s", logs.String())
+	}
+}
+
+// The merge's answer is lost (it did not take), and before the retry an
+// agent merges the lead into another user: the retry does not take that
+// for its own merge, and the number is not mapped to the user whose
+// address the customer typed.
+func TestIdentityRetryAfterAgentMergedElsewhere(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	ctx := context.Background()
+	typed := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	other := h.addUser("Bob Roe", "bob@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "Hello")
+	h.drain()
+	lead := h.leadOf(customer)
+	if err := h.ic.Fail("POST", "/contacts/merge", intercomtest.Fault{Status: 502, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "ann@example.com")
+	for i := 0; i < 100 && h.requestsTo("/contacts/merge") == 0; i++ {
+		if _, err := h.r.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h.requestsTo("/contacts/merge") != 1 {
+		t.Fatal("no merge attempted")
+	}
+	if err := h.ic.MergeContact(lead.ID, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if id, err := h.st.Contact(ctx, customer); err == nil && id == typed.ID {
+		t.Errorf("the number is mapped to %s, the user whose address was typed, though the lead was merged into %s", id, other.ID)
+	}
+	conv := h.onlyConversation()
+	if got := h.notesWith(conv.ID, "now belongs to"); len(got) != 0 {
+		t.Errorf("notes say the relay merged: %q", got)
+	}
+}
+
+// An agent merged the lead into a user between the prompt and the answer:
+// the answer naming another user's address merges nothing (Intercom
+// merges only leads), and the note says the number already belongs to a
+// user, not that it "stays a lead".
+func TestIdentityAnswerAfterAgentMerged(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	bob := h.addUser("Bob Roe", "bob@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "Hello")
+	h.drain()
+	if err := h.ic.MergeContact(h.leadOf(customer).ID, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "ann@example.com")
+	h.drain()
+	if n := h.requestsTo("/contacts/merge"); n != 0 {
+		t.Errorf("%d merge requests, want none: the number's contact is a user", n)
+	}
+	conv := h.onlyConversation()
+	if got := h.notesWith(conv.ID, "stays a lead"); len(got) != 0 {
+		t.Errorf("notes say the number stays a lead: %q", got)
+	}
+	got := h.notesWith(conv.ID, "ann@example.com")
+	if len(got) != 1 || !strings.Contains(got[0], "Bob Roe") || !strings.Contains(got[0], "/users/"+bob.ID) {
+		t.Errorf("notes = %q, want one naming the user the number belongs to", notes(conv))
+	}
+	if id, _ := h.st.Contact(context.Background(), customer); id != bob.ID {
+		t.Errorf("stored contact = %q, want %s", id, bob.ID)
+	}
+}
+
+// The answer comes to another of our numbers (a thread of its own): the
+// lead is merged, and both threads carry on as the user, on their own
+// conversations, without a new lead.
+func TestIdentityAnswerOnAnotherNumber(t *testing.T) {
+	const otherNumber = "+14155550101"
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "hi")
+	h.drain()
+	lead := h.leadOf(customer)
+	first := h.onlyConversation().ID
+	h.textForm(twiliotest.InboundForm(customer, otherNumber, "ann@example.com"))
+	h.drain()
+	if c, _ := h.ic.Contact(lead.ID); c.MergedInto != user.ID {
+		t.Fatalf("lead merged into %q, want the user", c.MergedInto)
+	}
+	h.text(customer, "back on the first number")
+	h.textForm(twiliotest.InboundForm(customer, otherNumber, "and on the second"))
+	h.drain()
+	convs := h.ic.Conversations()
+	if len(convs) != 2 {
+		t.Fatalf("%d conversations, want 2 (one per number)", len(convs))
+	}
+	for _, c := range convs {
+		last := c.Parts[len(c.Parts)-1]
+		for i := len(c.Parts) - 1; i >= 0 && c.Parts[i].PartType == "note"; i-- {
+			last = c.Parts[i-1]
+		}
+		if last.Author.ID != user.ID {
+			t.Errorf("conversation %s (first: %v): last text by %s, want the user", c.ID, c.ID == first, last.Author.ID)
+		}
+	}
+	if n := len(h.ic.Contacts()); n != 2 {
+		t.Errorf("%d contacts, want the merged lead and the user", n)
+	}
+	if n := h.prompts(customer); n != 1 {
+		t.Errorf("%d prompts, want 1", n)
+	}
+}
+
+// With a Messaging Service pool: the prompt goes through the service,
+// once despite a lost answer, and the answer to another number of the pool
+// is read on the same thread.
+func TestIdentityOnAPoolThread(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true },
+		func(c *relay.Config) { c.MessagingServiceSID = poolService })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.tw.Fail(twiliotest.Fault{Accept: true, Drop: true})
+	h.pooledText(ourNumber, "hi")
+	h.drain()
+	sent := h.sent()
+	if len(sent) != 1 || sent[0].MessagingServiceSID != poolService || sent[0].Body != identityPrompt {
+		t.Fatalf("sent %+v, want one prompt through the service", sent)
+	}
+	h.pooledText(poolNumberB, "ann@example.com")
+	h.drain()
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
+		t.Fatalf("lead merged into %q, want the user", c.MergedInto)
+	}
+	conv := h.onlyConversation()
+	if got := h.notesWith(conv.ID, "now belongs to"); len(got) != 1 {
+		t.Errorf("merge notes = %q, want 1", got)
+	}
+	if got := h.notesWith(conv.ID, "we asked the customer by SMS"); len(got) != 1 {
+		t.Errorf("prompt notes = %q, want 1", got)
+	}
+}
+
+// Two texts in a row from an unknown number, the second sent before the
+// prompt went out: the second is not the answer (it crossed the prompt);
+// the next text after the prompt is.
+func TestIdentityTextBeforePromptIsNotTheAnswer(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "Hello")
+	h.text(customer, "I need help with my order")
+	h.drain()
+	conv := h.onlyConversation()
+	if got := h.notesWith(conv.ID, "holds no address"); len(got) != 0 {
+		t.Fatalf("the text sent before the prompt was read as the answer: %q", got)
+	}
+	h.text(customer, "ann@example.com")
+	h.drain()
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
 		t.Errorf("lead merged into %q, want the user", c.MergedInto)
 	}
 	if n := h.prompts(customer); n != 1 {

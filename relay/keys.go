@@ -296,6 +296,16 @@ func contactSyncKey(customer string) string { return "contact-sync:" + bareNumbe
 // the part or job whose send Twilio refused as opted out).
 func dedupeContactSyncOptOut(source string) string { return "relay:contact-sync:opt:" + source }
 
+// optSourcePrompt is the source (dedupeContactSyncOptOut) of an opt-out
+// learned from Twilio refusing the identity prompt that customer text
+// messageSID set off.
+func optSourcePrompt(messageSID string) string { return "identity-prompt:" + messageSID }
+
+// optSourceStatus is the source (dedupeContactSyncOptOut) of an opt-out
+// learned from a status callback saying text messageSID failed because the
+// customer opted out.
+func optSourceStatus(messageSID string) string { return "status:" + messageSID }
+
 // dedupeContactSyncSent keys the update of the last-sent time of
 // customer's contact for the period (every long) that holds t: one per
 // customer per period.
@@ -403,3 +413,18 @@ func markUnsureBackfillNote(messageSID string) marker {
 // under the customer's orderKey, so that it runs between their live
 // texts, never beside them.
 const kindBackfill = "relay.backfill"
+
+// identityAskedRecordSID is the SID of the store.Message that records when
+// the prompt to phone went out (its PartID is an identityAskedPartID), so
+// that a text received before then, which crossed the prompt, is not taken
+// for the answer.
+func identityAskedRecordSID(phone string) string { return "identity-asked-record:" + phone }
+
+// identityAskedPartPrefix starts the PartID of an identity-asked record.
+const identityAskedPartPrefix = "identity-asked-at:"
+
+// identityAskedPartID is the PartID of an identity-asked record: the time
+// the prompt was sent, in UNIX nanoseconds.
+func identityAskedPartID(at time.Time) string {
+	return identityAskedPartPrefix + strconv.FormatInt(at.UnixNano(), 10)
+}

@@ -51,6 +51,8 @@ func TestPersistedKeysNeverChange(t *testing.T) {
 		{kindProactive, "relay.proactive"},
 		{contactSyncKey("whatsapp:+14155550123"), "contact-sync:+14155550123"},
 		{dedupeContactSyncOptOut("SM1"), "relay:contact-sync:opt:SM1"},
+		{dedupeContactSyncOptOut(optSourcePrompt("SM1")), "relay:contact-sync:opt:identity-prompt:SM1"},
+		{dedupeContactSyncOptOut(optSourceStatus("SM2")), "relay:contact-sync:opt:status:SM2"},
 		{dedupeContactSyncSent("+14155550123", time.Minute, at), "relay:contact-sync:sent:+14155550123:60:29933880"},
 		{lastSentRecordSID("whatsapp:+14155550123"), "contact-sync-sent:+14155550123"},
 		{lastSentRecordConversation, "contact-sync:none"},
@@ -76,6 +78,8 @@ func TestPersistedKeysNeverChange(t *testing.T) {
 		{string(markUnsureIdentityNote("SM1")), "unsure-identity-note:SM1"},
 		{seenIdentityPrompt("+14155550123"), "identity-prompt:+14155550123"},
 		{identityPartID("+14155550123"), "identity:+14155550123"},
+		{identityAskedRecordSID("+14155550123"), "identity-asked-record:+14155550123"},
+		{identityAskedPartID(time.Unix(1796032830, 5)), "identity-asked-at:1796032830000000005"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("persisted key = %q, want %q (never change a stored key)", tc.got, tc.want)

@@ -10,11 +10,12 @@ import (
 	"github.com/smsrelay/smsrelay/twiliosms"
 )
 
-// The relay's logs never carry a full phone number, whatever path a value
-// takes to them: addresses are logged masked (twiliosms.MaskAddress), and every log
+// The relay's logs never carry a full phone number or email address,
+// whatever path a value takes to them: addresses are logged masked (twiliosms.MaskAddress), and every log
 // record also passes through redactHandler, which masks anything shaped
-// like a phone number in the message, in string values and in errors (an
-// error may quote a request URL or a vendor's message naming the number).
+// like a phone number or an email address in the message, in string values
+// and in errors (an error may quote a request URL or a vendor's message
+// naming the number or the address the identity bridge searched for).
 // Message bodies are never logged.
 
 // phoneLike matches what reads as a phone number in free text: an
@@ -24,8 +25,24 @@ import (
 // alone: Intercom's ids are long digit runs too.
 var phoneLike = regexp.MustCompile(`(?:\+|%2[Bb])\d(?:(?:[ \-./()]|%20){0,3}\d){6,14}|\(?\b\d{3}\)?(?:[ \-./]|%20)\d{3}(?:[ \-./]|%20)\d{4}\b`)
 
-// redact masks what looks like a phone number in s.
+// emailLike matches what reads as an email address in free text, its @
+// maybe URL-encoded (%40). The local part leaves out the atext characters that delimit a URL's
+// query (/ ? = & %), so that "?email=ann%40example.com" masks the address
+// only.
+var emailLike = regexp.MustCompile("[A-Za-z0-9.!#$'*+^_`{|}~-]+(?:@|%40)[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)+")
+
+// maskEmail keeps the first character of an address and its top-level
+// domain: "ann@example.com" is logged as "a***@***.com".
+func maskEmail(m string) string {
+	tld := m[strings.LastIndexByte(m, '.')+1:]
+	return m[:1] + "***@***." + tld
+}
+
+// redact masks what looks like a phone number or an email address in s.
 func redact(s string) string {
+	if strings.Contains(s, "@") || strings.Contains(s, "%40") {
+		s = emailLike.ReplaceAllStringFunc(s, maskEmail)
+	}
 	if !strings.ContainsAny(s, "0123456789") {
 		return s
 	}
@@ -41,7 +58,7 @@ func redact(s string) string {
 	})
 }
 
-// redactHandler masks phone numbers in every record before passing it on.
+// redactHandler masks phone numbers and email addresses in every record before passing it on.
 type redactHandler struct{ next slog.Handler }
 
 func newRedactingLogger(l *slog.Logger) *slog.Logger {

@@ -23,6 +23,10 @@ func TestRedact(t *testing.T) {
 		{"call 415/555/0123", "call ********23"},
 		{"conversation 215468889786478 part 7843", "conversation 215468889786478 part 7843"},
 		{"intercom: POST /conversations/215468889786478/reply: 502", "intercom: POST /conversations/215468889786478/reply: 502"},
+		{"Cannot search for Ann.Lee+shop@example.com.", "Cannot search for A***@***.com."},
+		{"GET /x?email=ann%40example.co.uk&n=1", "GET /x?email=a***@***.uk&n=1"},
+		{"ann@example.com and +14155550123", "a***@***.com and +141******23"},
+		{"not an address: @example.com, user@localhost", "not an address: @example.com, user@localhost"},
 	} {
 		if got := redact(tc.in); got != tc.want {
 			t.Errorf("redact(%q) = %q, want %q", tc.in, got, tc.want)

@@ -256,3 +256,11 @@ func noteIdentityLinked(user intercom.Contact, email, link, why string) string {
 	return fmt.Sprintf("<p>The customer says their email address is %s, which belongs to the user %s. The number stays a lead: %s. If they are the same person, merge the lead into the user in Intercom. The address was not verified.</p>",
 		html.EscapeString(email), who(user, link), html.EscapeString(why))
 }
+
+// noteIdentityOtherUser: the customer gave user's email, but the number's
+// contact is already another user, current (an agent merged the lead into
+// it); nothing was merged.
+func noteIdentityOtherUser(user, current intercom.Contact, email, link, currentLink string) string {
+	return fmt.Sprintf("<p>The customer says their email address is %s, which belongs to the user %s, but this number already belongs to the user %s. Nothing was merged. If the number is theirs, move it in Intercom. The address was not verified.</p>",
+		html.EscapeString(email), who(user, link), who(current, currentLink))
+}

@@ -420,9 +420,11 @@ const (
 // configured by configure (which may be nil), and has sharedNumbers
 // numbers text sharedPerNumber times each: the texts of a number go out in
 // order but round-robin over the replicas, and all numbers text at once.
-// It returns once Intercom holds every text and the queue is quiet, after
+// after, when not nil, runs after each text of a number (text j of number
+// i) before its next. It returns once Intercom holds every text and the
+// queue is quiet, after
 // stopping the relays, with the fakes and the replicas.
-func runSharedReplicas(t *testing.T, b sharedBackend, quiet time.Duration, configure func(*relay.Config)) (*intercomtest.Server, *twiliotest.Server, []*replica) {
+func runSharedReplicas(t *testing.T, b sharedBackend, quiet time.Duration, configure func(*relay.Config), after func(tw *twiliotest.Server, number, text int) error) (*intercomtest.Server, *twiliotest.Server, []*replica) {
 	t.Helper()
 	probe := startLatenessProbe()
 	t.Cleanup(func() { probe.stop() })
@@ -462,6 +464,12 @@ func runSharedReplicas(t *testing.T, b sharedBackend, quiet time.Duration, confi
 				if err := rp.text(ctx, phoneOf(i), textBody(i, j)); err != nil {
 					errs <- err
 					return
+				}
+				if after != nil {
+					if err := after(tw, i, j); err != nil {
+						errs <- err
+						return
+					}
 				}
 			}
 		}()
@@ -552,7 +560,7 @@ func checkNoRateLimited(t *testing.T, ic *intercomtest.Server, late time.Duratio
 func TestReplicasShareOneStore(t *testing.T) {
 	for _, b := range sharedBackends {
 		t.Run(b.name, func(t *testing.T) {
-			ic, _, rs := runSharedReplicas(t, b, 25*time.Second, nil)
+			ic, _, rs := runSharedReplicas(t, b, 25*time.Second, nil, nil)
 			checkThreads(t, ic, sharedNumbers, sharedPerNumber)
 			checkQueueEmpty(t, rs[0].r)
 		})

@@ -60,6 +60,10 @@ func (r *Relay) handleStatus(ctx context.Context, s statusJob, job store.Job) er
 			if err := r.st.SetOptedOut(ctx, m.Thread, true); err != nil {
 				return fmt.Errorf("relay: recording opt-out: %w", err)
 			}
+			// Mirrored on the contact like every opt-out (contactsync.go).
+			if err := r.enqueueOptOutSync(ctx, m.Thread, optSourceStatus(s.MessageSID)); err != nil {
+				return err
+			}
 		}
 		if strings.HasPrefix(m.PartID, identityPartPrefix) {
 			what = failedIdentityUndelivered

@@ -39,7 +39,7 @@
 //	SMSRELAY_PAGE_TAG             the tag that pages (default urgent)
 //	SMSRELAY_PAGE_AFTER           a Go duration: page when a text waits this long (unset: off)
 //	SMSRELAY_PAGE_ACK_WINDOW      a Go duration: a text back acknowledges the page (default 30m)
-//	INTERCOM_WORKSPACE_ID         the workspace id, for inbox links in pages (required with paging)
+//	INTERCOM_WORKSPACE_ID         the workspace id, for inbox links in pages (required with paging) and profile links in identity notes
 //	SMSRELAY_OPTOUT_ATTRIBUTE     boolean contact attribute set on opt-out/opt-in (see contactsync.go)
 //	SMSRELAY_OPTOUT_TAG           contact tag applied on opt-out, removed on opt-in
 //	SMSRELAY_LAST_SENT_ATTRIBUTE  date contact attribute set to the last text's time
