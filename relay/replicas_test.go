@@ -23,6 +23,7 @@ import (
 
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
+	"github.com/smsrelay/smsrelay/internal/lateness"
 	"github.com/smsrelay/smsrelay/relay"
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/store/pgstore"
@@ -426,8 +427,8 @@ const (
 // stopping the relays, with the fakes and the replicas.
 func runSharedReplicas(t *testing.T, b sharedBackend, quiet time.Duration, configure func(*relay.Config), after func(tw *twiliotest.Server, number, text int) error) (*intercomtest.Server, *twiliotest.Server, []*replica) {
 	t.Helper()
-	probe := startLatenessProbe()
-	t.Cleanup(func() { probe.stop() })
+	probe := lateness.Start()
+	t.Cleanup(func() { probe.Stop() })
 	shared := b.setup(t)
 	ic := intercomtest.NewServer(intercomtest.WithBudget(sharedBudget, sharedWindow))
 	t.Cleanup(ic.Close)
@@ -489,46 +490,8 @@ func runSharedReplicas(t *testing.T, b sharedBackend, quiet time.Duration, confi
 	for _, stop := range stops {
 		stop()
 	}
-	checkNoRateLimited(t, ic, probe.stop())
+	checkNoRateLimited(t, ic, probe.Stop())
 	return ic, tw, rs
-}
-
-// latenessProbe measures how late the Go scheduler wakes a goroutine that
-// sleeps a millisecond at a time: the delay that a request admitted by the
-// limiter can also suffer before it reaches Intercom.
-type latenessProbe struct {
-	done chan struct{}
-	max  chan time.Duration
-	once sync.Once
-	late time.Duration
-}
-
-func startLatenessProbe() *latenessProbe {
-	p := &latenessProbe{done: make(chan struct{}), max: make(chan time.Duration, 1)}
-	go func() {
-		var most time.Duration
-		for {
-			select {
-			case <-p.done:
-				p.max <- most
-				return
-			default:
-			}
-			start := time.Now()
-			time.Sleep(time.Millisecond)
-			most = max(most, time.Since(start)-time.Millisecond)
-		}
-	}()
-	return p
-}
-
-// stop ends the probe (once) and returns the greatest lateness it saw.
-func (p *latenessProbe) stop() time.Duration {
-	p.once.Do(func() {
-		close(p.done)
-		p.late = <-p.max
-	})
-	return p.late
 }
 
 // checkNoRateLimited fails t if Intercom answered 429, unless the

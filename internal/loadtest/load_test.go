@@ -22,6 +22,7 @@ import (
 
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
+	"github.com/smsrelay/smsrelay/internal/lateness"
 	"github.com/smsrelay/smsrelay/relay"
 	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/store/pgstore"
@@ -169,6 +170,8 @@ func load(t *testing.T, st store.Store, budget relay.Limiter, sz size) {
 	go func() { runDone <- r.Run(ctx) }()
 	q := st.(queue)
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	probe := lateness.Start()
+	defer probe.Stop()
 	start := time.Now()
 
 	phones := make([]string, sz.numbers)
@@ -269,6 +272,7 @@ func load(t *testing.T, st store.Store, budget relay.Limiter, sz size) {
 	wg.Wait()
 	drain("all texts and replies")
 	elapsed := time.Since(start)
+	late := probe.Stop()
 	cancel()
 	if err := <-runDone; err != nil {
 		t.Errorf("Run: %v", err)
@@ -330,8 +334,17 @@ func load(t *testing.T, st store.Store, budget relay.Limiter, sz size) {
 	if lost != 0 || repliesLost != 0 || twice != 0 || outOfOrder != 0 {
 		t.Errorf("lost %d texts and %d replies, %d twice, %d out of order: want 0 of each", lost, repliesLost, twice, outOfOrder)
 	}
-	if n := ic.RateLimited(); n != 0 {
-		t.Errorf("Intercom answered 429 %d times, want 0", n)
+	// Intercom counts a request when it arrives: one delayed after its
+	// admission by more than the limiter's smallest transit margin can
+	// land in a later window. A 429 then is the machine's, not the budget's.
+	switch n := ic.RateLimited(); {
+	case n == 0:
+		t.Logf("no 429 (the scheduler ran up to %v late)", late.Round(time.Millisecond))
+	case late > intercom.MinTransitMargin:
+		t.Logf("Intercom answered 429 %d times while the scheduler ran up to %v late, more than the %v transit margin: the machine was too loaded to tell",
+			n, late.Round(time.Millisecond), intercom.MinTransitMargin)
+	default:
+		t.Errorf("Intercom answered 429 %d times, want 0; the scheduler ran at most %v late", n, late.Round(time.Millisecond))
 	}
 }
 
