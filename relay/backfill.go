@@ -690,19 +690,7 @@ func (r *Relay) backfillBookkeeping(ctx context.Context, key store.ThreadKey, m 
 		}
 	}
 	if update {
-		th.State = store.StateOpen
-		if th.ConversationID != d.convID {
-			th.StateAt = d.stateAt
-		} else if d.stateAt.After(th.StateAt) {
-			th.StateAt = d.stateAt
-		}
-		th.ConversationID = d.convID
-		if d.contactID != "" {
-			th.ContactID = d.contactID
-		}
-		if m.At.After(th.LastInbound) {
-			th.LastInbound = m.At
-		}
+		pointThread(&th, d, m.At)
 		if err := r.st.PutThread(ctx, th); err != nil {
 			return fmt.Errorf("relay: storing thread: %w", err)
 		}

@@ -421,19 +421,7 @@ func (r *Relay) afterDelivery(ctx context.Context, key store.ThreadKey, in inbou
 		// contact's reply re-opens a closed one). StateAt moves only with
 		// Intercom's own clock, which close and open notifications carry
 		// too; without an answer from Intercom it stays as it was.
-		th.State = store.StateOpen
-		if th.ConversationID != d.convID {
-			th.StateAt = d.stateAt
-		} else if d.stateAt.After(th.StateAt) {
-			th.StateAt = d.stateAt
-		}
-		th.ConversationID = d.convID
-		if d.contactID != "" {
-			th.ContactID = d.contactID
-		}
-		if in.ReceivedAt.After(th.LastInbound) {
-			th.LastInbound = in.ReceivedAt
-		}
+		pointThread(&th, d, in.ReceivedAt)
 		if err := r.st.PutThread(ctx, th); err != nil {
 			return fmt.Errorf("relay: storing thread: %w", err)
 		}
@@ -625,4 +613,24 @@ func mediaURLs(ms []media) []string {
 		out = append(out, m.URL)
 	}
 	return out
+}
+
+// pointThread points th at the conversation d says a customer's text,
+// received at, is on: open, with Intercom's time of its last change when
+// known, d's contact, and at as the customer's last text if it is later.
+// Live texts (recordDelivery) and imported ones (backfill.go) share it.
+func pointThread(th *store.Thread, d delivery, at time.Time) {
+	th.State = store.StateOpen
+	if th.ConversationID != d.convID {
+		th.StateAt = d.stateAt
+	} else if d.stateAt.After(th.StateAt) {
+		th.StateAt = d.stateAt
+	}
+	th.ConversationID = d.convID
+	if d.contactID != "" {
+		th.ContactID = d.contactID
+	}
+	if at.After(th.LastInbound) {
+		th.LastInbound = at
+	}
 }
