@@ -820,7 +820,7 @@ func newWindow(n int, window time.Duration) relay.Limiter {
 // still applied once the record appears: the agent gets the failure note.
 func TestStatusBeforeItsRecordStillNotes(t *testing.T) {
 	t.Parallel()
-	const lease = 300 * time.Millisecond
+	const lease = time.Second
 	h := newHarness(t, nil, func(c *relay.Config, _ *intercomtest.Server) { c.Lease = lease })
 	h.text(customer, "Hello")
 	h.drain()
@@ -834,8 +834,9 @@ func TestStatusBeforeItsRecordStillNotes(t *testing.T) {
 	if status, _, err := twiliotest.Post(ctx, h.srv.Client(), h.token, h.srv.URL+"/twilio/status", f); err != nil || status != 200 {
 		t.Fatalf("status callback: %d %v", status, err)
 	}
-	// Well past the first quick retries, well within two leases.
-	deadline := time.Now().Add(lease / 2)
+	// Well past the first quick retries (RetryBase is 1ms here), well
+	// within two leases.
+	deadline := time.Now().Add(150 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		if _, err := h.r.RunOnce(ctx); err != nil {
 			t.Fatal(err)
