@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -192,6 +193,35 @@ func load(t *testing.T, st store.Store, budget relay.Limiter, sz size) {
 			time.Sleep(50 * time.Millisecond) // as Twilio retries
 		}
 	}
+	// An agent's reply: a delivery that fails (the relay did not answer 200
+	// within the fake's 5 s, as on a starved machine) is delivered again
+	// with the same notification id, as Intercom retries it.
+	hook := srv.URL + "/intercom/webhooks"
+	reply := func(body, conversationID string) {
+		partID, status, err := ic.AdminReply(ctx, hook, conversationID, agentID, body)
+		if partID == "" {
+			t.Errorf("reply %s: %d, %v", body, status, err)
+			return
+		}
+		for attempt := 1; err != nil || status != http.StatusOK; attempt++ {
+			if attempt == 5 {
+				t.Errorf("reply %s: %d, %v after %d deliveries", body, status, err, attempt)
+				return
+			}
+			t.Logf("reply %s: %d, %v; delivering it again", body, status, err)
+			notification := ""
+			for _, d := range ic.Deliveries() {
+				if d.Topic == intercomtest.TopicAdminReplied && bytes.Contains(d.Body, []byte(partID)) {
+					notification = d.NotificationID
+				}
+			}
+			if notification == "" {
+				t.Errorf("reply %s: no notification was delivered for part %s", body, partID)
+				return
+			}
+			status, err = ic.Redeliver(ctx, hook, notification)
+		}
+	}
 	parallel := func(n int, f func(g int)) {
 		var wg sync.WaitGroup
 		for g := range n {
@@ -261,10 +291,7 @@ func load(t *testing.T, st store.Store, budget relay.Limiter, sz size) {
 			for n := range repliesEach {
 				for i := g; i < sz.numbers; i += senders / 2 {
 					body := fmt.Sprintf("c%04d-r%02d", i, n)
-					_, status, err := ic.AdminReply(ctx, srv.URL+"/intercom/webhooks", convOf[phones[i]], agentID, body)
-					if err != nil || status != http.StatusOK {
-						t.Errorf("reply %s: %d, %v", body, status, err)
-					}
+					reply(body, convOf[phones[i]])
 				}
 			}
 		})
