@@ -41,8 +41,8 @@ import (
 //   - identity-claim (per customer text): this text holds the period's
 //     claim and may send the prompt, also after going back to the queue to
 //     wait for the sender's pace; or, when it gives an address, it is the
-//     answer, also when its retry finds the lead merged (taken before the
-//     period's claim, which it takes too).
+//     answer (recorded before the period's claim is taken, so that a retry
+//     that finds the lead merged meanwhile still reads it).
 //   - identity-prompt (store.MarkSeen, for IdentityBridge.Period): at most
 //     one prompt per number per period, even where the markers above are
 //     gone (a store that expires records).
