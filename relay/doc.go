@@ -92,10 +92,22 @@
 //     lead without an email, texting by SMS from a phone number, is asked
 //     once for their email (cost guard, sender's pace, a note on the
 //     conversation); their next text after the prompt went out is the
-//     answer, and the number is never asked again. An address of an Intercom user merges the lead into
-//     that user (or, when Intercom refuses, a note links them); no user, no
-//     address, STOP or START: a note, nothing else. At most one prompt per
-//     number per IdentityBridge.Period (identity.go).
+//     answer, and the number is never asked again. An address of an
+//     Intercom user merges the lead into that user (or, when Intercom
+//     refuses, a note links them); no user, no address, STOP or START: a
+//     note, nothing else. At most one prompt per number per
+//     IdentityBridge.Period (identity.go). A text that already gives an
+//     address (its only one: "hi it's ann@example.com, my order is late")
+//     is the answer, and no prompt is sent, then or later; so is one that
+//     gives an address and crossed the prompt. When no user has that
+//     address, the note says so and the number is still not asked: the
+//     customer has said which address is theirs, a prompt would ask for what
+//     they just wrote and get the same address back (or annoy them into
+//     ignoring it), and the agents, who have the address in the note and
+//     the customer on the conversation, are better placed to make the
+//     user, or ask about a typo, than a second automatic text. A text with
+//     two different addresses gives none: which one is the customer's is
+//     theirs to say, so they are asked as usual.
 //   - Paging. Config.Paging pages a conversation's admin (or an on-call
 //     number) by SMS, from the number the customer texted, when it is
 //     tagged Paging.Tag or a text waits Paging.After, once per waiting
@@ -236,8 +248,13 @@
 //     id (Text.ContactID) works when Intercom answers 410, not 404.
 //   - Identity bridge. The email the customer types is not verified; with
 //     IdentityBridge.SkipDuplicateValidation anyone who types a user's
-//     address joins that user's contact. WhatsApp customers are not asked.
-//     A crash between taking the period's claim and recording it loses the
+//     address joins that user's contact. An address given unasked is taken
+//     for the customer's own: a first text naming only someone else's
+//     ("please copy accounts@example.com") links or merges the number to
+//     that contact. After an address that crossed the prompt, the answer
+//     to the prompt is not read, whatever address it gives. WhatsApp
+//     customers are not asked, and their addresses are not read; nor are
+//     opted-out numbers'. A crash between taking the period's claim and recording it loses the
 //     number's prompt (never doubles it). A prompt waiting for the
 //     sender's pace (in the queue, not in a worker) holds the customer's
 //     later texts behind it. Only the thread the answer came

@@ -6,8 +6,9 @@ import (
 )
 
 // This file reads an email address out of a customer's text: the answer
-// to the identity bridge's prompt (identity.go). The text is outside
-// input: anything at all, of any length.
+// to the identity bridge's prompt, or an address given before it was asked
+// for (identity.go). The text is outside input: anything at all, of any
+// length.
 
 // maxEmailScan bounds how much of a text is read for an address: an SMS
 // answer is at most 1600 characters; more is not an answer.
@@ -23,11 +24,47 @@ const (
 // extractEmail returns the first email address in text, in lower case, and
 // whether there was one. It takes what people type: "it's
 // Ann.Lee+shop@Example.co.uk.", "<ann@example.com>", "mailto:ann@example.com",
-// "'ann@example.com'", WhatsApp's "*ann@example.com*", a full-width "＠". It does not take an address spelled out ("ann at
-// example dot com"), an address without a dot in its domain, a domain in
-// non-ASCII letters (type it in its xn-- form), or quoted local parts;
-// then the answer counts as one without an address.
+// "'ann@example.com'", WhatsApp's "*ann@example.com*", a full-width "＠",
+// "email=ann@example.com". It does not take an address spelled out ("ann
+// at example dot com"), an address without a dot in its domain, a domain in
+// non-ASCII letters (type it in its xn-- form), quoted local parts, or a
+// local part with one of proseBytes in it (it is read from after the
+// last); then the answer counts as one without an address.
 func extractEmail(text string) (string, bool) {
+	var first string
+	scanEmails(text, func(addr string) bool {
+		first = addr
+		return false
+	})
+	return first, first != ""
+}
+
+// givenEmail returns the email address a text gives unasked: its only
+// one, found as extractEmail finds it, the same address written twice
+// counting once. A text with two or more different addresses gives none:
+// which one is the customer's ("I'm ann@example.com, I wrote to
+// sales@example.org") is for them to say when asked.
+func givenEmail(text string) (string, bool) {
+	var only string
+	several := false
+	scanEmails(text, func(addr string) bool {
+		if only != "" && addr != only {
+			several = true
+			return false
+		}
+		only = addr
+		return true
+	})
+	if several || only == "" {
+		return "", false
+	}
+	return only, true
+}
+
+// scanEmails calls yield with each email address in text, in order, in
+// lower case, until yield returns false (see extractEmail for what is an
+// address). Only the first maxEmailScan bytes of text are read.
+func scanEmails(text string, yield func(string) bool) {
 	if len(text) > maxEmailScan {
 		text = text[:maxEmailScan]
 	}
@@ -45,13 +82,25 @@ func extractEmail(text string) (string, bool) {
 			hi++
 		}
 		domain := strings.TrimRight(text[i+1:hi], ".-")
-		local := trimLocal(text[lo:i], text[i+1+len(domain):])
+		local := text[lo:i]
+		if j := strings.LastIndexAny(local, proseBytes); j >= 0 {
+			local = local[j+1:]
+		}
+		local = trimLocal(local, text[i+1+len(domain):])
 		if addr, ok := validEmail(local, domain); ok {
-			return addr, true
+			if !yield(addr) {
+				return
+			}
+			i += len(domain) // past the address: its domain holds no '@'
 		}
 	}
-	return "", false
 }
+
+// proseBytes may be in a local part (RFC 5322 atext) but, in a text, are
+// far more often the prose or the link around an address than part of it:
+// "email=ann@example.com", "help?ann@example.com", "https://ann@example.com",
+// "{ann@example.com}". A local part is read from after the last of them.
+const proseBytes = "/=?#!{|"
 
 // trimLocal strips from the front of a local part what is not part of the
 // address: dots, quotes and WhatsApp's *bold*, ~strike~ and `code` marks,

@@ -37,6 +37,37 @@ func TestExtractEmail(t *testing.T) {
 		{"~ann@example.com~", "ann@example.com"},
 		{"`ann@example.com`", "ann@example.com"},
 		{"_ann@example.com", "_ann@example.com"},
+		// Inside ordinary sentences, before any punctuation.
+		{"hi it's ann@example.com, my order is late", "ann@example.com"},
+		{"ann@example.com!", "ann@example.com"},
+		{"is it ann@example.com?!", "ann@example.com"},
+		{"ann@example.com; or call me", "ann@example.com"},
+		{"ann@example.com: that's me", "ann@example.com"},
+		{"(ann@example.com).", "ann@example.com"},
+		{"[ann@example.com]", "ann@example.com"},
+		{"ann@example.com's order", "ann@example.com"},
+		{"ann@example.com…", "ann@example.com"},
+		{"ann@example.com—thanks", "ann@example.com"},
+		{"«ann@example.com»", "ann@example.com"},
+		{"¿ann@example.com?", "ann@example.com"},
+		{"see you @ 5. ann@example.com", "ann@example.com"},
+		{"email:ann@example.com", "ann@example.com"},
+		// Prose or a link around it, without a space.
+		{"email=ann@example.com", "ann@example.com"},
+		{"can you help?ann@example.com", "ann@example.com"},
+		{"thanks!ann@example.com", "ann@example.com"},
+		{"{ann@example.com}", "ann@example.com"},
+		{"|ann@example.com|", "ann@example.com"},
+		{"#ann@example.com", "ann@example.com"},
+		{"https://ann@example.com/x", "ann@example.com"},
+		// mailto: links.
+		{"MAILTO:Ann@Example.com", "ann@example.com"},
+		{"mailto:ann@example.com?subject=Order%201", "ann@example.com"},
+		{"<mailto:ann@example.com>", "ann@example.com"},
+		// Two addresses: the first.
+		{"ann@example.com,bob@example.org", "ann@example.com"},
+		{"ann@example.com/bob@example.org", "ann@example.com"},
+		{"ann@example then ann@example.com", "ann@example.com"},
 		// No address.
 		{"", ""},
 		{"no thanks", ""},
@@ -67,6 +98,29 @@ func TestExtractEmail(t *testing.T) {
 	}
 }
 
+// givenEmail takes a text's one address, and none where there are two.
+func TestGivenEmail(t *testing.T) {
+	for _, tc := range []struct {
+		text, want string
+	}{
+		{"hi it's Ann@Example.com, my order is late", "ann@example.com"},
+		{"mailto:ann@example.com", "ann@example.com"},
+		{"ann@example.com (ANN@EXAMPLE.COM)", "ann@example.com"},
+		{"ann@example.com, bob@example.org", ""},
+		{"I'm ann@example.com, I wrote to sales@example.org", ""},
+		{"ann@example.com or ann@example.com or bob@example.org", ""},
+		{"ann@example and ann@example.com", "ann@example.com"},
+		{"no address", ""},
+		{"ann at example dot com", ""},
+		{strings.Repeat("x", maxEmailScan-20) + " ann@example.com bob@example.org", "ann@example.com"},
+	} {
+		got, ok := givenEmail(tc.text)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("givenEmail(%.60q) = %q, %v; want %q", tc.text, got, ok, tc.want)
+		}
+	}
+}
+
 // FuzzExtractEmail: whatever the text, an address found is a bare,
 // lower-case address net/mail accepts, within RFC 5321's bounds, and it
 // is found again in itself.
@@ -78,6 +132,11 @@ func FuzzExtractEmail(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		got, ok := extractEmail(text)
+		if given, gok := givenEmail(text); gok && given != got {
+			t.Fatalf("givenEmail = %q, but the first address is %q", given, got)
+		} else if !gok && given != "" {
+			t.Fatalf("givenEmail: none, yet %q", given)
+		}
 		if !ok {
 			if got != "" {
 				t.Fatalf("no address, yet %q", got)

@@ -17,6 +17,7 @@ import (
 
 // The identity bridge: a number Intercom does not know is asked once for
 // its email; the answer attaches the number to the user with that address.
+// A customer whose first text gives their address is not asked.
 func ExampleIdentityBridge() {
 	ic := intercomtest.NewServer()
 	defer ic.Close()
@@ -25,6 +26,7 @@ func ExampleIdentityBridge() {
 	icClient, _ := intercom.NewClient(ic.Token, intercom.WithBaseURL(ic.URL))
 	twClient, _ := twiliosms.NewClient(tw.AccountSID, tw.AuthToken, twiliosms.WithBaseURL(tw.URL))
 	user, _ := ic.AddContact(intercomtest.Contact{Role: "user", Name: "Ann Lee", Email: "ann@example.com", CreatedAt: time.Now().Add(-time.Hour)})
+	bob, _ := ic.AddContact(intercomtest.Contact{Role: "user", Name: "Bob Roe", Email: "bob@example.com", CreatedAt: time.Now().Add(-time.Hour)})
 
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
@@ -48,12 +50,13 @@ func ExampleIdentityBridge() {
 	}
 	mux.Handle("POST /twilio/messages", r.TwilioHandler())
 	ctx := context.Background()
-	text := func(body string) {
+	textFrom := func(from, body string) {
 		twiliotest.Post(ctx, nil, tw.AuthToken, srv.URL+"/twilio/messages",
-			twiliotest.InboundForm("+14155550123", "+14155550100", body))
+			twiliotest.InboundForm(from, "+14155550100", body))
 		for ran, _ := r.RunOnce(ctx); ran; ran, _ = r.RunOnce(ctx) {
 		}
 	}
+	text := func(body string) { textFrom("+14155550123", body) }
 
 	text("Hi, where is my order?")
 	fmt.Println("asked:", tw.Messages()[0].Body)
@@ -63,9 +66,20 @@ func ExampleIdentityBridge() {
 	fmt.Println(relay.SMSText(conv.Parts[len(conv.Parts)-1].Body)[:39])
 	text("Thanks")
 	fmt.Println("texts sent:", len(tw.Messages()))
+
+	// Another number gives its address unasked: no prompt.
+	textFrom("+14155550124", "Hi, bob@example.com here - my parcel is late")
+	fmt.Println("texts sent:", len(tw.Messages()))
+	for _, c := range ic.Conversations() {
+		if c.ContactIDs[0] == bob.ID {
+			fmt.Println(relay.SMSText(c.Parts[len(c.Parts)-1].Body)[:39])
+		}
+	}
 	// Output:
 	// asked: Thanks! Which email address do you use with us?
 	// conversation belongs to the user: true
 	// This number now belongs to Ann Lee (ann
 	// texts sent: 1
+	// texts sent: 1
+	// This number now belongs to Bob Roe (bob
 }

@@ -20,7 +20,9 @@ import (
 
 // This file is the identity bridge (Config.Identity): a customer texting
 // from a number Intercom knows only as an anonymous lead is asked, once,
-// for their email address; their next text is the answer. An address that
+// for their email address; their next text is the answer. A text that
+// gives an address before it was asked for (givenEmail: the text's only
+// address) is the answer instead, and no prompt goes out. An address that
 // belongs to an Intercom user attaches the number to that user: the lead is
 // merged into the user (Intercom's POST /contacts/merge), or, where Intercom
 // refuses the merge, kept and linked to the user by a note. The agents read
@@ -38,7 +40,9 @@ import (
 //     prompt went out (a store.Message, identityAskedRecordSID, holds when).
 //   - identity-claim (per customer text): this text holds the period's
 //     claim and may send the prompt, also after going back to the queue to
-//     wait for the sender's pace.
+//     wait for the sender's pace; or, when it gives an address, it is the
+//     answer (recorded before the period's claim is taken, so that a retry
+//     that finds the lead merged meanwhile still reads it).
 //   - identity-prompt (store.MarkSeen, for IdentityBridge.Period): at most
 //     one prompt per number per period, even where the markers above are
 //     gone (a store that expires records).
@@ -79,11 +83,20 @@ const slotTTL = time.Hour
 // Prompt; a contact that is a user, or a lead with an email, is never
 // asked.
 //
+// Not asking for what was said: such a text that already gives an email
+// address ("hi it's ann@example.com, my order is late") is read as the
+// answer, below, and no prompt is sent, then or later, also when no user
+// has the address. So is a text that gives one and crossed the prompt
+// (sent before the prompt reached the customer); the text after it is then
+// not the answer. A text with two different addresses gives none (which is
+// the customer's is theirs to say): it is asked as usual.
+//
 // The answer: the next text from the number received after the prompt
 // went out, whenever it comes and on any channel, is the answer, and the
 // number is never asked again, whatever it says. Its first email address
-// is looked up among Intercom's contacts; the most recently updated user
-// with that address wins. The lead is merged into that user; where Intercom
+// (of a text that gives one unasked: its only one) is looked up among
+// Intercom's contacts; the most recently updated user with that address
+// wins. The lead is merged into that user; where Intercom
 // refuses (see SkipDuplicateValidation), the lead is kept and the agents get
 // a note naming the user. An address no user has gets a note saying so; the
 // relay never creates users. An answer without an address, STOP or START
@@ -92,17 +105,21 @@ const slotTTL = time.Hour
 //
 // What is read as an address: what people type, such as "it's
 // Ann.Lee+shop@Example.co.uk.", "<ann@example.com>",
-// "mailto:ann@example.com" or a full-width "＠", in lower case; not an
-// address spelled out ("ann at example dot com"), one without a dot in its
-// domain, a domain in non-ASCII letters (its xn-- form is read), or a
-// quoted local part.
+// "mailto:ann@example.com", "email=ann@example.com" or a full-width "＠",
+// in lower case; not an address spelled out ("ann at example dot com"), one
+// without a dot in its domain, a domain in non-ASCII letters (its xn-- form
+// is read), a quoted local part, or one holding / = ? # ! { or | (what
+// follows the last of them is read: they are taken for the prose or link
+// around the address).
 type IdentityBridge struct {
 	// Prompt is the text that asks for the email, sent through the cost
 	// guard (Config.Cost) and the sender's pace (Config.SendRate). It must
 	// go as one text. Default: DefaultIdentityPrompt.
 	Prompt string
 	// Period bounds the prompts: at most one per number per Period, even
-	// if the relay's records of the number are lost. At least an hour.
+	// if the relay's records of the number are lost. An address given
+	// unasked counts as the period's prompt: none follows it within the
+	// period. At least an hour.
 	// Default: DefaultIdentityPeriod (30 days).
 	Period time.Duration
 	// SkipDuplicateValidation merges the lead into the user even though
@@ -115,7 +132,10 @@ type IdentityBridge struct {
 	// The address is not verified: anyone can type anyone's address. With
 	// this set, a stranger who types a customer's address joins that
 	// customer's contact, and agents see the customer's history beside
-	// the stranger's texts. Set it only where that risk is acceptable.
+	// the stranger's texts. So does a customer whose first text names
+	// someone else's address and no other ("please copy
+	// accounts@example.com"), since an address given unasked is read as
+	// the answer. Set it only where that risk is acceptable.
 	SkipDuplicateValidation bool
 	// WorkspaceID is the Intercom workspace (app) id; with it, notes link
 	// to the user's profile in Intercom. Default: no link.
@@ -199,13 +219,54 @@ func (r *Relay) identify(ctx context.Context, key store.ThreadKey, in inboundJob
 				return r.identityEnd(ctx, phone, "opted")
 			case crossed:
 				// Sent before the prompt reached the customer: not the
-				// answer; the next text is.
+				// answer, and the next text is, unless it gives an
+				// address already.
+				if _, ok := givenEmail(in.Body); ok {
+					return r.identityAnswer(ctx, key, in, d, optChange, answerCrossed)
+				}
 				return nil
 			}
-			return r.identityAnswer(ctx, key, in, d, optChange)
+			return r.identityAnswer(ctx, key, in, d, optChange, answerToPrompt)
 		}
 	}
 	return r.identityPrompt(ctx, key, in, d, optChange)
+}
+
+// answerKind says why a customer's text is read as the answer.
+type answerKind int
+
+const (
+	// answerToPrompt: the number's first text after the prompt went out.
+	answerToPrompt answerKind = iota
+	// answerUnasked: a text that gives an address from a number the
+	// bridge would ask; no prompt is sent.
+	answerUnasked
+	// answerCrossed: a text that gives an address and crossed the prompt
+	// (sent before it reached the customer).
+	answerCrossed
+)
+
+// identityUnasked reads the address a customer's text gives before they
+// were asked for it (givenEmail) as the answer: no prompt goes out. The
+// text records that it is the answer (its claim) before anything else, so
+// that a retry reads it again whatever the lead has become meanwhile; then
+// it takes the period's claim, so that no prompt follows within the
+// period even where the store loses the bridge's markers.
+func (r *Relay) identityUnasked(ctx context.Context, key store.ThreadKey, in inboundJob, d delivery, claimed bool) error {
+	if !claimed {
+		mctx, cancel := detached(ctx)
+		err := r.st.Mark(mctx, string(markIdentityClaim(in.MessageSID)))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("relay: identity bridge: recording the answer: %w", err)
+		}
+	}
+	// Taken or found taken (by this text's earlier attempt, or by a prompt
+	// the store forgot): either way no prompt goes out within the period.
+	if _, err := r.st.MarkSeen(ctx, seenIdentityPrompt(bareNumber(key.Customer)), r.cfg.Identity.Period); err != nil {
+		return fmt.Errorf("relay: identity bridge: recording the answer: %w", err)
+	}
+	return r.identityAnswer(ctx, key, in, d, 0, answerUnasked)
 }
 
 // identityPrompt asks the customer for their email, once, when they may be
@@ -230,6 +291,14 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 		if err != nil || !ask {
 			return err
 		}
+	}
+	// A text that gives an address is the answer: the customer is not
+	// asked for what they just said. Its claim tells a retry, whose body
+	// decides the same way, to read it whatever the lead has become.
+	if _, given := givenEmail(in.Body); given {
+		return r.identityUnasked(ctx, key, in, d, claimed)
+	}
+	if !claimed {
 		fresh, err := r.st.MarkSeen(ctx, seenIdentityPrompt(phone), b.Period)
 		if err != nil {
 			return fmt.Errorf("relay: identity bridge: recording the prompt: %w", err)
@@ -385,18 +454,24 @@ func (r *Relay) mayAsk(ctx context.Context, key store.ThreadKey, optChange int) 
 	return true, nil
 }
 
-// identityAnswer reads the customer's answer to the prompt and attaches
-// the number to the user whose email it holds. The number is never asked
-// again, whatever the answer.
-func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inboundJob, d delivery, optChange int) error {
+// identityAnswer reads the customer's answer (kind says why the text is
+// the answer) and attaches the number to the user whose email it holds.
+// The number is never asked again, whatever the answer.
+func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inboundJob, d delivery, optChange int, kind answerKind) error {
 	b := r.cfg.Identity
 	phone := bareNumber(key.Customer)
 	if optChange != 0 {
 		return r.identityEnd(ctx, phone, "opted") // the opt-out note says it all
 	}
+	say := func(body string) error {
+		return r.identityNote(ctx, d.convID, in.MessageSID, body+noteIdentityUnasked(kind))
+	}
 	email, ok := extractEmail(in.Body)
+	if kind != answerToPrompt {
+		email, ok = givenEmail(in.Body)
+	}
 	if !ok {
-		if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityNoEmail()); err != nil {
+		if err := say(noteIdentityNoEmail()); err != nil {
 			return err
 		}
 		return r.identityEnd(ctx, phone, "no_email")
@@ -407,14 +482,14 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 	}
 	if err != nil {
 		r.log.Warn("relay: identity bridge: Intercom refuses the search by email", "err", err)
-		if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityNotSearched(email)); err != nil {
+		if err := say(noteIdentityNotSearched(email)); err != nil {
 			return err
 		}
 		return r.identityEnd(ctx, phone, "no_user")
 	}
 	user, leads := pickUser(found, email)
 	if user == nil {
-		if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityNoUser(email, leads)); err != nil {
+		if err := say(noteIdentityNoUser(email, leads)); err != nil {
 			return err
 		}
 		return r.identityEnd(ctx, phone, "no_user")
@@ -429,7 +504,7 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 		if leadID == "" {
 			note, outcome = noteIdentityLinked(*user, email, link, "the relay has no contact on record for this number"), "linked"
 		}
-		if err := r.identityNote(ctx, d.convID, in.MessageSID, note); err != nil {
+		if err := say(note); err != nil {
 			return err
 		}
 		return r.identityEnd(ctx, phone, outcome)
@@ -448,7 +523,7 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 			if cur.ID != user.ID {
 				note = noteIdentityOtherUser(*user, *cur, email, link, userLink(b.WorkspaceID, cur.ID))
 			}
-			if err := r.identityNote(ctx, d.convID, in.MessageSID, note); err != nil {
+			if err := say(note); err != nil {
 				return err
 			}
 			return r.identityEnd(ctx, phone, "linked")
@@ -481,7 +556,7 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 	case err == nil:
 	case intercom.IsInvalidMerge(err) || refused(err):
 		r.log.Info("relay: identity bridge: Intercom refused the merge; linking by note", "err", err)
-		if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityLinked(*user, email, link, mergeRefusal(err))); err != nil {
+		if err := say(noteIdentityLinked(*user, email, link, mergeRefusal(err))); err != nil {
 			return err
 		}
 		return r.identityEnd(ctx, phone, "linked")
@@ -492,7 +567,7 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 	// again and writes the same note, which the note's look finds; adopted
 	// first, a retry would take the number for the user's already and
 	// write another note.
-	if err := r.identityNote(ctx, d.convID, in.MessageSID, noteIdentityMerged(*user, leadID, email, link)); err != nil {
+	if err := say(noteIdentityMerged(*user, leadID, email, link)); err != nil {
 		return err
 	}
 	if err := r.adoptMergedLead(ctx, key, leadID, user.ID); err != nil {

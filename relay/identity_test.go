@@ -589,10 +589,11 @@ func TestIdentityMetrics(t *testing.T) {
 	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true },
 		func(c *relay.Config) { c.MeterProvider = mp })
 	h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
-	const other = "+14155550124"
+	const other, third = "+14155550124", "+14155550125"
 	for _, tx := range []struct{ from, body string }{
 		{customer, "hi"}, {customer, "ann@example.com"}, {customer, "thanks"},
 		{other, "hi"}, {other, "no"},
+		{third, "it's bob@example.org"}, {third, "hello?"}, // given unasked: not asked
 	} {
 		h.text(tx.from, tx.body)
 		h.drain()
@@ -612,7 +613,7 @@ func TestIdentityMetrics(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]int64{"asked": 2, "merged": 1, "no_email": 1}
+	want := map[string]int64{"asked": 2, "merged": 1, "no_email": 1, "no_user": 1}
 	if !maps.Equal(got, want) {
 		t.Errorf("smsrelay.identity = %v, want %v", got, want)
 	}

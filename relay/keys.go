@@ -360,7 +360,8 @@ func markUnsureIdentityPrompt(messageSID string) marker {
 }
 
 // markIdentityClaim: customer text messageSID took the period's claim to
-// the prompt (seenIdentityPrompt) and may send it.
+// the prompt (seenIdentityPrompt) and may send it, or, when it gives an
+// address (givenEmail), it is the answer and no prompt is sent.
 func markIdentityClaim(messageSID string) marker { return marker("identity-claim:" + messageSID) }
 
 // markUnsureIdentityMerge: the merge that answer messageSID set off may

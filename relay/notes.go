@@ -209,6 +209,18 @@ func noteIdentityNoEmail() string {
 	return "<p>The customer's answer to our question about their email address holds no address. The number stays a lead and is not asked again.</p>"
 }
 
+// noteIdentityUnasked ends a note about an answer that was not a reply to
+// the prompt (kind), saying so: "" for a reply to the prompt.
+func noteIdentityUnasked(kind answerKind) string {
+	switch kind {
+	case answerUnasked:
+		return "<p>The customer gave this address without being asked, so we did not ask them for it, and will not.</p>"
+	case answerCrossed:
+		return "<p>The customer gave this address in a text sent before our question reached them; their next text is not read as an answer.</p>"
+	}
+	return ""
+}
+
 // noteIdentityNotSearched: Intercom refused the search by email.
 func noteIdentityNotSearched(email string) string {
 	return fmt.Sprintf("<p>The customer says their email address is %s, but Intercom refused to search contacts by email, so the number stays a lead. Look the address up and merge by hand if it is theirs.</p>",

@@ -1,0 +1,397 @@
+package relay_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smsrelay/smsrelay/intercom/intercomtest"
+	"github.com/smsrelay/smsrelay/relay"
+	"github.com/smsrelay/smsrelay/store"
+	"github.com/smsrelay/smsrelay/store/memstore"
+	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
+)
+
+// unaskedNote is in the notes about an address given without being asked.
+const unaskedNote = "without being asked"
+
+// emailSearches counts the searches by email Intercom saw.
+func (h *harness) emailSearches() int {
+	n := 0
+	for _, r := range h.ic.Requests() {
+		if r.Path == "/contacts/search" && strings.Contains(string(r.Body), `"email"`) {
+			n++
+		}
+	}
+	return n
+}
+
+// identityNotes returns the identity bridge's notes on conversation id:
+// the prompt's and what an answer did.
+func (h *harness) identityNotes(id string) []string {
+	h.t.Helper()
+	var out []string
+	for _, n := range notes(h.conversation(id)) {
+		if strings.Contains(n, "email address") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// A first text that already gives the customer's address is the answer:
+// no prompt goes out, the lead is merged into the user once, the text is on
+// the conversation before the note, and the number is never asked later.
+func TestIdentityAddressInFirstTextMerges(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	const first = "hi it's Ann@Example.com, my order is late"
+	h.text(customer, first)
+	h.drain()
+	if n := h.prompts(customer); n != 0 {
+		t.Fatalf("%d prompts, want none: the customer gave their address", n)
+	}
+	lead := h.leadOf(customer)
+	if lead.MergedInto != user.ID {
+		t.Fatalf("lead merged into %q, want the user %s", lead.MergedInto, user.ID)
+	}
+	conv := h.onlyConversation()
+	merged := h.notesWith(conv.ID, "now belongs to")
+	if len(merged) != 1 || !strings.Contains(merged[0], "Ann Lee") || !strings.Contains(merged[0], unaskedNote) {
+		t.Errorf("merge notes = %q, want one naming the user and saying the address was given unasked", merged)
+	}
+	if got := h.notesWith(conv.ID, "we asked"); len(got) != 0 {
+		t.Errorf("prompt notes = %q, want none", got)
+	}
+	// The customer's text first, then the note.
+	if conv.Source.Body == "" || !strings.Contains(conv.Source.Body, "my order is late") {
+		t.Errorf("conversation opens with %q, want the customer's text", conv.Source.Body)
+	}
+
+	h.text(customer, "Any news?")
+	h.drain()
+	h.text(customer, "hello?")
+	h.drain()
+	conv = h.onlyConversation()
+	if n := h.prompts(customer); n != 0 {
+		t.Errorf("%d prompts after later texts, want none", n)
+	}
+	if n := len(h.identityNotes(conv.ID)); n != 1 {
+		t.Errorf("%d identity notes, want the merge's only: %q", n, notes(conv))
+	}
+	if got := contactParts(conv); len(got) != 3 {
+		t.Errorf("customer's texts = %q, want all 3", got)
+	}
+	last := conv.Parts[len(conv.Parts)-1]
+	if last.Author.ID != user.ID || !strings.Contains(last.Body, "hello?") {
+		t.Errorf("last part = %+v, want the text by the user", last)
+	}
+	if n := h.requestsTo("/contacts/merge"); n != 1 {
+		t.Errorf("%d merge requests, want 1", n)
+	}
+	if n := h.emailSearches(); n != 1 {
+		t.Errorf("%d searches by email, want 1", n)
+	}
+}
+
+// Intercom refuses the merge (not duplicates, the default): the address
+// in the first text links the lead to the user by note; no prompt, then or
+// later.
+func TestIdentityAddressInFirstTextLinks(t *testing.T) {
+	h := identityHarness(t, nil)
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "Hello, ann@example.com here. Where is my parcel?")
+	h.drain()
+	h.text(customer, "hello again")
+	h.drain()
+	if n := h.prompts(customer); n != 0 {
+		t.Errorf("%d prompts, want none", n)
+	}
+	if lead := h.leadOf(customer); lead.MergedInto != "" {
+		t.Errorf("lead merged into %s, want it kept", lead.MergedInto)
+	}
+	conv := h.onlyConversation()
+	linked := h.notesWith(conv.ID, "stays a lead")
+	if len(linked) != 1 || !strings.Contains(linked[0], "/users/"+user.ID) || !strings.Contains(linked[0], unaskedNote) {
+		t.Errorf("link notes = %q, want one naming the user, saying the address was given unasked", linked)
+	}
+	if n := len(h.identityNotes(conv.ID)); n != 1 {
+		t.Errorf("%d identity notes, want 1: %q", n, notes(conv))
+	}
+}
+
+// An address in the first text that no user has: a note says so, nothing
+// is created, and the number is not asked (it would be asked for what it
+// just said).
+func TestIdentityAddressInFirstTextNoUser(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	h.text(customer, "bob@example.org - I need to change my booking")
+	h.drain()
+	h.text(customer, "I mean, today")
+	h.drain()
+	if n := h.prompts(customer); n != 0 {
+		t.Errorf("%d prompts, want none", n)
+	}
+	conv := h.onlyConversation()
+	got := h.notesWith(conv.ID, "no Intercom user has it")
+	if len(got) != 1 || !strings.Contains(got[0], "bob@example.org") || !strings.Contains(got[0], unaskedNote) {
+		t.Errorf("notes = %q, want one saying no user has the address, given unasked", notes(conv))
+	}
+	if n := len(h.identityNotes(conv.ID)); n != 1 {
+		t.Errorf("%d identity notes, want 1: %q", n, notes(conv))
+	}
+	if n := len(h.ic.Contacts()); n != 1 {
+		t.Errorf("Intercom holds %d contacts, want the lead only", n)
+	}
+	if n := h.emailSearches(); n != 1 {
+		t.Errorf("%d searches by email, want 1", n)
+	}
+}
+
+// Two different addresses: which is the customer's is theirs to say, so
+// the prompt goes out as for a text without one, and the answer decides.
+// The same address twice is one address.
+func TestIdentityAddressesInFirstText(t *testing.T) {
+	t.Run("two", func(t *testing.T) {
+		h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+		user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+		h.addUser("Sales", "sales@example.org", time.Now().Add(-time.Hour))
+		h.text(customer, "I'm ann@example.com, I wrote to sales@example.org twice")
+		h.drain()
+		if n := h.prompts(customer); n != 1 {
+			t.Fatalf("%d prompts, want 1", n)
+		}
+		if n := h.emailSearches(); n != 0 {
+			t.Errorf("%d searches by email before the answer, want none", n)
+		}
+		h.text(customer, "ann@example.com")
+		h.drain()
+		if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
+			t.Errorf("lead merged into %q, want %s", c.MergedInto, user.ID)
+		}
+		if got := h.notesWith(h.onlyConversation().ID, unaskedNote); len(got) != 0 {
+			t.Errorf("notes say the address was given unasked: %q", got)
+		}
+	})
+	t.Run("one twice", func(t *testing.T) {
+		h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+		user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+		h.text(customer, "ann@example.com (ANN@EXAMPLE.COM)")
+		h.drain()
+		if n := h.prompts(customer); n != 0 {
+			t.Errorf("%d prompts, want none", n)
+		}
+		if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
+			t.Errorf("lead merged into %q, want %s", c.MergedInto, user.ID)
+		}
+	})
+}
+
+// Lost answers and a cut-off between the steps of an address given unasked:
+// the merge is made once, its note is written once, and no prompt goes
+// out, though the lead is a user's by the time the job runs again.
+func TestIdentityUnaskedSideEffectsOnceAcrossLostAnswers(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	// Intercom starts the conversation with the text and answers 502; then
+	// merges and answers 502; then takes the merge's note and answers 502.
+	if err := h.ic.Fail("POST", "/conversations", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ic.Fail("POST", "/contacts/merge", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "hi it's ann@example.com, my order is late")
+	h.drain()
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
+		t.Fatalf("lead merged into %q, want the user", c.MergedInto)
+	}
+	if n := h.requestsTo("/contacts/merge"); n != 1 {
+		t.Errorf("%d merge requests, want 1 (the retry looks first)", n)
+	}
+	conv := h.onlyConversation()
+	if got := h.notesWith(conv.ID, "now belongs to"); len(got) != 1 {
+		t.Errorf("merge notes = %q, want 1", got)
+	}
+	if n := textCount(conv, "my order is late"); n != 1 {
+		t.Errorf("the text was posted %d times, want 1", n)
+	}
+	h.text(customer, "thanks")
+	h.drain()
+	if n := h.prompts(customer); n != 0 {
+		t.Errorf("%d prompts, want none", n)
+	}
+	if n := len(h.identityNotes(conv.ID)); n != 1 {
+		t.Errorf("%d identity notes, want 1: %q", n, notes(h.conversation(conv.ID)))
+	}
+}
+
+// The merge of an address given unasked takes effect but never answers
+// (the job's lease runs out): the job's next run finds the merge done and
+// writes its note, once.
+func TestIdentityUnaskedMergeCutOffInFlight(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true },
+		func(c *relay.Config) { c.Lease = 200 * time.Millisecond })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	if err := h.ic.Fail("POST", "/contacts/merge", intercomtest.Fault{Hang: true, Commit: true, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "ann@example.com - where is my order?")
+	// Run until the merge was made; the hung request holds the job until
+	// its lease runs out.
+	for i := 0; i < 200 && h.requestsTo("/contacts/merge") == 0; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, _ = h.r.RunOnce(ctx)
+		cancel()
+	}
+	h.drain()
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
+		t.Fatalf("lead not merged into the user")
+	}
+	conv := h.onlyConversation()
+	if got := h.notesWith(conv.ID, "now belongs to"); len(got) != 1 {
+		t.Errorf("merge notes = %q, want 1", notes(conv))
+	}
+	if n := h.requestsTo("/contacts/merge"); n != 1 {
+		t.Errorf("%d merge requests, want 1 (the next run looks first)", n)
+	}
+	if n := h.prompts(customer); n != 0 {
+		t.Errorf("%d prompts, want none", n)
+	}
+}
+
+// Where the bridge would not ask, an address in a text is not read either:
+// an opted-out number, WhatsApp, a known user, an opt-out (a text Twilio's
+// Advanced Opt-Out took for STOP).
+func TestIdentityAddressNotReadWhereNotAsked(t *testing.T) {
+	for _, tc := range []struct {
+		name, from, body string
+		setup            func(h *harness)
+	}{
+		{"opted out", customer, "it's ann@example.com", func(h *harness) {
+			if err := h.st.SetOptedOut(context.Background(), store.ThreadKey{Customer: customer, Sender: ourNumber}, true); err != nil {
+				h.t.Fatal(err)
+			}
+		}},
+		{"whatsapp", "whatsapp:" + customer, "it's ann@example.com", nil},
+		{"known user", customer, "my other address is ann@example.com", func(h *harness) {
+			if _, err := h.ic.AddContact(intercomtest.Contact{Role: "user", Phone: customer, Email: "lee@example.com", CreatedAt: time.Now().Add(-time.Hour)}); err != nil {
+				h.t.Fatal(err)
+			}
+		}},
+		{"stop", customer, "STOP ann@example.com", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+			h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+			if tc.setup != nil {
+				tc.setup(h)
+			}
+			form := twiliotest.InboundForm(tc.from, ourNumber, tc.body)
+			if strings.HasPrefix(tc.from, "whatsapp:") {
+				form = twiliotest.InboundForm(tc.from, "whatsapp:"+ourNumber, tc.body)
+			}
+			if strings.HasPrefix(tc.body, "STOP") {
+				form.Set("OptOutType", "STOP")
+			}
+			h.textForm(form)
+			h.drain()
+			if n := h.emailSearches(); n != 0 {
+				t.Errorf("%d searches by email, want none", n)
+			}
+			if n := h.requestsTo("/contacts/merge"); n != 0 {
+				t.Errorf("%d merge requests, want none", n)
+			}
+			if n := len(h.sent()); n != 0 {
+				t.Errorf("%d texts sent, want none", n)
+			}
+			for _, c := range h.ic.Conversations() {
+				if got := h.identityNotes(c.ID); len(got) != 0 {
+					t.Errorf("identity notes on conversation %s: %q", c.ID, got)
+				}
+			}
+		})
+	}
+}
+
+// A text that gives an address and crossed the prompt (sent before it went
+// out) is the answer; the text after it is not read as one.
+func TestIdentityAddressCrossingThePrompt(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.text(customer, "Hello")
+	h.text(customer, "oh and I'm ann@example.com")
+	h.drain()
+	if n := h.prompts(customer); n != 1 {
+		t.Fatalf("%d prompts, want 1 (the first text set it off)", n)
+	}
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
+		t.Fatalf("lead merged into %q, want the user", c.MergedInto)
+	}
+	conv := h.onlyConversation()
+	merged := h.notesWith(conv.ID, "now belongs to")
+	if len(merged) != 1 || !strings.Contains(merged[0], "before our question reached them") {
+		t.Errorf("merge notes = %q, want one saying the address crossed the question", merged)
+	}
+	h.text(customer, "no thanks")
+	h.drain()
+	if got := h.notesWith(conv.ID, "holds no address"); len(got) != 0 {
+		t.Errorf("the text after the address was read as the answer: %q", got)
+	}
+	if n := h.prompts(customer); n != 1 {
+		t.Errorf("%d prompts, want 1", n)
+	}
+}
+
+// An address given unasked takes the period's claim: a store that lost
+// the bridge's markers still sends no prompt to the number within the
+// period.
+func TestIdentityUnaskedAnswerHoldsThePeriod(t *testing.T) {
+	ms := memstore.New()
+	h := identityHarness(t, nil, func(c *relay.Config) { c.Store, c.Queue = forgetful{ms}, ms })
+	h.text(customer, "bob@example.org here")
+	h.drain()
+	for _, body := range []string{"one", "two"} {
+		h.text(customer, body)
+		h.drain()
+	}
+	if n := h.prompts(customer); n != 0 {
+		t.Errorf("%d prompts, want none within the period", n)
+	}
+}
+
+// An address given unasked never reaches the logs whole, though Intercom's
+// refusal of the search echoes it.
+func TestIdentityUnaskedLogsNoEmail(t *testing.T) {
+	logs := &syncBuffer{}
+	h := identityHarness(t, nil, func(c *relay.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	body := `{"type":"error.list","errors":[{"code":"parameter_invalid","message":"Cannot search for Ann.Lee+shop@example.com"}]}`
+	// The first search, by the unknown number's phone, goes through.
+	if err := h.ic.Fail("POST", "/contacts/search", intercomtest.Fault{Latency: time.Millisecond, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ic.Fail("POST", "/contacts/search", intercomtest.Fault{Status: 400, Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "Hi, it's Ann.Lee+shop@example.com - my order is late")
+	h.drain()
+	if got := h.notesWith(h.onlyConversation().ID, "refused to search"); len(got) != 1 {
+		t.Fatalf("notes of the refused search = %q, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "refuses the search by email") {
+		t.Fatalf("no log of the refusal:\n%s", logs.String())
+	}
+	if s := strings.ToLower(logs.String()); strings.Contains(s, "ann.lee+shop@example.com") || strings.Contains(s, "lee+shop@") {
+		t.Errorf("an email address in the logs:\n%s", logs.String())
+	}
+	if n := h.prompts(customer); n != 0 {
+		t.Errorf("%d prompts, want none", n)
+	}
+}
