@@ -88,7 +88,8 @@ type Policy struct {
 	Bare Bare
 	// Mask gives the text that takes a masked run's place: lead is what
 	// led the run ("+", "%2B", "%2b" or ""), number the run itself, from
-	// its opening bracket or first digit to its last digit.
+	// its opening bracket or first digit to its last digit. It must not
+	// be nil: [KeepShape], [Compact] and [Replace] are the usual ones.
 	Mask func(lead, number string) string
 }
 
