@@ -8,10 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/smsrelay/smsrelay/internal/mask"
 )
 
 // Sentinel errors matched by [Error.Is], so that callers can branch with
@@ -95,8 +96,9 @@ type ErrorItem struct {
 // Error describes the failure: status, then each error item, then the
 // request id. In the items' messages, every number of six digits or more
 // that stands on its own (a phone number, say, possibly written with
-// spaces, dashes or brackets) is replaced with "[number]"; the items
-// themselves keep Intercom's text.
+// spaces, dashes or brackets, or led by "+") is replaced with "[number]",
+// a dotted IPv4 address excepted; the items themselves keep Intercom's
+// text.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
@@ -394,49 +396,17 @@ func newError(status int, body []byte) *Error {
 // maskedNumber stands for a number removed from an error message.
 const maskedNumber = "[number]"
 
-// numberLike matches a run of digits, possibly led by "+" or "(" and broken
-// by up to two spaces, dots, dashes, slashes or brackets between digits:
-// "15551234567", "+1 (555) 123-4567", "0044 7700 900123".
-var numberLike = regexp.MustCompile(`[+(]?\d(?:[ .\-/()]{0,2}\d)*`)
+// messagePolicy is how errors mask the numbers Intercom's messages may
+// echo: every run of six digits or more, possibly led by "+" or "(" and
+// broken by spaces, dots, dashes, slashes or brackets ("15551234567",
+// "+1 (555) 123-4567", "0044 7700 900123"), that stands on its own (not
+// glued to letters or digits, as the digits inside a hex id or a word are)
+// becomes maskedNumber, so that a phone number Intercom echoes in an error
+// message does not reach logs.
+var messagePolicy = mask.Policy{MinDigits: 6, Bare: mask.Words, Mask: mask.Replace(maskedNumber)}
 
-// maskNumbers replaces in s every number-like run that holds six digits or
-// more and stands on its own (not glued to letters, as digits inside a hex
-// id or a word are) with maskedNumber, so that a phone number Intercom echoes
-// in an error message does not reach logs.
-func maskNumbers(s string) string {
-	locs := numberLike.FindAllStringIndex(s, -1)
-	if locs == nil {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for _, l := range locs {
-		start, end := l[0], l[1]
-		run := s[start:end]
-		digits := 0
-		for _, r := range run {
-			if r >= '0' && r <= '9' {
-				digits++
-			}
-		}
-		glued := start > 0 && run[0] != '+' && isWordByte(s[start-1]) || end < len(s) && isWordByte(s[end])
-		if digits < 6 || glued {
-			continue
-		}
-		b.WriteString(s[last:start])
-		b.WriteString(maskedNumber)
-		last = end
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-func isWordByte(c byte) bool {
-	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
-}
+// maskNumbers masks the numbers in s (see messagePolicy).
+func maskNumbers(s string) string { return mask.Numbers(s, messagePolicy) }
 
 // redactedError masks numbers (see maskNumbers) in the message of the
 // error it wraps, such as a JSON decoding error that quotes a value of the

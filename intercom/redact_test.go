@@ -26,6 +26,12 @@ func TestErrorMasksNumbers(t *testing.T) {
 		{"Exceeded rate limit of 83 in 10_seconds", nil, []string{"Exceeded rate limit of 83 in 10_seconds"}, 0},
 		{"A contact matching those details already exists with id=6762f0dd1234567b2193bb83", nil, []string{"id=6762f0dd1234567b2193bb83"}, 0},
 		{"code 12345 is short", nil, []string{"12345"}, 0},
+		// Punctuation outside ASCII, or a URL-encoded '+', does not hide
+		// a number.
+		{"The phone number “+15551234567” is invalid", []string{"15551234567"}, []string{"The phone number “", "” is invalid"}, 1},
+		{"numéro «15551234567» déjà pris", []string{"15551234567"}, []string{"numéro «", "» déjà pris"}, 1},
+		{"电话号码15551234567。", []string{"15551234567"}, []string{"电话号码", "。"}, 1},
+		{"GET /contacts?phone=%2B15551234567", []string{"15551234567"}, []string{"phone="}, 1},
 	}
 	for _, tt := range tests {
 		e := &Error{StatusCode: 400, RequestID: "0f1e2d3c-aaaa-4bbb-8ccc-dddd11112222",

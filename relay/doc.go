@@ -339,7 +339,9 @@
 //   - handlers.go: the HTTP layer (bounds, signatures, enqueueing).
 //   - inbound.go, outbound.go, status.go: the jobs of a customer's text, an
 //     Intercom notification and a Twilio status callback.
-//   - logging.go: masking of phone numbers in every log record.
+//   - logging.go: masking of phone numbers and email addresses in every
+//     log record, with the module's one masker (internal/mask) and the
+//     logs' policy: bare digit runs, such as Intercom ids, stay.
 //   - internal/jobs: the job runner (workers, leases and heartbeat, retry
 //     policy, dispatch by kind), which knows nothing of SMS.
 //

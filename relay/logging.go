@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
-	"strings"
 
-	"github.com/smsrelay/smsrelay/twiliosms"
+	"github.com/smsrelay/smsrelay/internal/mask"
 )
 
 // The relay's logs never carry a full phone number or email address,
@@ -18,44 +16,16 @@ import (
 // naming the number or the address the identity bridge searched for).
 // Message bodies are never logged.
 
-// phoneLike matches what reads as a phone number in free text: an
-// international number (+, or %2B in a URL, and 7 to 15 digits, maybe with
-// separators), or a
-// North American number written with separators. Bare digit runs are left
-// alone: Intercom's ids are long digit runs too.
-var phoneLike = regexp.MustCompile(`(?:\+|%2[Bb])\d(?:(?:[ \-./()]|%20){0,3}\d){6,14}|\(?\b\d{3}\)?(?:[ \-./]|%20)\d{3}(?:[ \-./]|%20)\d{4}\b`)
-
-// emailLike matches what reads as an email address in free text, its @
-// maybe URL-encoded (%40). The local part leaves out the atext characters that delimit a URL's
-// query (/ ? = & %), so that "?email=ann%40example.com" masks the address
-// only.
-var emailLike = regexp.MustCompile("[A-Za-z0-9.!#$'*+^_`{|}~-]+(?:@|%40)[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)+")
-
-// maskEmail keeps the first character of an address and its top-level
-// domain: "ann@example.com" is logged as "a***@***.com".
-func maskEmail(m string) string {
-	tld := m[strings.LastIndexByte(m, '.')+1:]
-	return m[:1] + "***@***." + tld
-}
+// logPolicy is how logs mask phone numbers: an international number (+,
+// or %2B in a URL, and 7 digits or more, maybe with separators), or a North
+// American number written with separators, logged as twiliosms.MaskAddress
+// masks it once its separators are gone ("+141******23"). Bare digit runs
+// are left alone: Intercom's ids are long digit runs too.
+var logPolicy = mask.Policy{MinDigits: 7, Bare: mask.NANP, Mask: mask.Compact}
 
 // redact masks what looks like a phone number or an email address in s.
 func redact(s string) string {
-	if strings.Contains(s, "@") || strings.Contains(s, "%40") {
-		s = emailLike.ReplaceAllStringFunc(s, maskEmail)
-	}
-	if !strings.ContainsAny(s, "0123456789") {
-		return s
-	}
-	return phoneLike.ReplaceAllStringFunc(s, func(m string) string {
-		m = strings.NewReplacer("%2B", "+", "%2b", "+", "%20", " ").Replace(m)
-		digits := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' || r == '+' {
-				return r
-			}
-			return -1
-		}, m)
-		return twiliosms.MaskAddress(digits)
-	})
+	return mask.Numbers(mask.Emails(s), logPolicy)
 }
 
 // redactHandler masks phone numbers and email addresses in every record before passing it on.

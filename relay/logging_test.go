@@ -21,12 +21,13 @@ func TestRedact(t *testing.T) {
 		{"+44 (0)20 7946 0958", "+440********58"},
 		{"To=%2B1%20415%20555%200123", "To=+141******23"},
 		{"call 415/555/0123", "call ********23"},
+		{"call (415)555-0123", "call ********23"},
+		{"1 415 555 0123", "*********23"},
+		{"+1415555012345678", "+141***********78"},
 		{"conversation 215468889786478 part 7843", "conversation 215468889786478 part 7843"},
 		{"intercom: POST /conversations/215468889786478/reply: 502", "intercom: POST /conversations/215468889786478/reply: 502"},
-		{"Cannot search for Ann.Lee+shop@example.com.", "Cannot search for A***@***.com."},
-		{"GET /x?email=ann%40example.co.uk&n=1", "GET /x?email=a***@***.uk&n=1"},
+		{"GET /x?email=ann%40example.co.uk&To=%2B14155550123", "GET /x?email=a***@***.uk&To=+141******23"},
 		{"ann@example.com and +14155550123", "a***@***.com and +141******23"},
-		{"not an address: @example.com, user@localhost", "not an address: @example.com, user@localhost"},
 	} {
 		if got := redact(tc.in); got != tc.want {
 			t.Errorf("redact(%q) = %q, want %q", tc.in, got, tc.want)

@@ -1,11 +1,6 @@
 package twiliosms
 
-import (
-	"regexp"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-)
+import "github.com/smsrelay/smsrelay/internal/mask"
 
 // MaskAddress returns addr with most of its digits replaced by '*', fit
 // for logs and error messages: "+14155550123" gives "+141******23" and
@@ -23,102 +18,15 @@ import (
 // 555-0123" giving "(***) ***-**23", and letters, such as those of a
 // "whatsapp:" prefix or an alphanumeric sender id, are kept. The result
 // is not escaped: quote it (%q) where control characters could matter.
-func MaskAddress(addr string) string {
-	digits, first := 0, -1
-	for i, r := range addr {
-		if unicode.IsDigit(r) {
-			if first < 0 {
-				first = i
-			}
-			digits++
-		}
-	}
-	if digits == 0 {
-		return addr
-	}
-	keepFront, keepBack := 0, 2
-	switch {
-	case digits <= 6:
-		keepBack = 0
-	case first > 0 && addr[first-1] == '+':
-		keepFront = 1
-		if digits >= 9 {
-			keepFront = 3
-		}
-	}
-	var b strings.Builder
-	b.Grow(len(addr))
-	seen := 0
-	for _, r := range addr {
-		if !unicode.IsDigit(r) {
-			b.WriteRune(r)
-			continue
-		}
-		seen++
-		if seen <= keepFront || seen > digits-keepBack {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('*')
-		}
-	}
-	return b.String()
-}
+func MaskAddress(addr string) string { return mask.Address(addr) }
 
-var (
-	// numberLike finds candidate phone numbers in free text: digits with
-	// at most two separators (space, dot, dash, slash, brackets) between
-	// them, perhaps after a '+' or an opening bracket.
-	numberLike = regexp.MustCompile(`\+?\(?[0-9](?:[ .\-/()]{0,2}[0-9])+`)
-	// ipv4Like is a dotted quad, which numberLike would take for a number.
-	ipv4Like = regexp.MustCompile(`^[0-9]{1,3}(\.[0-9]{1,3}){3}$`)
-)
+// errorPolicy is how this package's errors mask the numbers they quote: 7
+// or more digits, after a '+' (or its URL encoding "%2B") or standing as a
+// word of their own, masked with [MaskAddress] so that they keep their
+// shape. Digits inside a longer word, such as a SID ("AC0123456789…") or a
+// hex string, and dotted IPv4 addresses are left alone.
+var errorPolicy = mask.Policy{MinDigits: 7, Bare: mask.Words, Mask: mask.KeepShape}
 
-// maskNumbers masks, with MaskAddress, every run in text that looks like a
-// phone number: 7 or more digits, perhaps with spaces, dots, dashes,
-// slashes or brackets between them, after a '+' (or its URL encoding
-// "%2B"), or standing as a word of its own. Digits inside a longer word,
-// such as a SID ("AC0123456789…") or a hex string, and dotted IPv4
-// addresses are left alone.
-func maskNumbers(text string) string {
-	matches := numberLike.FindAllStringIndex(text, -1)
-	if matches == nil {
-		return text
-	}
-	var b strings.Builder
-	last := 0
-	for _, m := range matches {
-		span := text[m[0]:m[1]]
-		if !phoneLike(text, m[0], m[1]) || ipv4Like.MatchString(span) {
-			continue
-		}
-		b.WriteString(text[last:m[0]])
-		b.WriteString(MaskAddress(span))
-		last = m[1]
-	}
-	if last == 0 {
-		return text
-	}
-	b.WriteString(text[last:])
-	return b.String()
-}
-
-// phoneLike reports whether text[start:end], a numberLike match, should be
-// masked.
-func phoneLike(text string, start, end int) bool {
-	digits := 0
-	for _, c := range []byte(text[start:end]) {
-		if c >= '0' && c <= '9' {
-			digits++
-		}
-	}
-	if digits < 7 {
-		return false
-	}
-	if text[start] == '+' || start >= 3 && strings.EqualFold(text[start-3:start], "%2B") {
-		return true
-	}
-	before, _ := utf8.DecodeLastRuneInString(text[:start])
-	after, _ := utf8.DecodeRuneInString(text[end:])
-	word := func(r rune) bool { return r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r)) }
-	return (start == 0 || !word(before)) && (end == len(text) || !word(after))
-}
+// maskNumbers masks every run in text that looks like a phone number (see
+// errorPolicy).
+func maskNumbers(text string) string { return mask.Numbers(text, errorPolicy) }

@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsrelay/smsrelay/examples/internal/demo"
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/relay"
 	"github.com/smsrelay/smsrelay/store"
-	"github.com/smsrelay/smsrelay/store/memstore"
 	"github.com/smsrelay/smsrelay/twiliosms"
 	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
@@ -63,12 +63,11 @@ type demoMessage struct {
 	at       time.Time
 }
 
-// demo is a self-contained account: fake Twilio and Intercom, a memory
-// store, and the texts seeded.
-type demo struct {
-	tw     *twiliotest.Server
-	ic     *intercomtest.Server
-	st     *memstore.Store
+// account is the demo's self-contained account: fake Twilio and
+// Intercom, a memory store, and the texts seeded.
+type account struct {
+	*demo.Fakes
+	st     store.Store
 	cfg    relay.Config
 	budget int
 	want   map[string][]demoMessage // per customer, oldest first
@@ -76,35 +75,23 @@ type demo struct {
 
 // newDemo starts the fakes and seeds n texts (and a few that the backfill
 // must leave out) into the fake Twilio account's message log.
-func newDemo(n, budget int) (*demo, error) {
+func newDemo(n, budget int) (*account, error) {
 	if n < 1 {
 		return nil, errors.New("-demo wants a positive number of texts")
 	}
-	d := &demo{
-		tw:     twiliotest.NewServer(),
-		ic:     intercomtest.NewServer(intercomtest.WithBudget(budget, 10*time.Second), intercomtest.WithAppID(demoWorkspce)),
-		st:     memstore.New(),
-		budget: budget,
-		want:   map[string][]demoMessage{},
-	}
-	lim := intercom.NewWindowLimiter(budget, 10*time.Second)
-	icClient, err := intercom.NewClient(d.ic.Token, intercom.WithBaseURL(d.ic.URL), intercom.WithHTTPClient(d.ic.Client()), intercom.WithLimiter(lim))
+	fakes, err := demo.Start(demo.Options{
+		Intercom: []intercomtest.Option{intercomtest.WithBudget(budget, 10*time.Second), intercomtest.WithAppID(demoWorkspce)},
+		Limiter:  intercom.NewWindowLimiter(budget, 10*time.Second),
+	})
 	if err != nil {
-		d.close()
 		return nil, err
 	}
-	twClient, err := twiliosms.NewClient(d.tw.AccountSID, d.tw.AuthToken, twiliosms.WithBaseURL(d.tw.URL), twiliosms.WithHTTPClient(d.tw.Client()))
-	if err != nil {
-		d.close()
-		return nil, err
-	}
-	d.cfg = relay.Config{
-		Intercom: icClient, Twilio: twClient, Store: d.st, Limiter: lim,
-		PublicURL: "https://relay.example.com", TwilioAuthTokens: []string{d.tw.AuthToken}, WebhookSecrets: []string{d.ic.ClientSecret},
-		NoteAuthor:   demoNoteBy,
-		Paging:       relay.Paging{AgentPhones: map[string]string{demoAgent: demoAgentPh}, WorkspaceID: demoWorkspce},
-		PollInterval: 20 * time.Millisecond,
-	}
+	d := &account{Fakes: fakes, cfg: fakes.Config(), budget: budget, want: map[string][]demoMessage{}}
+	d.st = d.cfg.Store
+	d.cfg.PublicURL = "https://relay.example.com"
+	d.cfg.NoteAuthor = demoNoteBy
+	d.cfg.Paging = relay.Paging{AgentPhones: map[string]string{demoAgent: demoAgentPh}, WorkspaceID: demoWorkspce}
+	d.cfg.PollInterval = 20 * time.Millisecond
 	d.seed(n)
 	return d, nil
 }
@@ -112,7 +99,7 @@ func newDemo(n, budget int) (*demo, error) {
 // seed puts n texts of max(3, n/25) customers into the log, spread over
 // two weeks: each customer's thread starts with their text or ours, and
 // goes back and forth.
-func (d *demo) seed(n int) {
+func (d *account) seed(n int) {
 	rng := rand.New(rand.NewPCG(12, 2026))
 	customers := max(3, n/25)
 	step := 14 * 24 * time.Hour / time.Duration(n)
@@ -149,19 +136,14 @@ func (d *demo) seed(n int) {
 		twiliotest.LogMessage{From: "72345", To: demoNumberA, Direction: twiliosms.DirectionInbound, DateSent: demoStart.Add(2 * time.Hour), Body: "Your verification code is 123456"},
 		twiliotest.LogMessage{From: demoNumberB, To: "+16285550100", Direction: twiliosms.DirectionOutboundAPI, Status: "scheduled", DateSent: demoStart.Add(3 * time.Hour), Body: "Sale starts Friday"},
 	)
-	d.tw.AddHistory(log...)
-}
-
-func (d *demo) close() {
-	d.tw.Close()
-	d.ic.Close()
+	d.TW.AddHistory(log...)
 }
 
 // check verifies that Intercom holds every seeded text exactly once, per
 // customer in the order they were sent (finding contacts and threads in
 // st, the relay's store), and that the fake never answered 429. It
 // returns how many texts it found.
-func (d *demo) check(ctx context.Context, st store.Store) (int, error) {
+func (d *account) check(ctx context.Context, st store.Store) (int, error) {
 	var problems []string
 	found := 0
 	for cust, want := range d.want {
@@ -171,7 +153,7 @@ func (d *demo) check(ctx context.Context, st store.Store) (int, error) {
 			continue
 		}
 		var bodies []string
-		for _, n := range d.ic.ContactNotes(contactID) {
+		for _, n := range d.IC.ContactNotes(contactID) {
 			bodies = append(bodies, n.Body)
 		}
 		threads := 0
@@ -184,7 +166,7 @@ func (d *demo) check(ctx context.Context, st store.Store) (int, error) {
 				return 0, err
 			}
 			threads++
-			conv, ok := d.ic.Conversation(th.ConversationID)
+			conv, ok := d.IC.Conversation(th.ConversationID)
 			if !ok {
 				problems = append(problems, fmt.Sprintf("conversation %s is missing", th.ConversationID))
 				continue
@@ -216,7 +198,7 @@ func (d *demo) check(ctx context.Context, st store.Store) (int, error) {
 			}
 		}
 	}
-	if n := d.ic.RateLimited(); n > 0 {
+	if n := d.IC.RateLimited(); n > 0 {
 		problems = append(problems, fmt.Sprintf("the fake Intercom answered 429 %d times", n))
 	}
 	if len(problems) > 0 {
@@ -227,7 +209,7 @@ func (d *demo) check(ctx context.Context, st store.Store) (int, error) {
 }
 
 // total is how many texts were seeded to be imported.
-func (d *demo) total() int {
+func (d *account) total() int {
 	n := 0
 	for _, w := range d.want {
 		n += len(w)

@@ -166,14 +166,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var (
 		cfg     relay.Config
 		closeFn func()
-		d       *demo
+		d       *account
 		budget  int
 	)
 	if f.demo > 0 {
 		if d, err = newDemo(f.demo, f.budget); err != nil {
 			return err
 		}
-		cfg, closeFn, budget = d.cfg, d.close, f.budget
+		cfg, closeFn, budget = d.cfg, d.Close, f.budget
 		f.workers = true
 		fmt.Fprintf(stdout, "Demo: a fake Twilio account with %d texts of %d customers on two numbers (and 4 to leave out), a fake Intercom at %d requests / 10 s.\n\n",
 			d.total(), len(d.want), f.budget)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func TestEnvironmentRunOnRedisResumesAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.close()
+	defer d.Close()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	prefix := "bftest-" + hex.EncodeToString(b) + ":"
@@ -45,19 +46,15 @@ func TestEnvironmentRunOnRedisResumesAcrossProcesses(t *testing.T) {
 			client.Del(ctx, keys...)
 		}
 	})
-	env := map[string]string{
+	env := d.Env()
+	maps.Copy(env, map[string]string{
 		"SMSRELAY_STORE_URL":    redisURL,
 		"SMSRELAY_REDIS_PREFIX": prefix,
-		"INTERCOM_ACCESS_TOKEN": d.ic.Token,
 		"INTERCOM_ADMIN_ID":     demoNoteBy,
-		"INTERCOM_BASE_URL":     d.ic.URL,
 		"INTERCOM_RATE_LIMIT":   "2000",
-		"TWILIO_ACCOUNT_SID":    d.tw.AccountSID,
-		"TWILIO_AUTH_TOKEN":     d.tw.AuthToken,
-		"TWILIO_BASE_URL":       d.tw.URL,
 		"SMSRELAY_AGENT_PHONES": demoAgent + "=" + demoAgentPh,
 		"INTERCOM_WORKSPACE_ID": demoWorkspce,
-	}
+	})
 	getenv := func(k string) string { return env[k] }
 	args := []string{"-since", "2026-11-01", "-until", "2026-11-17", "-workers"}
 	var out, errOut bytes.Buffer

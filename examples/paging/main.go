@@ -14,16 +14,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"time"
 
-	"github.com/smsrelay/smsrelay/intercom"
+	"github.com/smsrelay/smsrelay/examples/internal/demo"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/relay"
-	"github.com/smsrelay/smsrelay/store/memstore"
-	"github.com/smsrelay/smsrelay/twiliosms"
 	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
@@ -46,59 +42,32 @@ func main() {
 func run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ic := intercomtest.NewServer(intercomtest.WithAppID(workspace))
-	defer ic.Close()
-	tw := twiliotest.NewServer()
-	defer tw.Close()
-	icClient, err := intercom.NewClient(ic.Token, intercom.WithBaseURL(ic.URL), intercom.WithHTTPClient(ic.Client()))
+	fakes, err := demo.Start(demo.Options{Intercom: []intercomtest.Option{intercomtest.WithAppID(workspace)}})
 	if err != nil {
 		return err
 	}
-	twClient, err := twiliosms.NewClient(tw.AccountSID, tw.AuthToken, twiliosms.WithBaseURL(tw.URL), twiliosms.WithHTTPClient(tw.Client()))
+	defer fakes.Close()
+	ic, tw := fakes.IC, fakes.TW
+	cfg := fakes.Config()
+	cfg.NoteAuthor = botAdmin
+	cfg.DefaultRoute = relay.Route{AdminID: agentID}
+	cfg.Paging = relay.Paging{
+		AgentPhones: map[string]string{agentID: agentPhone},
+		WorkspaceID: workspace,
+		// Tag: "urgent" and AckWindow: 30 minutes are the defaults;
+		// After: 10 * time.Minute would also page on a text left
+		// waiting that long.
+	}
+	host, err := fakes.Serve(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	publicURL := "http://" + ln.Addr().String()
-	r, err := relay.New(relay.Config{
-		Intercom:         icClient,
-		Twilio:           twClient,
-		Store:            memstore.New(),
-		PublicURL:        publicURL,
-		TwilioAuthTokens: []string{tw.AuthToken},
-		WebhookSecrets:   []string{ic.ClientSecret},
-		NoteAuthor:       botAdmin,
-		DefaultRoute:     relay.Route{AdminID: agentID},
-		Paging: relay.Paging{
-			AgentPhones: map[string]string{agentID: agentPhone},
-			WorkspaceID: workspace,
-			// Tag: "urgent" and AckWindow: 30 minutes are the defaults;
-			// After: 10 * time.Minute would also page on a text left
-			// waiting that long.
-		},
-		PollInterval: 10 * time.Millisecond,
-	})
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("POST /twilio/messages", r.TwilioHandler())
-	mux.Handle("POST /twilio/status", r.StatusHandler())
-	mux.Handle("POST /intercom/webhooks", r.IntercomHandler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-	runDone := make(chan error, 1)
-	go func() { runDone <- r.Run(ctx) }()
+	defer host.Close()
 
 	text := func(from, body string) error {
 		fmt.Printf("SMS %s → %s: %q\n", from, ourNumber, body)
-		status, _, err := twiliotest.Post(ctx, nil, tw.AuthToken, publicURL+"/twilio/messages", twiliotest.InboundForm(from, ourNumber, body))
-		if err != nil || status != http.StatusOK {
-			return fmt.Errorf("inbound webhook: %d %v", status, err)
+		if err := host.Text(ctx, from, ourNumber, body); err != nil {
+			return fmt.Errorf("inbound webhook: %w", err)
 		}
 		return nil
 	}
@@ -107,9 +76,9 @@ func run() error {
 	if err := text(customer, "I was charged twice for order 1042\nPlease refund one"); err != nil {
 		return err
 	}
-	conv, err := waitFor(func() (intercomtest.Conversation, bool) {
+	conv, err := demo.WaitFor(func() (intercomtest.Conversation, bool) {
 		cs := ic.Conversations()
-		return firstOr(cs), len(cs) == 1 && cs[0].AdminAssigneeID == agentID
+		return demo.FirstOr(cs), len(cs) == 1 && cs[0].AdminAssigneeID == agentID
 	})
 	if err != nil {
 		return fmt.Errorf("the text did not reach the inbox: %w", err)
@@ -118,12 +87,12 @@ func run() error {
 
 	// 2. A teammate tags it urgent: Intercom posts conversation_part.tag.created.
 	fmt.Printf("Intercom: a teammate tags conversation %s \"urgent\"\n", conv.ID)
-	if _, status, err := ic.TagConversation(ctx, publicURL+"/intercom/webhooks", conv.ID, "991267002", "urgent"); err != nil || status != http.StatusOK {
+	if _, status, err := ic.TagConversation(ctx, host.IntercomWebhook(), conv.ID, "991267002", "urgent"); err != nil || status != http.StatusOK {
 		return fmt.Errorf("tag webhook: %d %v", status, err)
 	}
-	page, err := waitFor(func() (twiliotest.SentMessage, bool) {
+	page, err := demo.WaitFor(func() (twiliotest.SentMessage, bool) {
 		ms := tw.Messages()
-		return firstOr(ms), len(ms) == 1
+		return demo.FirstOr(ms), len(ms) == 1
 	})
 	if err != nil {
 		return fmt.Errorf("no page: %w", err)
@@ -134,7 +103,7 @@ func run() error {
 	if err := text(agentPhone, "On it, calling them now"); err != nil {
 		return err
 	}
-	conv, err = waitFor(func() (intercomtest.Conversation, bool) {
+	conv, err = demo.WaitFor(func() (intercomtest.Conversation, bool) {
 		c, _ := ic.Conversation(conv.ID)
 		return c, len(notes(c)) == 2
 	})
@@ -147,16 +116,12 @@ func run() error {
 		}
 	}
 
-	cancel()
-	if err := <-runDone; err != nil {
-		return err
-	}
-	dead, err := r.DeadLetters(context.Background(), 10)
+	dead, err := host.Stop(context.Background())
 	if err != nil {
 		return err
 	}
-	if len(dead) > 0 {
-		return errors.New("some jobs failed: " + dead[0].LastError)
+	if err := demo.Failed(dead); err != nil {
+		return err
 	}
 	for _, c := range ic.Contacts() {
 		if c.Phone == agentPhone {
@@ -181,27 +146,4 @@ func notes(c intercomtest.Conversation) []string {
 		}
 	}
 	return out
-}
-
-func firstOr[T any](s []T) T {
-	var zero T
-	if len(s) == 0 {
-		return zero
-	}
-	return s[0]
-}
-
-// waitFor polls cond for up to five seconds.
-func waitFor[T any](cond func() (T, bool)) (T, error) {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		v, ok := cond()
-		if ok {
-			return v, nil
-		}
-		if time.Now().After(deadline) {
-			return v, errors.New("timed out after 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

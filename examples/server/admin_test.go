@@ -5,37 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
-	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
 func TestAdminMessages(t *testing.T) {
 	t.Parallel()
-	ic := intercomtest.NewServer()
-	defer ic.Close()
-	tw := twiliotest.NewServer()
-	defer tw.Close()
-	env := map[string]string{
-		"SMSRELAY_ADDR":          "127.0.0.1:0",
-		"INTERCOM_ACCESS_TOKEN":  ic.Token,
-		"INTERCOM_CLIENT_SECRET": ic.ClientSecret,
-		"INTERCOM_ADMIN_ID":      "991267999",
-		"INTERCOM_BASE_URL":      ic.URL,
-		"TWILIO_ACCOUNT_SID":     tw.AccountSID,
-		"TWILIO_AUTH_TOKEN":      tw.AuthToken,
-		"TWILIO_BASE_URL":        tw.URL,
-		"SMSRELAY_PUBLIC_URL":    "https://sms.example.com",
-		"SMSRELAY_ADMIN_TOKEN":   "s3cret-admin-token",
-		"SMSRELAY_DEFAULT_FROM":  "+14155550100",
-	}
-	base, stop := startRawServer(t, env)
-	defer stop()
+	s := startServer(t, map[string]string{"SMSRELAY_ADMIN_TOKEN": "s3cret-admin-token", "SMSRELAY_DEFAULT_FROM": "+14155550100"})
+	base, tw := s.base, s.tw
 
 	post := func(token, contentType, body string) (int, map[string]any) {
 		t.Helper()
@@ -93,15 +74,7 @@ func TestAdminMessages(t *testing.T) {
 		}
 	}
 	// A customer who opted out: 409.
-	form := twiliotest.InboundForm("+14155550123", "+14155550100", "STOP")
-	req, err := twiliotest.NewRequest(context.Background(), tw.AuthToken, "https://sms.example.com/twilio/messages", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL.Scheme, req.URL.Host, req.Host = "http", strings.TrimPrefix(base, "http://"), strings.TrimPrefix(base, "http://")
-	if status, _, err := twiliotest.Do(http.DefaultClient, req); err != nil || status != 200 {
-		t.Fatalf("STOP: %d %v", status, err)
-	}
+	s.text(t, "+14155550123", "STOP")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		status, out := post("s3cret-admin-token", js, `{"to": "+14155550123", "body": "Sale!"}`)
@@ -117,16 +90,8 @@ func TestAdminMessages(t *testing.T) {
 
 func TestAdminMessagesNotMountedWithoutToken(t *testing.T) {
 	t.Parallel()
-	ic := intercomtest.NewServer()
-	defer ic.Close()
-	tw := twiliotest.NewServer()
-	defer tw.Close()
-	base, stop := startRawServer(t, map[string]string{
-		"SMSRELAY_ADDR": "127.0.0.1:0", "INTERCOM_ACCESS_TOKEN": ic.Token, "INTERCOM_CLIENT_SECRET": ic.ClientSecret,
-		"INTERCOM_ADMIN_ID": "991267999", "INTERCOM_BASE_URL": ic.URL, "TWILIO_ACCOUNT_SID": tw.AccountSID,
-		"TWILIO_AUTH_TOKEN": tw.AuthToken, "TWILIO_BASE_URL": tw.URL, "SMSRELAY_PUBLIC_URL": "https://sms.example.com",
-	})
-	defer stop()
+	s := startServer(t, nil)
+	base, tw := s.base, s.tw
 	resp, err := http.Post(base+"/admin/messages", "application/json", bytes.NewReader([]byte(`{"to":"+14155550123","body":"x"}`)))
 	if err != nil {
 		t.Fatal(err)
@@ -137,45 +102,10 @@ func TestAdminMessagesNotMountedWithoutToken(t *testing.T) {
 	}
 }
 
-// startServer runs the server with env until stop is called.
-func startRawServer(t *testing.T, env map[string]string) (base string, stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), ready)
-	}()
-	select {
-	case addr := <-ready:
-		return "http://" + addr, func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(40 * time.Second):
-				t.Error("server did not shut down")
-			}
-		}
-	case err := <-done:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	}
-	return "", nil
-}
-
 func TestInboxAppIsMounted(t *testing.T) {
 	t.Parallel()
-	ic := intercomtest.NewServer()
-	defer ic.Close()
-	tw := twiliotest.NewServer()
-	defer tw.Close()
-	base, stop := startRawServer(t, map[string]string{
-		"SMSRELAY_ADDR": "127.0.0.1:0", "INTERCOM_ACCESS_TOKEN": ic.Token, "INTERCOM_CLIENT_SECRET": ic.ClientSecret,
-		"INTERCOM_ADMIN_ID": "991267999", "INTERCOM_BASE_URL": ic.URL, "TWILIO_ACCOUNT_SID": tw.AccountSID,
-		"TWILIO_AUTH_TOKEN": tw.AuthToken, "TWILIO_BASE_URL": tw.URL, "SMSRELAY_PUBLIC_URL": "https://sms.example.com",
-		"SMSRELAY_DEFAULT_FROM": "+14155550100",
-	})
-	defer stop()
+	s := startServer(t, map[string]string{"SMSRELAY_DEFAULT_FROM": "+14155550100"})
+	base, ic, tw := s.base, s.ic, s.tw
 	ct, err := ic.AddContact(intercomtest.Contact{Role: "user", Phone: "+14155550123"})
 	if err != nil {
 		t.Fatal(err)

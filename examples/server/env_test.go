@@ -114,19 +114,12 @@ func TestRedissAgainstAPlainServerSaysSo(t *testing.T) {
 
 func TestShutdownAbandoningJobsOfTheMemoryStoreFails(t *testing.T) {
 	t.Parallel()
-	ic := intercomtest.NewServer()
-	defer ic.Close()
-	tw := twiliotest.NewServer()
-	defer tw.Close()
+	fakes, env := fakeEnv(t)
+	ic, tw := fakes.IC, fakes.TW
 	if err := ic.Fail("POST", "/contacts/search", intercomtest.Fault{Status: 503}); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
-		"SMSRELAY_ADDR": "127.0.0.1:0", "SMSRELAY_PUBLIC_URL": "https://sms.example.com",
-		"INTERCOM_ACCESS_TOKEN": ic.Token, "INTERCOM_CLIENT_SECRET": ic.ClientSecret, "INTERCOM_ADMIN_ID": "1",
-		"INTERCOM_BASE_URL": ic.URL, "TWILIO_ACCOUNT_SID": tw.AccountSID, "TWILIO_AUTH_TOKEN": tw.AuthToken,
-		"TWILIO_BASE_URL": tw.URL, "SMSRELAY_RETRY_BASE": "1h", "SMSRELAY_RETRY_MAX": "2h",
-	}
+	env["SMSRELAY_RETRY_BASE"], env["SMSRELAY_RETRY_MAX"] = "1h", "2h"
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	ready := make(chan string, 1)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
-	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
 func TestRefusesToStartWithOneLinePerProblem(t *testing.T) {
@@ -61,41 +60,13 @@ func TestMalformedTwilioCredentialsAreReportedWithTheRest(t *testing.T) {
 
 func TestServerRelaysBothWays(t *testing.T) {
 	t.Parallel()
-	ic := intercomtest.NewServer()
-	defer ic.Close()
-	tw := twiliotest.NewServer()
-	defer tw.Close()
+	// Signatures are checked against the public URL, which a proxy would
+	// serve; requests below are signed for it and sent to the listening
+	// address.
+	s := startServer(t, nil)
+	ic, tw := s.ic, s.tw
 
-	env := map[string]string{
-		"SMSRELAY_ADDR":          "127.0.0.1:0",
-		"INTERCOM_ACCESS_TOKEN":  ic.Token,
-		"INTERCOM_CLIENT_SECRET": ic.ClientSecret,
-		"INTERCOM_ADMIN_ID":      "991267999",
-		"INTERCOM_BASE_URL":      ic.URL,
-		"TWILIO_ACCOUNT_SID":     tw.AccountSID,
-		"TWILIO_AUTH_TOKEN":      tw.AuthToken,
-		"TWILIO_BASE_URL":        tw.URL,
-		// Signatures are checked against the public URL, which a proxy
-		// would serve; requests below are signed for it and sent to the
-		// listening address.
-		"SMSRELAY_PUBLIC_URL": "https://sms.example.com",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	}
-	base := "http://" + addr
-
-	resp, err := http.Get(base + "/healthz")
+	resp, err := http.Get(s.base + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,21 +77,12 @@ func TestServerRelaysBothWays(t *testing.T) {
 	}
 
 	// Customer → Intercom.
-	form := twiliotest.InboundForm("+14155550123", "+14155550100", "Hello from the server test")
-	req, err := twiliotest.NewRequest(ctx, tw.AuthToken, "https://sms.example.com/twilio/messages", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL.Scheme, req.URL.Host, req.Host = "http", addr, addr
-	status, body, err := twiliotest.Do(http.DefaultClient, req)
-	if err != nil || status != 200 || !strings.Contains(string(body), "<Response/>") {
-		t.Fatalf("inbound webhook: %d %q %v", status, body, err)
-	}
+	s.text(t, "+14155550123", "Hello from the server test")
 	conv := waitConversation(t, ic)
 
 	// Agent → customer. Intercom posts to the public URL; here straight to
 	// the listener.
-	if _, status, err := ic.AdminReply(ctx, base+"/intercom/webhooks", conv, "991267001", "Hi from the agent"); err != nil || status != 200 {
+	if _, status, err := ic.AdminReply(t.Context(), s.base+"/intercom/webhooks", conv, "991267001", "Hi from the agent"); err != nil || status != 200 {
 		t.Fatalf("reply webhook: %d %v", status, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -137,16 +99,7 @@ func TestServerRelaysBothWays(t *testing.T) {
 	if m.StatusCallback != "https://sms.example.com/twilio/status" {
 		t.Errorf("status callback = %q", m.StatusCallback)
 	}
-
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run returned %v after shutdown", err)
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatal("server did not shut down")
-	}
+	// startServer's clean-up checks that the server shuts down cleanly.
 }
 
 func waitConversation(t *testing.T, ic *intercomtest.Server) string {

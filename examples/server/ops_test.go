@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrelay/smsrelay/examples/internal/demo"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
@@ -35,25 +36,29 @@ func startServer(t *testing.T, extra map[string]string) *testServer {
 	})
 }
 
+// fakeEnv starts fake Intercom and Twilio APIs, closed when the test
+// ends, and returns them with the environment that runs the server against
+// them, at the public URL https://sms.example.com.
+func fakeEnv(t *testing.T) (*demo.Fakes, map[string]string) {
+	t.Helper()
+	fakes, err := demo.Start(demo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fakes.Close)
+	env := fakes.Env()
+	env["SMSRELAY_ADDR"] = "127.0.0.1:0"
+	env["SMSRELAY_PUBLIC_URL"] = "https://sms.example.com"
+	env["INTERCOM_ADMIN_ID"] = "991267999"
+	return fakes, env
+}
+
 // startServerWith runs the server with the fakes' settings as edit leaves
 // them.
 func startServerWith(t *testing.T, edit func(env map[string]string)) *testServer {
 	t.Helper()
-	ic := intercomtest.NewServer()
-	t.Cleanup(ic.Close)
-	tw := twiliotest.NewServer()
-	t.Cleanup(tw.Close)
-	env := map[string]string{
-		"SMSRELAY_ADDR":          "127.0.0.1:0",
-		"INTERCOM_ACCESS_TOKEN":  ic.Token,
-		"INTERCOM_CLIENT_SECRET": ic.ClientSecret,
-		"INTERCOM_ADMIN_ID":      "991267999",
-		"INTERCOM_BASE_URL":      ic.URL,
-		"TWILIO_ACCOUNT_SID":     tw.AccountSID,
-		"TWILIO_AUTH_TOKEN":      tw.AuthToken,
-		"TWILIO_BASE_URL":        tw.URL,
-		"SMSRELAY_PUBLIC_URL":    "https://sms.example.com",
-	}
+	fakes, env := fakeEnv(t)
+	ic, tw := fakes.IC, fakes.TW
 	edit(env)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

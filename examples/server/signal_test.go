@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
-	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
 // TestSecondSignalExitsAtOnce builds the server, starts it with a job that
@@ -28,20 +27,17 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	ic := intercomtest.NewServer()
-	defer ic.Close()
-	tw := twiliotest.NewServer()
-	defer tw.Close()
+	fakes, env := fakeEnv(t)
+	ic, tw := fakes.IC, fakes.TW
 	if err := ic.Fail("POST", "/contacts/search", intercomtest.Fault{Hang: true}); err != nil {
 		t.Fatal(err)
 	}
+	env["SMSRELAY_DRAIN_TIMEOUT"], env["SMSRELAY_LOG_FORMAT"] = "1m", "json"
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"SMSRELAY_ADDR=127.0.0.1:0", "SMSRELAY_PUBLIC_URL=https://sms.example.com",
-		"INTERCOM_ACCESS_TOKEN="+ic.Token, "INTERCOM_CLIENT_SECRET="+ic.ClientSecret, "INTERCOM_ADMIN_ID=1",
-		"INTERCOM_BASE_URL="+ic.URL, "TWILIO_ACCOUNT_SID="+tw.AccountSID, "TWILIO_AUTH_TOKEN="+tw.AuthToken,
-		"TWILIO_BASE_URL="+tw.URL, "SMSRELAY_DRAIN_TIMEOUT=1m", "SMSRELAY_LOG_FORMAT=json",
-	)
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -13,19 +13,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/smsrelay/smsrelay/intercom"
+	"github.com/smsrelay/smsrelay/examples/internal/demo"
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/relay"
-	"github.com/smsrelay/smsrelay/store/memstore"
-	"github.com/smsrelay/smsrelay/twiliosms"
 	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
@@ -46,71 +41,46 @@ func main() {
 func run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ic := intercomtest.NewServer()
-	defer ic.Close()
-	tw := twiliotest.NewServer()
-	defer tw.Close()
+	fakes, err := demo.Start(demo.Options{})
+	if err != nil {
+		return err
+	}
+	defer fakes.Close()
+	ic, tw := fakes.IC, fakes.TW
 	tag, err := ic.AddTag("sms-reply") // made once in Intercom's settings
 	if err != nil {
 		return err
 	}
-	icClient, err := intercom.NewClient(ic.Token, intercom.WithBaseURL(ic.URL), intercom.WithHTTPClient(ic.Client()))
-	if err != nil {
-		return err
-	}
-	twClient, err := twiliosms.NewClient(tw.AccountSID, tw.AuthToken, twiliosms.WithBaseURL(tw.URL), twiliosms.WithHTTPClient(tw.Client()))
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	publicURL := "http://" + ln.Addr().String()
-	r, err := relay.New(relay.Config{
-		Intercom:         icClient,
-		Twilio:           twClient,
-		Store:            memstore.New(),
-		PublicURL:        publicURL,
-		TwilioAuthTokens: []string{tw.AuthToken},
-		WebhookSecrets:   []string{ic.ClientSecret},
-		NoteAuthor:       botAdmin,
-		DefaultFrom:      ourNumber,
-		AnswerTagID:      tag.ID,
-		Cost:             relay.CostGuard{Transliterate: true, MaxSegments: 2},
-		PollInterval:     10 * time.Millisecond,
-	})
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("POST /twilio/messages", r.TwilioHandler())
-	mux.Handle("POST /twilio/status", r.StatusHandler())
-	mux.Handle("POST /intercom/webhooks", r.IntercomHandler())
+	cfg := fakes.Config()
+	cfg.NoteAuthor = botAdmin
+	cfg.DefaultFrom = ourNumber
+	cfg.AnswerTagID = tag.ID
+	cfg.Cost = relay.CostGuard{Transliterate: true, MaxSegments: 2}
 	// What examples/server mounts behind SMSRELAY_ADMIN_TOKEN, in short.
-	mux.HandleFunc("POST /admin/messages", func(w http.ResponseWriter, req *http.Request) {
-		var in struct{ To, Body, IdempotencyKey string }
-		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, 64<<10)).Decode(&in); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		sent, err := r.Send(req.Context(), relay.Text{To: in.To, Body: in.Body, IdempotencyKey: in.IdempotencyKey})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		json.NewEncoder(w).Encode(map[string]any{"sid": sent.SID, "segments": sent.Segments, "encoding": sent.Encoding})
+	host, err := fakes.Serve(ctx, cfg, func(mux *http.ServeMux, r *relay.Relay) {
+		mux.HandleFunc("POST /admin/messages", func(w http.ResponseWriter, req *http.Request) {
+			var in struct{ To, Body, IdempotencyKey string }
+			if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, 64<<10)).Decode(&in); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			sent, err := r.Send(req.Context(), relay.Text{To: in.To, Body: in.Body, IdempotencyKey: in.IdempotencyKey})
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			json.NewEncoder(w).Encode(map[string]any{"sid": sent.SID, "segments": sent.Segments, "encoding": sent.Encoding})
+		})
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-	runDone := make(chan error, 1)
-	go func() { runDone <- r.Run(ctx) }()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
 
 	// 1. The shop texts first.
 	body := `{"To": "` + customer + `", "Body": "Hi! Your order #1042 has shipped – it’ll arrive Friday. Questions? Just reply.", "IdempotencyKey": "order-1042-shipped"}`
 	fmt.Printf("POST /admin/messages %s\n", body)
-	resp, err := http.Post(publicURL+"/admin/messages", "application/json", strings.NewReader(body))
+	resp, err := http.Post(host.URL+"/admin/messages", "application/json", strings.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -123,9 +93,9 @@ func run() error {
 	fmt.Printf("  → %d %v\n", resp.StatusCode, sent)
 	sms := tw.Messages()[0]
 	fmt.Printf("  SMS %s → %s: %q\n", sms.From, sms.To, sms.Body)
-	lead, err := waitFor(func() (intercomtest.Contact, bool) {
+	lead, err := demo.WaitFor(func() (intercomtest.Contact, bool) {
 		cs := ic.Contacts()
-		return firstOr(cs), len(cs) == 1 && len(ic.ContactNotes(cs[0].ID)) == 1
+		return demo.FirstOr(cs), len(cs) == 1 && len(ic.ContactNotes(cs[0].ID)) == 1
 	})
 	if err != nil {
 		return fmt.Errorf("the text was not noted in Intercom: %w", err)
@@ -134,13 +104,12 @@ func run() error {
 
 	// 2. The customer answers.
 	fmt.Printf("customer %s → %s: %q\n", customer, ourNumber, "Can you leave it with a neighbour?")
-	if status, _, err := twiliotest.Post(ctx, nil, tw.AuthToken, publicURL+"/twilio/messages",
-		twiliotest.InboundForm(customer, ourNumber, "Can you leave it with a neighbour?")); err != nil || status != http.StatusOK {
-		return fmt.Errorf("inbound webhook: %d %v", status, err)
+	if err := host.Text(ctx, customer, ourNumber, "Can you leave it with a neighbour?"); err != nil {
+		return fmt.Errorf("inbound webhook: %w", err)
 	}
-	conv, err := waitFor(func() (intercomtest.Conversation, bool) {
+	conv, err := demo.WaitFor(func() (intercomtest.Conversation, bool) {
 		cs := ic.Conversations()
-		return firstOr(cs), len(cs) == 1 && len(cs[0].Tags) == 1
+		return demo.FirstOr(cs), len(cs) == 1 && len(cs[0].Tags) == 1
 	})
 	if err != nil {
 		return fmt.Errorf("the answer did not reach the inbox: %w", err)
@@ -153,10 +122,10 @@ func run() error {
 	}
 
 	// 3. The agent replies on the thread.
-	if _, status, err := ic.AdminReply(ctx, publicURL+"/intercom/webhooks", conv.ID, agentID, "Of course, we'll tell the courier."); err != nil || status != http.StatusOK {
+	if _, status, err := ic.AdminReply(ctx, host.IntercomWebhook(), conv.ID, agentID, "Of course, we'll tell the courier."); err != nil || status != http.StatusOK {
 		return fmt.Errorf("reply webhook: %d %v", status, err)
 	}
-	reply, err := waitFor(func() (twiliotest.SentMessage, bool) {
+	reply, err := demo.WaitFor(func() (twiliotest.SentMessage, bool) {
 		ms := tw.Messages()
 		return ms[len(ms)-1], len(ms) == 2
 	})
@@ -165,40 +134,13 @@ func run() error {
 	}
 	fmt.Printf("\nagent reply → SMS %s → %s: %q\n", reply.From, reply.To, reply.Body)
 
-	cancel()
-	if err := <-runDone; err != nil {
-		return err
-	}
-	dead, err := r.DeadLetters(context.Background(), 10)
+	dead, err := host.Stop(context.Background())
 	if err != nil {
 		return err
 	}
-	if len(dead) > 0 {
-		return errors.New("some jobs failed: " + dead[0].LastError)
+	if err := demo.Failed(dead); err != nil {
+		return err
 	}
 	fmt.Printf("\ndone: %d contact, %d conversation, %d SMS sent\n", len(ic.Contacts()), len(ic.Conversations()), len(tw.Messages()))
 	return nil
-}
-
-func firstOr[T any](s []T) T {
-	var zero T
-	if len(s) == 0 {
-		return zero
-	}
-	return s[0]
-}
-
-// waitFor polls cond for up to five seconds.
-func waitFor[T any](cond func() (T, bool)) (T, error) {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		v, ok := cond()
-		if ok {
-			return v, nil
-		}
-		if time.Now().After(deadline) {
-			return v, errors.New("timed out after 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
