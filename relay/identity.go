@@ -347,7 +347,9 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 			return r.sentBefore(ctx, msg, identityPartID(phone), in.ReceivedAt)
 		}
 	}
-	attemptAt := time.Now()
+	if err := r.recordPromptTime(ctx, key, phone, d.convID, in.ReceivedAt); err != nil {
+		return err
+	}
 	sent, _, err := once(ctx, r, e)
 	switch {
 	case err == nil:
@@ -376,10 +378,6 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 	if err := r.st.PutMessage(rctx, store.Message{SID: sent.SID, ConversationID: d.convID, PartID: identityPartID(phone), Thread: key, Status: sent.Status}); err != nil {
 		return fmt.Errorf("relay: identity bridge: prompt %s sent, recording it failed: %w", sent.SID, err)
 	}
-	if err := r.st.PutMessage(rctx, store.Message{SID: identityAskedRecordSID(phone), ConversationID: d.convID,
-		PartID: identityAskedPartID(attemptAt), Thread: key, Status: receivedStatus}); err != nil {
-		return fmt.Errorf("relay: identity bridge: prompt %s sent, recording it failed: %w", sent.SID, err)
-	}
 	if err := r.st.Mark(rctx, string(markIdentityAsked(phone))); err != nil {
 		return fmt.Errorf("relay: identity bridge: prompt %s sent, recording it failed: %w", sent.SID, err)
 	}
@@ -388,6 +386,33 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 		return err
 	}
 	r.m.identity.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "asked")))
+	return nil
+}
+
+// recordPromptTime records the time the prompt set off by a text received
+// at receivedAt is taken to have gone out, which crossedPrompt measures the
+// customer's texts against: the start of its first attempt. It is recorded
+// before the first attempt (write-ahead) and kept by the next ones, so that
+// an attempt after Twilio took the prompt (a refused note, a lapsed lease,
+// a crash) does not move it past the customer's answer received meanwhile.
+// A record older than the text is an earlier prompt's and is replaced.
+func (r *Relay) recordPromptTime(ctx context.Context, key store.ThreadKey, phone, convID string, receivedAt time.Time) error {
+	m, err := r.st.Message(ctx, identityAskedRecordSID(phone))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("relay: identity bridge: reading the prompt's record: %w", err)
+	default:
+		if at, ok := identityAskedAt(m.PartID); ok && !receivedAt.IsZero() && !at.Before(receivedAt) {
+			return nil
+		}
+	}
+	rctx, cancel := detached(ctx)
+	defer cancel()
+	if err := r.st.PutMessage(rctx, store.Message{SID: identityAskedRecordSID(phone), ConversationID: convID,
+		PartID: identityAskedPartID(time.Now()), Thread: key, Status: receivedStatus}); err != nil {
+		return fmt.Errorf("relay: identity bridge: recording the prompt's time: %w", err)
+	}
 	return nil
 }
 
@@ -403,15 +428,24 @@ func (r *Relay) crossedPrompt(ctx context.Context, phone string, receivedAt time
 	case err != nil:
 		return false, fmt.Errorf("relay: identity bridge: reading the prompt's record: %w", err)
 	}
-	s, ok := strings.CutPrefix(m.PartID, identityAskedPartPrefix)
-	if !ok {
+	at, ok := identityAskedAt(m.PartID)
+	if !ok || receivedAt.IsZero() {
 		return false, nil
+	}
+	return receivedAt.Before(at), nil
+}
+
+// identityAskedAt reads the time an identity-asked record's PartID holds.
+func identityAskedAt(partID string) (time.Time, bool) {
+	s, ok := strings.CutPrefix(partID, identityAskedPartPrefix)
+	if !ok {
+		return time.Time{}, false
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || receivedAt.IsZero() {
-		return false, nil
+	if err != nil {
+		return time.Time{}, false
 	}
-	return receivedAt.Before(time.Unix(0, n)), nil
+	return time.Unix(0, n), true
 }
 
 // mayAsk reports whether the customer of key may be asked for their email

@@ -906,3 +906,40 @@ func TestIdentityTextBeforePromptIsNotTheAnswer(t *testing.T) {
 		t.Errorf("%d prompts, want 1", n)
 	}
 }
+
+// A prompt whose job is tried again after Twilio took it (here its note
+// was refused once) keeps the time it was first sent: the customer's answer,
+// received after the prompt went out and before the retry, is the answer,
+// not a text that crossed the prompt.
+func TestIdentityAnswerBeforeThePromptsRetry(t *testing.T) {
+	h := identityHarness(t, nil)
+	// The first text starts a conversation; the reply that fails is the
+	// prompt's note, after the prompt was sent.
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Status: 500, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(customer, "Hi, is my order ready?")
+	ran, err := h.r.RunOnce(context.Background())
+	if err != nil || !ran {
+		t.Fatalf("RunOnce = %v, %v; want the first text's job run", ran, err)
+	}
+	if n := h.prompts(customer); n != 1 {
+		t.Fatalf("%d prompts after the first attempt, want 1", n)
+	}
+	if got := h.notesWith(h.onlyConversation().ID, "we asked the customer by SMS"); len(got) != 0 {
+		t.Fatalf("prompt notes after the refused one = %q, want none yet", got)
+	}
+	time.Sleep(5 * time.Millisecond) // the answer comes later than the prompt, on any clock
+	h.text(customer, "No thanks")
+	h.drain()
+	conv := h.onlyConversation()
+	if n := h.prompts(customer); n != 1 {
+		t.Errorf("%d prompts, want 1", n)
+	}
+	if got := h.notesWith(conv.ID, "we asked the customer by SMS"); len(got) != 1 {
+		t.Errorf("prompt notes = %q, want one", got)
+	}
+	if got := h.notesWith(conv.ID, "holds no address"); len(got) != 1 {
+		t.Errorf("no-address notes = %q, want one: the text after the prompt is its answer", got)
+	}
+}
