@@ -247,11 +247,12 @@
 //     and the next attempt may create a lead. Texting a merged contact by
 //     id (Text.ContactID) works when Intercom answers 410, not 404.
 //   - Identity bridge. The email the customer types is not verified; with
-//     IdentityBridge.SkipDuplicateValidation anyone who types a user's
-//     address joins that user's contact. An address given unasked is taken
-//     for the customer's own: a first text naming only someone else's
-//     ("please copy accounts@example.com") links or merges the number to
-//     that contact. After an address that crossed the prompt, the answer
+//     IdentityBridge.SkipDuplicateValidation anyone who answers the prompt
+//     with a user's address joins that user's contact. An address given
+//     unasked is taken for the customer's own, but never merged on alone:
+//     a first text naming only someone else's ("please copy
+//     accounts@example.com") gets a note linking the number to that
+//     contact, whatever SkipDuplicateValidation says. After an address that crossed the prompt, the answer
 //     to the prompt is not read, whatever address it gives. WhatsApp
 //     customers are not asked, and their addresses are not read; nor are
 //     opted-out numbers'. A crash between taking the period's claim and recording it loses the

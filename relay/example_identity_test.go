@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/smsrelay/smsrelay/intercom"
@@ -17,7 +18,8 @@ import (
 
 // The identity bridge: a number Intercom does not know is asked once for
 // its email; the answer attaches the number to the user with that address.
-// A customer whose first text gives their address is not asked.
+// A customer whose first text gives their address is not asked; that
+// address is linked by note, never merged on alone.
 func ExampleIdentityBridge() {
 	ic := intercomtest.NewServer()
 	defer ic.Close()
@@ -26,7 +28,7 @@ func ExampleIdentityBridge() {
 	icClient, _ := intercom.NewClient(ic.Token, intercom.WithBaseURL(ic.URL))
 	twClient, _ := twiliosms.NewClient(tw.AccountSID, tw.AuthToken, twiliosms.WithBaseURL(tw.URL))
 	user, _ := ic.AddContact(intercomtest.Contact{Role: "user", Name: "Ann Lee", Email: "ann@example.com", CreatedAt: time.Now().Add(-time.Hour)})
-	bob, _ := ic.AddContact(intercomtest.Contact{Role: "user", Name: "Bob Roe", Email: "bob@example.com", CreatedAt: time.Now().Add(-time.Hour)})
+	ic.AddContact(intercomtest.Contact{Role: "user", Name: "Bob Roe", Email: "bob@example.com", CreatedAt: time.Now().Add(-time.Hour)})
 
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
@@ -67,12 +69,15 @@ func ExampleIdentityBridge() {
 	text("Thanks")
 	fmt.Println("texts sent:", len(tw.Messages()))
 
-	// Another number gives its address unasked: no prompt.
+	// Another number gives its address unasked: no prompt, and, as the
+	// address was not asked for, a note links the lead to the user instead
+	// of a merge.
 	textFrom("+14155550124", "Hi, bob@example.com here - my parcel is late")
 	fmt.Println("texts sent:", len(tw.Messages()))
 	for _, c := range ic.Conversations() {
-		if c.ContactIDs[0] == bob.ID {
-			fmt.Println(relay.SMSText(c.Parts[len(c.Parts)-1].Body)[:39])
+		if c.ContactIDs[0] != user.ID {
+			note := relay.SMSText(c.Parts[len(c.Parts)-1].Body)
+			fmt.Println("links the lead to Bob:", strings.Contains(note, "Bob Roe") && strings.Contains(note, "stays a lead"))
 		}
 	}
 	// Output:
@@ -81,5 +86,5 @@ func ExampleIdentityBridge() {
 	// This number now belongs to Ann Lee (ann
 	// texts sent: 1
 	// texts sent: 1
-	// This number now belongs to Bob Roe (bob
+	// links the lead to Bob: true
 }

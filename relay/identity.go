@@ -129,13 +129,17 @@ type IdentityBridge struct {
 	// their email seldom are: without this, most answers end in a note
 	// linking the lead to the user, and an agent merges by hand.
 	//
+	// It applies to the answer to the prompt only. An address a text
+	// gives unasked (or that crossed the prompt) may be someone else's
+	// ("please copy accounts@example.com"): its merge keeps Intercom's
+	// check, which usually refuses it, and a note links the lead to the
+	// user instead.
+	//
 	// The address is not verified: anyone can type anyone's address. With
-	// this set, a stranger who types a customer's address joins that
-	// customer's contact, and agents see the customer's history beside
-	// the stranger's texts. So does a customer whose first text names
-	// someone else's address and no other ("please copy
-	// accounts@example.com"), since an address given unasked is read as
-	// the answer. Set it only where that risk is acceptable.
+	// this set, a stranger who answers the prompt with a customer's
+	// address joins that customer's contact, and agents see the customer's
+	// history beside the stranger's texts. Set it only where that risk is
+	// acceptable.
 	SkipDuplicateValidation bool
 	// WorkspaceID is the Intercom workspace (app) id; with it, notes link
 	// to the user's profile in Intercom. Default: no link.
@@ -582,7 +586,9 @@ func (r *Relay) identityAnswer(ctx context.Context, key store.ThreadKey, in inbo
 			return c, c.ID == user.ID, nil
 		},
 		do: func(ctx context.Context) (*intercom.Contact, error) {
-			return r.ic.MergeContacts(ctx, leadID, user.ID, b.SkipDuplicateValidation)
+			// Only an answer to the question merges on the typed address
+			// alone: an address given unasked may be someone else's.
+			return r.ic.MergeContacts(ctx, leadID, user.ID, b.SkipDuplicateValidation && kind == answerToPrompt)
 		},
 		ambiguous: intercom.IsAmbiguous,
 	})

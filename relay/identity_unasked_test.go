@@ -42,9 +42,12 @@ func (h *harness) identityNotes(id string) []string {
 }
 
 // A first text that already gives the customer's address is the answer:
-// no prompt goes out, the lead is merged into the user once, the text is on
-// the conversation before the note, and the number is never asked later.
-func TestIdentityAddressInFirstTextMerges(t *testing.T) {
+// no prompt goes out, the text is on the conversation before the note, and
+// the number is never asked later. The address was not asked for, so it is
+// never merged on alone: even with SkipDuplicateValidation the merge keeps
+// Intercom's duplicate check, which refuses it, and a note links the lead
+// to the user.
+func TestIdentityUnaskedAddressNeverMergedAlone(t *testing.T) {
 	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
 	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
 	const first = "hi it's Ann@Example.com, my order is late"
@@ -54,13 +57,19 @@ func TestIdentityAddressInFirstTextMerges(t *testing.T) {
 		t.Fatalf("%d prompts, want none: the customer gave their address", n)
 	}
 	lead := h.leadOf(customer)
-	if lead.MergedInto != user.ID {
-		t.Fatalf("lead merged into %q, want the user %s", lead.MergedInto, user.ID)
+	if lead.MergedInto != "" {
+		t.Fatalf("lead merged into %q on an address given unasked, want it kept", lead.MergedInto)
+	}
+	for _, r := range h.ic.Requests() {
+		if r.Path == "/contacts/merge" && strings.Contains(string(r.Body), "skip_duplicate_validation") {
+			t.Errorf("merge request %s skips Intercom's check for an address given unasked", r.Body)
+		}
 	}
 	conv := h.onlyConversation()
-	merged := h.notesWith(conv.ID, "now belongs to")
-	if len(merged) != 1 || !strings.Contains(merged[0], "Ann Lee") || !strings.Contains(merged[0], unaskedNote) {
-		t.Errorf("merge notes = %q, want one naming the user and saying the address was given unasked", merged)
+	linked := h.notesWith(conv.ID, "stays a lead")
+	if len(linked) != 1 || !strings.Contains(linked[0], "Ann Lee") || !strings.Contains(linked[0], "/users/"+user.ID) ||
+		!strings.Contains(linked[0], unaskedNote) {
+		t.Errorf("link notes = %q, want one naming the user and saying the address was given unasked", linked)
 	}
 	if got := h.notesWith(conv.ID, "we asked"); len(got) != 0 {
 		t.Errorf("prompt notes = %q, want none", got)
@@ -79,17 +88,17 @@ func TestIdentityAddressInFirstTextMerges(t *testing.T) {
 		t.Errorf("%d prompts after later texts, want none", n)
 	}
 	if n := len(h.identityNotes(conv.ID)); n != 1 {
-		t.Errorf("%d identity notes, want the merge's only: %q", n, notes(conv))
+		t.Errorf("%d identity notes, want the link's only: %q", n, notes(conv))
 	}
 	if got := contactParts(conv); len(got) != 3 {
 		t.Errorf("customer's texts = %q, want all 3", got)
 	}
 	last := conv.Parts[len(conv.Parts)-1]
-	if last.Author.ID != user.ID || !strings.Contains(last.Body, "hello?") {
-		t.Errorf("last part = %+v, want the text by the user", last)
+	if last.Author.ID != lead.ID || !strings.Contains(last.Body, "hello?") {
+		t.Errorf("last part = %+v, want the text by the lead", last)
 	}
 	if n := h.requestsTo("/contacts/merge"); n != 1 {
-		t.Errorf("%d merge requests, want 1", n)
+		t.Errorf("%d merge requests, want 1 (with Intercom's check)", n)
 	}
 	if n := h.emailSearches(); n != 1 {
 		t.Errorf("%d searches by email, want 1", n)
@@ -183,24 +192,22 @@ func TestIdentityAddressesInFirstText(t *testing.T) {
 		if n := h.prompts(customer); n != 0 {
 			t.Errorf("%d prompts, want none", n)
 		}
-		if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
-			t.Errorf("lead merged into %q, want %s", c.MergedInto, user.ID)
+		linked := h.notesWith(h.onlyConversation().ID, "stays a lead")
+		if len(linked) != 1 || !strings.Contains(linked[0], "/users/"+user.ID) {
+			t.Errorf("link notes = %q, want one naming the user", linked)
 		}
 	})
 }
 
-// Lost answers and a cut-off between the steps of an address given unasked:
-// the merge is made once, its note is written once, and no prompt goes
-// out, though the lead is a user's by the time the job runs again.
+// Lost answers between the steps of an address given unasked: the
+// conversation is started once, the link note is written once, and no
+// prompt goes out on the job's next runs.
 func TestIdentityUnaskedSideEffectsOnceAcrossLostAnswers(t *testing.T) {
 	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
 	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
 	// Intercom starts the conversation with the text and answers 502; then
-	// merges and answers 502; then takes the merge's note and answers 502.
+	// takes the link's note and answers 502.
 	if err := h.ic.Fail("POST", "/conversations", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.ic.Fail("POST", "/contacts/merge", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Status: 502, Commit: true, Times: 1}); err != nil {
@@ -208,15 +215,12 @@ func TestIdentityUnaskedSideEffectsOnceAcrossLostAnswers(t *testing.T) {
 	}
 	h.text(customer, "hi it's ann@example.com, my order is late")
 	h.drain()
-	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
-		t.Fatalf("lead merged into %q, want the user", c.MergedInto)
-	}
-	if n := h.requestsTo("/contacts/merge"); n != 1 {
-		t.Errorf("%d merge requests, want 1 (the retry looks first)", n)
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != "" {
+		t.Fatalf("lead merged into %q, want it kept", c.MergedInto)
 	}
 	conv := h.onlyConversation()
-	if got := h.notesWith(conv.ID, "now belongs to"); len(got) != 1 {
-		t.Errorf("merge notes = %q, want 1", got)
+	if got := h.notesWith(conv.ID, "stays a lead"); len(got) != 1 || !strings.Contains(got[0], "/users/"+user.ID) {
+		t.Errorf("link notes = %q, want 1 naming the user", got)
 	}
 	if n := textCount(conv, "my order is late"); n != 1 {
 		t.Errorf("the text was posted %d times, want 1", n)
@@ -231,34 +235,38 @@ func TestIdentityUnaskedSideEffectsOnceAcrossLostAnswers(t *testing.T) {
 	}
 }
 
-// The merge of an address given unasked takes effect but never answers
-// (the job's lease runs out): the job's next run finds the merge done and
-// writes its note, once.
-func TestIdentityUnaskedMergeCutOffInFlight(t *testing.T) {
-	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true },
-		func(c *relay.Config) { c.Lease = 200 * time.Millisecond })
-	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
-	if err := h.ic.Fail("POST", "/contacts/merge", intercomtest.Fault{Hang: true, Commit: true, Times: 1}); err != nil {
+// The link note of an address given unasked takes effect but never
+// answers (the job's lease runs out): the job's next run finds the note
+// and writes no other, and sends no prompt.
+func TestIdentityUnaskedNoteCutOffInFlight(t *testing.T) {
+	h := identityHarness(t, nil, func(c *relay.Config) { c.Lease = 200 * time.Millisecond })
+	h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	if err := h.ic.Fail("POST", "/conversations/*/reply", intercomtest.Fault{Hang: true, Commit: true, Times: 1}); err != nil {
 		t.Fatal(err)
 	}
 	h.text(customer, "ann@example.com - where is my order?")
-	// Run until the merge was made; the hung request holds the job until
+	// Run until the note was written; the hung request holds the job until
 	// its lease runs out.
-	for i := 0; i < 200 && h.requestsTo("/contacts/merge") == 0; i++ {
+	noted := func() bool {
+		for _, c := range h.ic.Conversations() {
+			if len(h.identityNotes(c.ID)) > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < 200 && !noted(); i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		_, _ = h.r.RunOnce(ctx)
 		cancel()
 	}
 	h.drain()
-	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
-		t.Fatalf("lead not merged into the user")
-	}
 	conv := h.onlyConversation()
-	if got := h.notesWith(conv.ID, "now belongs to"); len(got) != 1 {
-		t.Errorf("merge notes = %q, want 1", notes(conv))
+	if got := h.notesWith(conv.ID, "stays a lead"); len(got) != 1 {
+		t.Errorf("link notes = %q, want 1", notes(conv))
 	}
-	if n := h.requestsTo("/contacts/merge"); n != 1 {
-		t.Errorf("%d merge requests, want 1 (the next run looks first)", n)
+	if n := len(h.identityNotes(conv.ID)); n != 1 {
+		t.Errorf("%d identity notes, want 1: %q", n, notes(conv))
 	}
 	if n := h.prompts(customer); n != 0 {
 		t.Errorf("%d prompts, want none", n)
@@ -320,7 +328,8 @@ func TestIdentityAddressNotReadWhereNotAsked(t *testing.T) {
 }
 
 // A text that gives an address and crossed the prompt (sent before it went
-// out) is the answer; the text after it is not read as one.
+// out) is the answer, unasked (a note links it); the text after it is not
+// read as one.
 func TestIdentityAddressCrossingThePrompt(t *testing.T) {
 	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
 	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
@@ -330,13 +339,13 @@ func TestIdentityAddressCrossingThePrompt(t *testing.T) {
 	if n := h.prompts(customer); n != 1 {
 		t.Fatalf("%d prompts, want 1 (the first text set it off)", n)
 	}
-	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != user.ID {
-		t.Fatalf("lead merged into %q, want the user", c.MergedInto)
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != "" {
+		t.Fatalf("lead merged into %q on an address that crossed the question, want it kept", c.MergedInto)
 	}
 	conv := h.onlyConversation()
-	merged := h.notesWith(conv.ID, "now belongs to")
-	if len(merged) != 1 || !strings.Contains(merged[0], "before our question reached them") {
-		t.Errorf("merge notes = %q, want one saying the address crossed the question", merged)
+	linked := h.notesWith(conv.ID, "stays a lead")
+	if len(linked) != 1 || !strings.Contains(linked[0], "/users/"+user.ID) || !strings.Contains(linked[0], "before our question reached them") {
+		t.Errorf("link notes = %q, want one naming the user, saying the address crossed the question", linked)
 	}
 	h.text(customer, "no thanks")
 	h.drain()
