@@ -364,8 +364,18 @@ func (r *Relay) backfillSort(ctx context.Context, o BackfillOptions, log []twili
 			continue
 		}
 		if _, err := r.st.Message(ctx, m.SID); err == nil {
-			rep.CarriedLive++
-			continue
+			// Carried live, unless an earlier backfill placed it and was
+			// cut off before it marked it imported: that one is finished
+			// (backfillOne), or the thread might never point at the
+			// conversation it started.
+			placing, err := r.st.Marked(ctx, string(markBackfillPlacing(m.SID)))
+			if err != nil {
+				return nil, fmt.Errorf("relay: Backfill: reading import record: %w", err)
+			}
+			if !placing {
+				rep.CarriedLive++
+				continue
+			}
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("relay: Backfill: reading message record: %w", err)
 		}
@@ -656,6 +666,11 @@ func (r *Relay) backfillInbound(ctx context.Context, key store.ThreadKey, contac
 	in := inboundJob{MessageSID: m.SID, From: m.From, To: m.To, Body: backfillText(m), Media: m.Media, ReceivedAt: m.At, MessagingServiceSID: m.Service}
 	if err := r.carryOver(ctx, key, in); err != nil {
 		return err
+	}
+	// Before the text's record can exist: a later run tells it from a
+	// text the relay carried live.
+	if err := r.st.Mark(ctx, string(markBackfillPlacing(m.SID))); err != nil {
+		return fmt.Errorf("relay: recording an import: %w", err)
 	}
 	d, err := r.placeText(ctx, key, contactID, in, r.log.With("message", in.MessageSID, "from", twiliosms.MaskAddress(in.From), "to", in.To, "backfill", true))
 	if err != nil {

@@ -9,6 +9,7 @@ func TestBackfillKeysNeverChange(t *testing.T) {
 		{string(markBackfilled("SM1")), "backfill:SM1"},
 		{string(markBackfillFailed("r1", "SM1")), "backfill-failed:r1:SM1"},
 		{string(markUnsureBackfillNote("SM1")), "unsure-backfill-note:SM1"},
+		{string(markBackfillPlacing("SM1")), "backfill-placing:SM1"},
 		{kindBackfill, "relay.backfill"},
 	} {
 		if tc.got != tc.want {

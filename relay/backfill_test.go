@@ -552,3 +552,46 @@ func TestBackfillBatchesNeverInterleaveWithTheCustomersLiveText(t *testing.T) {
 		}
 	}
 }
+
+// TestBackfillFinishesATextCutOffAfterItsRecord: a batch posted a
+// customer's first text (starting their conversation) and recorded it,
+// then failed before pointing the thread at the conversation and marking
+// the text imported (as a process killed there leaves it), and the batch
+// was dead-lettered. The next run finishes that text instead of counting
+// it as carried live, so the history stays on one conversation.
+func TestBackfillFinishesATextCutOffAfterItsRecord(t *testing.T) {
+	fs := &faultyStore{Store: memstore.New(), left: map[string]int{"PutThread": 1}}
+	h := newBackfillHarness(t, 400, time.Second, func(c *relay.Config) { c.Store = fs; c.MaxAttempts = 1 })
+	h.st = fs.Store
+	var log []twiliotest.LogMessage
+	for i := range 3 {
+		log = append(log, twiliotest.LogMessage{From: bfCustomer(0), To: ourNumber, Body: fmt.Sprintf("h%03d is here", i*bfCustomers),
+			Direction: twiliosms.DirectionInbound, DateSent: bfBase.Add(time.Duration(i*bfCustomers) * time.Minute)})
+	}
+	h.tw.AddHistory(log...)
+	runWorkers(t, h.r)
+	ctx := context.Background()
+	rep, err := h.r.Backfill(ctx, relay.BackfillOptions{Since: bfBase})
+	if err != nil || rep.Imported != 0 || len(rep.Failed) != 3 {
+		t.Fatalf("first run: %+v, %v; want its one batch failed", rep, err)
+	}
+	if n := len(h.ic.Conversations()); n != 1 {
+		t.Fatalf("the first text is on %d conversations after the first run, want 1", n)
+	}
+	rep, err = h.r.Backfill(ctx, relay.BackfillOptions{Since: bfBase})
+	if err != nil || rep.CarriedLive != 0 || rep.ToImport != 3 || rep.Imported != 3 {
+		t.Errorf("second run: %+v, %v; want the three texts imported, none counted as carried live", rep, err)
+	}
+	h.waitIdle()
+	convs := h.ic.Conversations()
+	if len(convs) != 1 {
+		t.Fatalf("the history is on %d conversations, want 1", len(convs))
+	}
+	if got := contactParts(convs[0]); len(got) != 3 {
+		t.Errorf("the conversation holds %q, want the three texts", got)
+	}
+	rep, err = h.r.Backfill(ctx, relay.BackfillOptions{Since: bfBase})
+	if err != nil || rep.AlreadyImported != 3 || rep.ToImport != 0 {
+		t.Errorf("third run: %+v, %v; want all three already imported", rep, err)
+	}
+}

@@ -159,7 +159,9 @@
 //     conversation while the relay would still post to it, else a new one
 //     that becomes the thread's). It is idempotent by MessageSid (a
 //     marker per imported text; texts the relay carried have a message
-//     record and are skipped) and resumable by running it again. Batches
+//     record and are skipped, unless a marker says a backfill placed the
+//     text and was cut off before its import marker: that one is
+//     finished) and resumable by running it again. Batches
 //     of 10 texts run as jobs under the customer's key, Concurrency at a
 //     time; their Intercom calls wait while the last window's calls reach
 //     BackfillShare of the budget or a live call waits (backfill.go,

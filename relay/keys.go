@@ -404,6 +404,13 @@ func markBackfillFailed(run, messageSID string) marker {
 	return marker("backfill-failed:" + run + ":" + messageSID)
 }
 
+// markBackfillPlacing: a backfill set out to put the customer's message
+// messageSID on a conversation; a message record for it is then the
+// backfill's, not the relay's live work, even before markBackfilled.
+func markBackfillPlacing(messageSID string) marker {
+	return marker("backfill-placing:" + messageSID)
+}
+
 // markUnsureBackfillNote: the note of our message messageSID may have
 // been added.
 func markUnsureBackfillNote(messageSID string) marker {

@@ -2,12 +2,14 @@ package crashtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,13 +39,31 @@ const (
 	envTwilioSID   = "SMSRELAY_CRASH_TWILIO_SID"
 	envTwilioTok   = "SMSRELAY_CRASH_TWILIO_TOKEN"
 	envPublicURL   = "SMSRELAY_CRASH_PUBLIC_URL"
+	// envBackfill is "1" when the process runs a backfill of the history
+	// between envBackfillSince and envBackfillUntil (RFC 3339) until a run
+	// of it ends without an error.
+	envBackfill      = "SMSRELAY_CRASH_BACKFILL"
+	envBackfillSince = "SMSRELAY_CRASH_BACKFILL_SINCE"
+	envBackfillUntil = "SMSRELAY_CRASH_BACKFILL_UNTIL"
+	// envRate is the Intercom budget, requests per 10 s.
+	envRate = "SMSRELAY_CRASH_RATE"
 )
+
+// backfillLine starts the line on which the relay process reports a
+// backfill run that ended without an error, followed by its report as
+// JSON.
+const backfillLine = "BACKFILL "
 
 // Settings of the relay process, shared with the test's bound.
 const (
 	childWorkers = 4
 	childLease   = 2 * time.Second
 	childRate    = 1000 // Intercom requests per 10 s, on both sides
+	// backfillRate is the budget of the backfill's test: the backfill
+	// takes at most relay.BackfillShare of the budget, live calls
+	// included, and the live workload alone would leave it little of
+	// childRate.
+	backfillRate = 3000
 	noteAdminID  = "991267999"
 )
 
@@ -66,6 +86,10 @@ func runChild() error {
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	storeURL, ns := os.Getenv(envStoreURL), os.Getenv(envNamespace)
+	rate, err := strconv.Atoi(os.Getenv(envRate))
+	if err != nil || rate < 1 {
+		return fmt.Errorf("%s %q: want a positive number", envRate, os.Getenv(envRate))
+	}
 
 	var st store.Store
 	var budget relay.Limiter
@@ -81,7 +105,7 @@ func runChild() error {
 			return err
 		}
 		st = s
-		budget = intercom.NewWindowLimiter(childRate, 10*time.Second)
+		budget = intercom.NewWindowLimiter(rate, 10*time.Second)
 	case strings.HasPrefix(storeURL, "redis"):
 		opt, err := redis.ParseURL(storeURL)
 		if err != nil {
@@ -94,7 +118,7 @@ func runChild() error {
 			return err
 		}
 		st = s
-		l, err := redisstore.NewLimiter(client, childRate, 10*time.Second, redisstore.WithLimiterKey(ns+"budget"))
+		l, err := redisstore.NewLimiter(client, rate, 10*time.Second, redisstore.WithLimiterKey(ns+"budget"))
 		if err != nil {
 			return err
 		}
@@ -151,9 +175,45 @@ func runChild() error {
 	workers := make(chan error, 1)
 	go func() { workers <- r.Run(ctx) }()
 	fmt.Printf("LISTEN %s\n", ln.Addr())
+	if os.Getenv(envBackfill) == "1" {
+		since, err := time.Parse(time.RFC3339, os.Getenv(envBackfillSince))
+		if err != nil {
+			return fmt.Errorf("%s: %w", envBackfillSince, err)
+		}
+		until, err := time.Parse(time.RFC3339, os.Getenv(envBackfillUntil))
+		if err != nil {
+			return fmt.Errorf("%s: %w", envBackfillUntil, err)
+		}
+		go backfillUntilDone(ctx, r, logger, relay.BackfillOptions{Since: since, Until: until})
+	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	return <-workers
+}
+
+// backfillUntilDone runs the backfill until a run of it ends without an
+// error, as an operator runs it again after a crash, and prints that run's
+// report on a backfillLine.
+func backfillUntilDone(ctx context.Context, r *relay.Relay, logger *slog.Logger, o relay.BackfillOptions) {
+	for ctx.Err() == nil {
+		rep, err := r.Backfill(ctx, o)
+		if err == nil {
+			b, err := json.Marshal(rep)
+			if err != nil {
+				logger.Error("crash child: encoding the backfill report", "err", err)
+				return
+			}
+			fmt.Printf("%s%s\n", backfillLine, b)
+			return
+		}
+		if ctx.Err() == nil {
+			logger.Warn("crash child: backfill ended; running it again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
