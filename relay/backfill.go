@@ -735,11 +735,13 @@ func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, conta
 	if r.ic.noter == nil {
 		return permanent(errors.New("relay: the Intercom client cannot add notes to contacts; a text of ours before any conversation cannot be imported"))
 	}
-	_, _, err = once(ctx, r, sideEffect[*intercom.ContactNote]{
+	phone := bareNumber(key.Customer)
+	_, _, err = once(ctx, r, sideEffect[string]{
 		what:   "noting an imported text of ours on the contact",
 		unsure: markUnsureBackfillNote(m.SID),
-		do: func(ctx context.Context) (*intercom.ContactNote, error) {
-			return r.ic.AddContactNote(ctx, contactID, r.cfg.NoteAuthor, body)
+		do: func(ctx context.Context) (string, error) {
+			// A contact merged since is followed (merge.go).
+			return r.noteContact(ctx, phone, contactID, body)
 		},
 		ambiguous: intercom.IsAmbiguous,
 	})

@@ -36,7 +36,14 @@ var bfBase = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 // client shares), so that a test can run a few hundred imports quickly.
 func newBackfillHarness(t *testing.T, n int, window time.Duration, configure func(*relay.Config)) *harness {
 	t.Helper()
-	ic := intercomtest.NewServer(intercomtest.WithBudget(n, window))
+	return newBackfillHarnessWith(t, n, window, nil, configure)
+}
+
+// newBackfillHarnessWith is newBackfillHarness with options for the fake
+// Intercom.
+func newBackfillHarnessWith(t *testing.T, n int, window time.Duration, opts []intercomtest.Option, configure func(*relay.Config)) *harness {
+	t.Helper()
+	ic := intercomtest.NewServer(append([]intercomtest.Option{intercomtest.WithBudget(n, window)}, opts...)...)
 	t.Cleanup(ic.Close)
 	tw := twiliotest.NewServer()
 	t.Cleanup(tw.Close)

@@ -1,0 +1,68 @@
+package relay_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smsrelay/smsrelay/intercom/intercomtest"
+	"github.com/smsrelay/smsrelay/relay"
+	"github.com/smsrelay/smsrelay/twiliosms"
+	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
+)
+
+// seedOursThenTheirs seeds a text of ours to customer, then their answer
+// a minute later.
+func seedOursThenTheirs(tw *twiliotest.Server, customer string) {
+	tw.AddHistory(
+		twiliotest.LogMessage{From: ourNumber, To: customer, Body: "h000 is here", Direction: twiliosms.DirectionOutboundAPI, DateSent: bfBase},
+		twiliotest.LogMessage{From: customer, To: ourNumber, Body: "h012 is here", Direction: twiliosms.DirectionInbound, DateSent: bfBase.Add(12 * time.Minute)},
+	)
+}
+
+// A backfill whose customer's stored contact was merged into a user since
+// (the relay made the lead for a text sent first, an agent merged it):
+// the text of ours before the customer's first goes to the user's profile,
+// as their text goes to a conversation of the user's, and nothing fails.
+func TestBackfillFollowsAMergedContact(t *testing.T) {
+	for _, mode := range mergedModes {
+		t.Run(mode.name, func(t *testing.T) {
+			h := newBackfillHarnessWith(t, 400, time.Second, mode.opts, nil)
+			ctx := context.Background()
+			cust := bfCustomer(0)
+			lead, err := h.ic.AddContact(intercomtest.Contact{Role: "lead", Phone: cust})
+			if err != nil {
+				t.Fatal(err)
+			}
+			user, err := h.ic.AddContact(intercomtest.Contact{Role: "user", Email: "ann@example.com"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.st.SetContact(ctx, cust, lead.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.ic.MergeContact(lead.ID, user.ID); err != nil {
+				t.Fatal(err)
+			}
+			seedOursThenTheirs(h.tw, cust)
+			runWorkers(t, h.r)
+			rep, err := h.r.Backfill(ctx, relay.BackfillOptions{Since: bfBase})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Imported != 2 || len(rep.Failed) != 0 {
+				t.Fatalf("report: imported %d, failed %+v; want both texts imported", rep.Imported, rep.Failed)
+			}
+			if ns := h.ic.ContactNotes(user.ID); len(ns) != 1 || !strings.Contains(ns[0].Body, "h000 is here") {
+				t.Errorf("user's notes = %+v, want the text of ours", ns)
+			}
+			if n := len(h.ic.Contacts()); n != 2 {
+				t.Errorf("%d contacts, want the lead and the user", n)
+			}
+			if id, err := h.st.Contact(ctx, cust); err != nil || id != user.ID {
+				t.Errorf("store maps the number to %q (%v), want the user %s", id, err, user.ID)
+			}
+		})
+	}
+}
