@@ -592,7 +592,8 @@ func newRunID() (string, error) {
 
 // handleBackfill imports one batch of one thread's texts, oldest first.
 // A text Intercom refuses for good is recorded as failed and the batch
-// goes on; any other error retries the batch, which skips what is done.
+// goes on; any other error (a contact Intercom no longer has among them)
+// retries the batch, which skips what is done.
 func (r *Relay) handleBackfill(ctx context.Context, p backfillJob, _ store.Job) error {
 	key := store.ThreadKey{Customer: p.Customer, Sender: p.Sender}
 	if err := key.Validate(); err != nil {
@@ -601,7 +602,7 @@ func (r *Relay) handleBackfill(ctx context.Context, p backfillJob, _ store.Job) 
 	ctx = withBackfillGate(ctx, r.bf)
 	for _, m := range p.Messages {
 		err := r.backfillOne(ctx, key, m)
-		if err != nil && !refused(err) {
+		if err != nil && (!refused(err) || errors.Is(err, errContactForgotten)) {
 			return err
 		}
 		mctx, cancel := detached(ctx)
@@ -645,10 +646,25 @@ func (r *Relay) backfillOne(ctx context.Context, key store.ThreadKey, m backfill
 		return err
 	}
 	if m.Inbound {
-		return r.backfillInbound(ctx, key, contactID, m)
+		err = r.backfillInbound(ctx, key, contactID, m)
+	} else {
+		err = r.backfillOutbound(ctx, key, contactID, m)
 	}
-	return r.backfillOutbound(ctx, key, contactID, m)
+	if errors.Is(err, intercom.ErrNotFound) {
+		// Intercom no longer has the contact (deleted, or merged into one
+		// nothing names) and the relay forgot it: not a refusal of the
+		// text, which is tried again with the contact found or made then.
+		if _, serr := r.st.Contact(ctx, bareNumber(customer)); errors.Is(serr, store.ErrNotFound) {
+			return fmt.Errorf("%w: %w", errContactForgotten, err)
+		}
+	}
+	return err
 }
+
+// errContactForgotten is the error of an imported text whose contact
+// Intercom no longer has: the relay forgot the contact, and the batch is
+// tried again (handleBackfill) rather than the text counted as refused.
+var errContactForgotten = errors.New("relay: backfill: the customer's contact is gone and was forgotten; trying again")
 
 // backfillInbound puts a customer's text on their thread's conversation,
 // or starts one with it, as a reply from their contact.
@@ -745,6 +761,14 @@ func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, conta
 		},
 		ambiguous: intercom.IsAmbiguous,
 	})
+	if errors.Is(err, intercom.ErrNotFound) {
+		// The contact is gone, and nothing names one it was merged into:
+		// forget it, as a live text does, so that the retry finds or
+		// makes another.
+		if derr := r.st.DeleteContact(ctx, phone); derr != nil {
+			return fmt.Errorf("relay: forgetting contact: %w", derr)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("relay: noting an imported text on the contact: %w", err)
 	}

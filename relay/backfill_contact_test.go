@@ -66,3 +66,47 @@ func TestBackfillFollowsAMergedContact(t *testing.T) {
 		})
 	}
 }
+
+// A backfill whose customer's stored contact Intercom no longer has
+// (deleted, or merged into a contact nothing names): the relay forgets it
+// and tries the text again, as a live text does, with the contact it
+// finds or makes then; the text is not reported as refused.
+func TestBackfillReplacesAContactIntercomNoLongerHas(t *testing.T) {
+	for _, theirsFirst := range []bool{false, true} {
+		name := map[bool]string{false: "ours first", true: "theirs first"}[theirsFirst]
+		t.Run(name, func(t *testing.T) {
+			h := newBackfillHarness(t, 400, time.Second, nil)
+			ctx := context.Background()
+			cust := bfCustomer(0)
+			const gone = "6762f0d51bb69f9f2193bb7f" // no such contact
+			if err := h.st.SetContact(ctx, cust, gone); err != nil {
+				t.Fatal(err)
+			}
+			if theirsFirst {
+				h.tw.AddHistory(twiliotest.LogMessage{From: cust, To: ourNumber, Body: "h000 is here", Direction: twiliosms.DirectionInbound, DateSent: bfBase})
+			} else {
+				seedOursThenTheirs(h.tw, cust)
+			}
+			runWorkers(t, h.r)
+			rep, err := h.r.Backfill(ctx, relay.BackfillOptions{Since: bfBase})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Imported != rep.ToImport || len(rep.Failed) != 0 {
+				t.Fatalf("report: %d of %d imported, failed %+v; want all imported", rep.Imported, rep.ToImport, rep.Failed)
+			}
+			id, err := h.st.Contact(ctx, cust)
+			if err != nil || id == gone {
+				t.Fatalf("store maps the number to %q (%v), want a contact Intercom has", id, err)
+			}
+			if !theirsFirst {
+				if ns := h.ic.ContactNotes(id); len(ns) != 1 || !strings.Contains(ns[0].Body, "h000 is here") {
+					t.Errorf("the new contact's notes = %+v, want the text of ours", ns)
+				}
+			}
+			if cs := h.ic.Conversations(); len(cs) != 1 {
+				t.Errorf("%d conversations, want 1", len(cs))
+			}
+		})
+	}
+}
