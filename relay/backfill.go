@@ -720,14 +720,16 @@ func (r *Relay) backfillBookkeeping(ctx context.Context, key store.ThreadKey, m 
 }
 
 // backfillOutbound notes a text of ours on the thread's conversation, or
-// on the contact when the thread has none yet.
+// on the contact when the thread has none yet, or only one the relay no
+// longer posts to (closed without Reopen: the customer's next text starts
+// another). An idle thread keeps it: an agent's reply may come late.
 func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, contactID string, m backfillMessage) error {
 	body := noteBackfillSent(m.Body, m.From, m.At, m.Status, m.ErrorCode, m.NumMedia, mediaURLs(m.Media))
 	th, err := r.st.Thread(ctx, key)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("relay: reading thread: %w", err)
 	}
-	if err == nil && (th.ContactID == "" || th.ContactID == contactID) {
+	if err == nil && (th.ContactID == "" || th.ContactID == contactID) && (th.State != store.StateClosed || r.cfg.Reopen) {
 		_, _, err := once(ctx, r, sideEffect[*intercom.Conversation]{
 			what:   "noting an imported text of ours",
 			unsure: markUnsureBackfillNote(m.SID),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/relay"
+	"github.com/smsrelay/smsrelay/store"
 	"github.com/smsrelay/smsrelay/twiliosms"
 	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
@@ -108,5 +109,53 @@ func TestBackfillReplacesAContactIntercomNoLongerHas(t *testing.T) {
 				t.Errorf("%d conversations, want 1", len(cs))
 			}
 		})
+	}
+}
+
+// A customer whose thread's conversation is closed (without
+// Config.Reopen): their history starts a new conversation, as a live text
+// of theirs would, and a text of ours before their first text of the
+// range is noted on their contact, not on the closed conversation that
+// no agent reads.
+func TestBackfillOursBeforeTheirsOnAClosedThreadGoesOnTheContact(t *testing.T) {
+	h := newBackfillHarness(t, 400, time.Second, nil)
+	ctx := context.Background()
+	cust := bfCustomer(0)
+	runWorkers(t, h.r)
+	h.text(cust, "live hello")
+	h.waitIdle()
+	key := store.ThreadKey{Customer: cust, Sender: ourNumber}
+	th, err := h.st.Thread(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := th.ConversationID
+	th.State = store.StateClosed // as conversation.admin.closed leaves it
+	if err := h.st.PutThread(ctx, th); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Minute)
+	h.tw.AddHistory(
+		twiliotest.LogMessage{From: ourNumber, To: cust, Body: "h000 is here", Direction: twiliosms.DirectionOutboundAPI, DateSent: now.Add(-2 * time.Hour)},
+		twiliotest.LogMessage{From: cust, To: ourNumber, Body: "h012 is here", Direction: twiliosms.DirectionInbound, DateSent: now.Add(-time.Hour)},
+	)
+	rep, err := h.r.Backfill(ctx, relay.BackfillOptions{Since: now.Add(-3 * time.Hour), Until: now.Add(-time.Minute)})
+	if err != nil || rep.Imported != 2 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+	for _, p := range h.conversation(closed).Parts {
+		if strings.Contains(p.Body, "h0") {
+			t.Errorf("the closed conversation got %q", p.Body)
+		}
+	}
+	if ns := h.ic.ContactNotes(th.ContactID); len(ns) != 1 || !strings.Contains(ns[0].Body, "h000 is here") {
+		t.Errorf("contact notes = %+v, want the text of ours", ns)
+	}
+	th, err = h.st.Thread(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := h.conversation(th.ConversationID); th.ConversationID == closed || !strings.Contains(c.Source.Body, "h012 is here") {
+		t.Errorf("the thread's conversation %s starts with %q, want a new one started by their text", th.ConversationID, c.Source.Body)
 	}
 }
