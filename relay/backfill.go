@@ -582,6 +582,29 @@ func (r *Relay) settleDeadBatches(ctx context.Context, run string, pending []*pe
 	return nil
 }
 
+// backfillDeadLettered records the texts of dead-lettered batch job that
+// are not imported as failed in its run, so that the Backfill waiting on
+// them reports them at once, however many dead letters the queue holds
+// (settleDeadBatches, which looks among the oldest thousand, remains for
+// a batch whose worker died before this).
+func (r *Relay) backfillDeadLettered(ctx context.Context, job store.Job) {
+	var p backfillJob
+	if err := json.Unmarshal(job.Payload, &p); err != nil {
+		r.log.Error("relay: a dead-lettered backfill batch does not decode", "job", job.ID, "err", err)
+		return
+	}
+	for _, m := range p.Messages {
+		done, err := r.st.Marked(ctx, string(markBackfilled(m.SID)))
+		if err == nil && !done {
+			err = r.st.Mark(ctx, string(markBackfillFailed(p.Run, m.SID)))
+		}
+		if err != nil {
+			r.log.Error("relay: recording the texts of a dead-lettered backfill batch", "job", job.ID, "err", err)
+			return
+		}
+	}
+}
+
 func newRunID() (string, error) {
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {

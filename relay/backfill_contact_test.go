@@ -2,6 +2,8 @@ package relay_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +159,38 @@ func TestBackfillOursBeforeTheirsOnAClosedThreadGoesOnTheContact(t *testing.T) {
 	}
 	if c := h.conversation(th.ConversationID); th.ConversationID == closed || !strings.Contains(c.Source.Body, "h012 is here") {
 		t.Errorf("the thread's conversation %s starts with %q, want a new one started by their text", th.ConversationID, c.Source.Body)
+	}
+}
+
+// A batch dead-lettered while the queue already holds a thousand older
+// dead letters (of any kind: a missing attribute dead-letters contact
+// updates by the hundred) still settles its texts as failed, at once,
+// rather than leaving Backfill to report a stall.
+func TestBackfillSettlesItsDeadBatchBehindManyDeadLetters(t *testing.T) {
+	h := newBackfillHarness(t, 400, time.Second, func(c *relay.Config) { c.MaxAttempts = 2 })
+	ctx := context.Background()
+	for i := range 1000 {
+		if _, err := h.st.Enqueue(ctx, store.NewJob{Kind: "test.other", Key: fmt.Sprintf("other-%d", i), Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		j, err := h.st.Claim(ctx, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.st.DeadLetter(ctx, j, "an older failure"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.tw.AddHistory(twiliotest.LogMessage{From: bfCustomer(0), To: ourNumber, Body: "h000 is here", Direction: twiliosms.DirectionInbound, DateSent: bfBase})
+	if err := h.ic.Fail("POST", "/conversations", intercomtest.Fault{Status: http.StatusInternalServerError}); err != nil {
+		t.Fatal(err)
+	}
+	runWorkers(t, h.r)
+	rep, err := h.r.Backfill(ctx, relay.BackfillOptions{Since: bfBase, StallTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("Backfill: %v (report %+v), want its dead batch's text reported failed", err, rep)
+	}
+	if rep.Imported != 0 || len(rep.Failed) != 1 {
+		t.Errorf("report: imported %d, failed %+v; want the one text failed", rep.Imported, rep.Failed)
 	}
 }
