@@ -787,11 +787,23 @@ func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, conta
 		ambiguous: intercom.IsAmbiguous,
 	})
 	if errors.Is(err, intercom.ErrNotFound) {
-		// The contact is gone, and nothing names one it was merged into:
-		// forget it, as a live text does, so that the retry finds or
-		// makes another.
-		if derr := r.st.DeleteContact(ctx, phone); derr != nil {
-			return fmt.Errorf("relay: forgetting contact: %w", derr)
+		// Gone, and nothing names a contact it was merged into: forget it,
+		// as a live text does, so that the retry finds or makes another.
+		// A 404 about something else (the note's author) is a refusal.
+		gone := true
+		if r.ic.reader != nil {
+			_, cerr := r.ic.Contact(ctx, contactID)
+			if cerr != nil && !contactGone(cerr) {
+				// Not the 404's refusal: whether the contact is gone is
+				// not known yet, so the batch is tried again.
+				return fmt.Errorf("relay: noting an imported text on the contact: the contact may be gone (%v), and reading it failed: %w", err, cerr)
+			}
+			gone = cerr != nil
+		}
+		if gone {
+			if derr := r.st.DeleteContact(ctx, phone); derr != nil {
+				return fmt.Errorf("relay: forgetting contact: %w", derr)
+			}
 		}
 	}
 	if err != nil {

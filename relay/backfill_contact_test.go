@@ -194,3 +194,43 @@ func TestBackfillSettlesItsDeadBatchBehindManyDeadLetters(t *testing.T) {
 		t.Errorf("report: imported %d, failed %+v; want the one text failed", rep.Imported, rep.Failed)
 	}
 }
+
+// A 404 to a note on a contact that Intercom still has (the note's
+// author unknown, say) is a refusal of the text: reported failed at once,
+// the contact kept, not forgotten and tried again until dead-lettered.
+func TestBackfillNoteRefusedOnALiveContactFailsAtOnce(t *testing.T) {
+	h := newBackfillHarness(t, 400, time.Second, nil)
+	ctx := context.Background()
+	cust := bfCustomer(0)
+	lead, err := h.ic.AddContact(intercomtest.Contact{Role: "lead", Phone: cust})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.st.SetContact(ctx, cust, lead.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.tw.AddHistory(twiliotest.LogMessage{From: ourNumber, To: cust, Body: "h000 is here", Direction: twiliosms.DirectionOutboundAPI, DateSent: bfBase})
+	if err := h.ic.Fail("POST", "/contacts/*/notes", intercomtest.Fault{Status: http.StatusNotFound}); err != nil {
+		t.Fatal(err)
+	}
+	runWorkers(t, h.r)
+	rep, err := h.r.Backfill(ctx, relay.BackfillOptions{Since: bfBase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Imported != 0 || len(rep.Failed) != 1 {
+		t.Errorf("report: imported %d, failed %+v; want the text failed", rep.Imported, rep.Failed)
+	}
+	notes := 0
+	for _, r := range h.ic.Requests() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/notes") {
+			notes++
+		}
+	}
+	if notes != 1 {
+		t.Errorf("%d note requests, want 1: a refusal is not tried again", notes)
+	}
+	if id, err := h.st.Contact(ctx, cust); err != nil || id != lead.ID {
+		t.Errorf("store maps the number to %q (%v), want the lead %s kept", id, err, lead.ID)
+	}
+}
