@@ -286,6 +286,9 @@ type call struct {
 // returns the headers of the last answer (nil if none arrived). Errors are
 // wrapped as "intercom: METHOD PATH: ...".
 func (c *Client) do(ctx context.Context, k call) (http.Header, error) {
+	if ctx == nil {
+		return nil, &notSentError{method: k.method, path: k.path, reason: "nil context"}
+	}
 	var body []byte
 	if k.in != nil {
 		// Bodies and operators hold <, > and &: send them as they are

@@ -21,6 +21,7 @@ func TestContactUpdateArgumentsAreChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	var nilCtx context.Context // a caller's mistake: an error, not a panic
 	const id = "6762f0dd1bb69f9f2193bb83"
 	set := func(name string) intercom.ContactUpdate {
 		return intercom.ContactUpdate{CustomAttributes: map[string]any{name: true}}
@@ -45,6 +46,10 @@ func TestContactUpdateArgumentsAreChecked(t *testing.T) {
 		{"create tag empty", func() error { _, err := c.CreateTag(ctx, "  "); return err }, "empty name"},
 		{"create tag control", func() error { _, err := c.CreateTag(ctx, "a\tb"); return err }, "control"},
 		{"create tag long", func() error { _, err := c.CreateTag(ctx, strings.Repeat("t", 191)); return err }, "191 bytes"},
+		{"update nil context", func() error { _, err := c.UpdateContact(nilCtx, id, set("a")); return err }, "nil context"},
+		{"tag nil context", func() error { return c.TagContact(nilCtx, id, "1") }, "nil context"},
+		{"untag nil context", func() error { return c.UntagContact(nilCtx, id, "1") }, "nil context"},
+		{"create tag nil context", func() error { _, err := c.CreateTag(nilCtx, "VIP"); return err }, "nil context"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()

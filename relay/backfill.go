@@ -592,6 +592,29 @@ func (r *Relay) settleDeadBatches(ctx context.Context, run string, pending []*pe
 	return nil
 }
 
+// backfillDeadLettered records the texts of dead-lettered batch job that
+// are not imported as failed in its run, so that the Backfill waiting on
+// them reports them at once, however many dead letters the queue holds
+// (settleDeadBatches, which looks among the oldest thousand, remains for
+// a batch whose worker died before this).
+func (r *Relay) backfillDeadLettered(ctx context.Context, job store.Job) {
+	var p backfillJob
+	if err := json.Unmarshal(job.Payload, &p); err != nil {
+		r.log.Error("relay: a dead-lettered backfill batch does not decode", "job", job.ID, "err", err)
+		return
+	}
+	for _, m := range p.Messages {
+		done, err := r.st.Marked(ctx, string(markBackfilled(m.SID)))
+		if err == nil && !done {
+			err = r.st.Mark(ctx, string(markBackfillFailed(p.Run, m.SID)))
+		}
+		if err != nil {
+			r.log.Error("relay: recording the texts of a dead-lettered backfill batch", "job", job.ID, "err", err)
+			return
+		}
+	}
+}
+
 func newRunID() (string, error) {
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
@@ -602,7 +625,8 @@ func newRunID() (string, error) {
 
 // handleBackfill imports one batch of one thread's texts, oldest first.
 // A text Intercom refuses for good is recorded as failed and the batch
-// goes on; any other error retries the batch, which skips what is done.
+// goes on; any other error (a contact Intercom no longer has among them)
+// retries the batch, which skips what is done.
 func (r *Relay) handleBackfill(ctx context.Context, p backfillJob, _ store.Job) error {
 	key := store.ThreadKey{Customer: p.Customer, Sender: p.Sender}
 	if err := key.Validate(); err != nil {
@@ -611,7 +635,7 @@ func (r *Relay) handleBackfill(ctx context.Context, p backfillJob, _ store.Job) 
 	ctx = withBackfillGate(ctx, r.bf)
 	for _, m := range p.Messages {
 		err := r.backfillOne(ctx, key, m)
-		if err != nil && !refused(err) {
+		if err != nil && (!refused(err) || errors.Is(err, errContactForgotten)) {
 			return err
 		}
 		mctx, cancel := detached(ctx)
@@ -655,10 +679,25 @@ func (r *Relay) backfillOne(ctx context.Context, key store.ThreadKey, m backfill
 		return err
 	}
 	if m.Inbound {
-		return r.backfillInbound(ctx, key, contactID, m)
+		err = r.backfillInbound(ctx, key, contactID, m)
+	} else {
+		err = r.backfillOutbound(ctx, key, contactID, m)
 	}
-	return r.backfillOutbound(ctx, key, contactID, m)
+	if errors.Is(err, intercom.ErrNotFound) {
+		// Intercom no longer has the contact (deleted, or merged into one
+		// nothing names) and the relay forgot it: not a refusal of the
+		// text, which is tried again with the contact found or made then.
+		if _, serr := r.st.Contact(ctx, bareNumber(customer)); errors.Is(serr, store.ErrNotFound) {
+			return fmt.Errorf("%w: %w", errContactForgotten, err)
+		}
+	}
+	return err
 }
+
+// errContactForgotten is the error of an imported text whose contact
+// Intercom no longer has: the relay forgot the contact, and the batch is
+// tried again (handleBackfill) rather than the text counted as refused.
+var errContactForgotten = errors.New("relay: backfill: the customer's contact is gone and was forgotten; trying again")
 
 // backfillInbound puts a customer's text on their thread's conversation,
 // or starts one with it, as a reply from their contact.
@@ -719,14 +758,16 @@ func (r *Relay) backfillBookkeeping(ctx context.Context, key store.ThreadKey, m 
 }
 
 // backfillOutbound notes a text of ours on the thread's conversation, or
-// on the contact when the thread has none yet.
+// on the contact when the thread has none yet, or only one the relay no
+// longer posts to (closed without Reopen: the customer's next text starts
+// another). An idle thread keeps it: an agent's reply may come late.
 func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, contactID string, m backfillMessage) error {
 	body := noteBackfillSent(m.Body, m.From, m.At, m.Status, m.ErrorCode, m.NumMedia, mediaURLs(m.Media))
 	th, err := r.st.Thread(ctx, key)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("relay: reading thread: %w", err)
 	}
-	if err == nil && (th.ContactID == "" || th.ContactID == contactID) {
+	if err == nil && (th.ContactID == "" || th.ContactID == contactID) && (th.State != store.StateClosed || r.cfg.Reopen) {
 		_, _, err := once(ctx, r, sideEffect[*intercom.Conversation]{
 			what:   "noting an imported text of ours",
 			unsure: markUnsureBackfillNote(m.SID),
@@ -750,14 +791,36 @@ func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, conta
 	if r.ic.noter == nil {
 		return permanent(errors.New("relay: the Intercom client cannot add notes to contacts; a text of ours before any conversation cannot be imported"))
 	}
-	_, _, err = once(ctx, r, sideEffect[*intercom.ContactNote]{
+	phone := bareNumber(key.Customer)
+	_, _, err = once(ctx, r, sideEffect[string]{
 		what:   "noting an imported text of ours on the contact",
 		unsure: markUnsureBackfillNote(m.SID),
-		do: func(ctx context.Context) (*intercom.ContactNote, error) {
-			return r.ic.AddContactNote(ctx, contactID, r.cfg.NoteAuthor, body)
+		do: func(ctx context.Context) (string, error) {
+			// A contact merged since is followed (merge.go).
+			return r.noteContact(ctx, phone, contactID, body)
 		},
 		ambiguous: intercom.IsAmbiguous,
 	})
+	if errors.Is(err, intercom.ErrNotFound) {
+		// Gone, and nothing names a contact it was merged into: forget it,
+		// as a live text does, so that the retry finds or makes another.
+		// A 404 about something else (the note's author) is a refusal.
+		gone := true
+		if r.ic.reader != nil {
+			_, cerr := r.ic.Contact(ctx, contactID)
+			if cerr != nil && !contactGone(cerr) {
+				// Not the 404's refusal: whether the contact is gone is
+				// not known yet, so the batch is tried again.
+				return fmt.Errorf("relay: noting an imported text on the contact: the contact may be gone (%v), and reading it failed: %w", err, cerr)
+			}
+			gone = cerr != nil
+		}
+		if gone {
+			if derr := r.st.DeleteContact(ctx, phone); derr != nil {
+				return fmt.Errorf("relay: forgetting contact: %w", derr)
+			}
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("relay: noting an imported text on the contact: %w", err)
 	}

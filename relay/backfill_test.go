@@ -36,7 +36,14 @@ var bfBase = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 // client shares), so that a test can run a few hundred imports quickly.
 func newBackfillHarness(t *testing.T, n int, window time.Duration, configure func(*relay.Config)) *harness {
 	t.Helper()
-	ic := intercomtest.NewServer(intercomtest.WithBudget(n, window))
+	return newBackfillHarnessWith(t, n, window, nil, configure)
+}
+
+// newBackfillHarnessWith is newBackfillHarness with options for the fake
+// Intercom.
+func newBackfillHarnessWith(t *testing.T, n int, window time.Duration, opts []intercomtest.Option, configure func(*relay.Config)) *harness {
+	t.Helper()
+	ic := intercomtest.NewServer(append([]intercomtest.Option{intercomtest.WithBudget(n, window)}, opts...)...)
 	t.Cleanup(ic.Close)
 	tw := twiliotest.NewServer()
 	t.Cleanup(tw.Close)
@@ -108,7 +115,7 @@ func seedBackfill(tw *twiliotest.Server, n int) {
 		if (i/bfCustomers+c)%3 == 0 {
 			m.From, m.To, m.Direction = bfNumber(c), bfCustomer(c), twiliosms.DirectionOutboundAPI
 			if i%11 == 0 {
-				m.Status = "undelivered"
+				m.Status, m.ErrorCode = "undelivered", twiliosms.CodeUnknownHandset
 			}
 		}
 		if i%7 == 0 {
@@ -219,7 +226,7 @@ func TestBackfillImportsHistoryOnceInOrder(t *testing.T) {
 	// notes on the contact; the conversation starts with their first text.
 	contactID, _ := h.st.Contact(ctx, bfCustomer(0))
 	if notes := h.ic.ContactNotes(contactID); len(notes) != 1 || !strings.Contains(notes[0].Body, "h000 is here") ||
-		!strings.Contains(notes[0].Body, "With attachments by MMS: <a href=\""+h.tw.URL+"/2010-04-01/Accounts/") || !strings.Contains(notes[0].Body, "undelivered") {
+		!strings.Contains(notes[0].Body, "With attachments by MMS: <a href=\""+h.tw.URL+"/2010-04-01/Accounts/") || !strings.Contains(notes[0].Body, fmt.Sprintf("undelivered (error %d", twiliosms.CodeUnknownHandset)) {
 		t.Errorf("customer 0's contact notes: %+v", notes)
 	}
 	// A customer's MMS keeps its media as attachments (text 7 starts

@@ -105,7 +105,7 @@ func New(cfg Config) (*Relay, error) {
 		PollInterval: c.PollInterval,
 		DrainTimeout: c.DrainTimeout,
 		Logger:       c.Logger,
-		OnDeadLetter: r.tellAgentsOfDeadLetter,
+		OnDeadLetter: r.onDeadLetter,
 		OnOutcome:    r.m.job,
 	})
 	if err != nil {
@@ -184,6 +184,18 @@ func (r *Relay) RunOnce(ctx context.Context) (bool, error) {
 		return ran, fmt.Errorf("relay: %w", err)
 	}
 	return ran, nil
+}
+
+// onDeadLetter is what follows a job's dead-lettering: a note for the
+// agents on a reply's conversation, the failure of a backfill batch's
+// texts recorded for the Backfill waiting on them.
+func (r *Relay) onDeadLetter(ctx context.Context, job store.Job, cause error) {
+	switch job.Kind {
+	case kindIntercom:
+		r.tellAgentsOfDeadLetter(ctx, job, cause)
+	case kindBackfill:
+		r.backfillDeadLettered(ctx, job)
+	}
 }
 
 // tellAgentsOfDeadLetter adds an internal note when an agent's reply is

@@ -35,9 +35,21 @@ const (
 	// encoding; [CountSegments] tells how many SMS segments it costs, and
 	// [SplitBody] cuts a longer text into bodies that fit.
 	MaxBodyLength = 1600
-	// maxResponseBody bounds how much of an API answer is read.
+	// maxResponseBody bounds how much of an API answer is read, but for
+	// the message log's pages (listAnswerLimit).
 	maxResponseBody = 1 << 20
+	// maxListedMessageBytes bounds one message of a list answer: a body
+	// of MaxBodyLength UTF-16 units, each at most 6 bytes of JSON (a
+	// \uXXXX escape), and the message's other fields.
+	maxListedMessageBytes = 6*MaxBodyLength + 2<<10
 )
+
+// listAnswerLimit bounds the answer to a page of pageSize messages of the
+// log: what pageSize messages of the longest bodies take, and not less
+// than maxResponseBody.
+func listAnswerLimit(pageSize int) int64 {
+	return max(int64(pageSize)*maxListedMessageBytes+64<<10, maxResponseBody)
+}
 
 var (
 	accountSIDPattern = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
@@ -489,6 +501,8 @@ type callTransport struct {
 	ctx     context.Context
 	base    http.RoundTripper
 	baseURL *url.URL
+	// limit bounds the answer read; 0 means maxResponseBody.
+	limit int64
 	// Set by RoundTrip; read by Send after twilio-go returned, never
 	// concurrently.
 	target  string // scheme, host and path of the last request, no query
@@ -531,7 +545,11 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBody))
+	limit := t.limit
+	if limit <= 0 {
+		limit = maxResponseBody
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, limit))
 	if err != nil {
 		return nil, fmt.Errorf("reading answer: %w", err)
 	}

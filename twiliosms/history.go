@@ -125,6 +125,8 @@ func (c *Client) HistoryPage(ctx context.Context, q HistoryQuery, cursor string)
 	if size == 0 {
 		size = defaultHistoryPageSize
 	}
+	// A page of long texts can run to megabytes.
+	tr.limit = listAnswerLimit(size)
 	params := (&openapi.ListMessageParams{}).SetPageSize(size)
 	if q.To != "" {
 		params.SetTo(q.To)

@@ -173,6 +173,39 @@ func TestHistoryValidationAndErrors(t *testing.T) {
 	}
 }
 
+// A full page of the largest size holds a thousand texts of up to 1600
+// characters each, several megabytes of JSON: it is read whole, as a
+// backfill of an account whose texts run long needs.
+func TestHistoryReadsAFullPageOfLongTexts(t *testing.T) {
+	t.Parallel()
+	srv := twiliotest.NewServer()
+	defer srv.Close()
+	c, err := twiliosms.NewClient(srv.AccountSID, srv.AuthToken, twiliosms.WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	bodies := []string{strings.Repeat("Ж", twiliosms.MaxBodyLength), strings.Repeat("<&>", twiliosms.MaxBodyLength/3), strings.Repeat("a", 300)}
+	var msgs []twiliotest.LogMessage
+	for i := range twiliosms.MaxHistoryPageSize {
+		msgs = append(msgs, twiliotest.LogMessage{From: "+14155550200", To: "+14155550100", Body: bodies[i%len(bodies)],
+			Direction: twiliosms.DirectionInbound, DateSent: base.Add(time.Duration(i) * time.Second)})
+	}
+	srv.AddHistory(msgs...)
+	p, err := c.HistoryPage(context.Background(), twiliosms.HistoryQuery{To: "+14155550100", PageSize: twiliosms.MaxHistoryPageSize}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Messages) != twiliosms.MaxHistoryPageSize || p.Next != "" {
+		t.Fatalf("one page of %d holds %d messages (next %q), want all", twiliosms.MaxHistoryPageSize, len(p.Messages), p.Next)
+	}
+	for i, m := range p.Messages {
+		if want := bodies[(len(msgs)-1-i)%len(bodies)]; m.Body != want {
+			t.Fatalf("message %d has a body of %d bytes, want %d", i, len(m.Body), len(want))
+		}
+	}
+}
+
 // Reading a day of the message log page by page, keeping the cursor so
 // that a run cut short can go on where it ended.
 func ExampleClient_HistoryPage() {

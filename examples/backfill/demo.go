@@ -119,7 +119,7 @@ func (d *account) seed(n int) {
 			m = twiliotest.LogMessage{From: ours, To: cust, Direction: twiliosms.DirectionOutboundAPI, DateSent: at,
 				Body: fmt.Sprintf(ourTexts[rng.IntN(len(ourTexts))], ref)}
 			if rng.IntN(25) == 0 {
-				m.Status = "undelivered"
+				m.Status, m.ErrorCode = "undelivered", twiliosms.CodeUnknownHandset
 			}
 		}
 		if rng.IntN(12) == 0 {

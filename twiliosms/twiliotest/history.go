@@ -37,14 +37,19 @@ type LogMessage struct {
 	// MediaURLs are the message's media (its num_media).
 	MediaURLs           []string
 	MessagingServiceSID string
+	// ErrorCode is Twilio's error code of a message whose Status is
+	// "failed" or "undelivered", which Twilio always gives one (its
+	// error_code); required for those, 0 for others.
+	ErrorCode int
 }
 
 // AddHistory seeds msgs into the fake's message log, as if Twilio had
 // received or sent them at their DateSent, and returns their SIDs. GET
 // Messages.json lists them with the messages created through the API. It
 // panics on a message without From, To or DateSent, with a direction
-// Twilio does not have, or with a SID already in the log, as a test could
-// not go on with it.
+// Twilio does not have, failed or undelivered without an ErrorCode (or
+// with one and another status), or with a SID already in the log, as a
+// test could not go on with it.
 func (s *Server) AddHistory(msgs ...LogMessage) []string {
 	sids := make([]string, 0, len(msgs))
 	added := make([]SentMessage, 0, len(msgs))
@@ -60,10 +65,13 @@ func (s *Server) AddHistory(msgs ...LogMessage) []string {
 		default:
 			panic(fmt.Sprintf("twiliotest: AddHistory: message %d has direction %q, not one of Twilio's", i, m.Direction))
 		}
+		if failed := m.Status == twiliosms.StatusFailed || m.Status == twiliosms.StatusUndelivered; failed != (m.ErrorCode != 0) {
+			panic(fmt.Sprintf("twiliotest: AddHistory: message %d has status %q and error code %d: Twilio gives a code to failed and undelivered messages, and only to them", i, m.Status, m.ErrorCode))
+		}
 		sm := SentMessage{
 			SID: m.SID, AccountSID: s.AccountSID, From: m.From, To: m.To, Body: m.Body,
 			MediaURLs: slices.Clone(m.MediaURLs), MessagingServiceSID: m.MessagingServiceSID,
-			Status: m.Status, Direction: m.Direction,
+			Status: m.Status, Direction: m.Direction, ErrorCode: m.ErrorCode,
 			DateSent:    m.DateSent.UTC().Truncate(time.Second),
 			DateCreated: m.DateSent.UTC().Truncate(time.Second),
 			NumSegments: max(1, twiliosms.CountSegments(m.Body).Segments),

@@ -94,6 +94,47 @@ func TestHistoryListPagesMatchSpec(t *testing.T) {
 	}
 }
 
+// TestHistoryFailedMessagesCarryTheirErrorCode: as the spec describes
+// error_code, a failed or undelivered message of the log carries Twilio's
+// code (and error_message), and others carry null; AddHistory refuses a
+// failed message without a code.
+func TestHistoryFailedMessagesCarryTheirErrorCode(t *testing.T) {
+	spec := loadMessageSpec(t)
+	s := twiliotest.NewServer()
+	defer s.Close()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	sids := s.AddHistory(
+		twiliotest.LogMessage{From: "+14155550100", To: "+14155550123", Body: "lost", Direction: twiliosms.DirectionOutboundAPI, DateSent: at,
+			Status: twiliosms.StatusUndelivered, ErrorCode: twiliosms.CodeUnknownHandset},
+		twiliotest.LogMessage{From: "+14155550100", To: "+14155550123", Body: "arrived", Direction: twiliosms.DirectionOutboundAPI, DateSent: at.Add(time.Minute)},
+	)
+	_, body := get(t, s, "/2010-04-01/Accounts/"+s.AccountSID+"/Messages.json")
+	byID := map[string]map[string]any{}
+	for _, m := range body["messages"].([]any) {
+		checkMessage(t, spec, m.(map[string]any))
+		byID[m.(map[string]any)["sid"].(string)] = m.(map[string]any)
+	}
+	if m := byID[sids[0]]; m["error_code"] != float64(twiliosms.CodeUnknownHandset) || m["error_message"] == nil {
+		t.Errorf("undelivered message: error_code %v, error_message %v; want %d and its description", m["error_code"], m["error_message"], twiliosms.CodeUnknownHandset)
+	}
+	if m := byID[sids[1]]; m["error_code"] != nil || m["error_message"] != nil {
+		t.Errorf("delivered message: error_code %v, error_message %v; want null", m["error_code"], m["error_message"])
+	}
+	for _, m := range []twiliotest.LogMessage{
+		{From: "+14155550100", To: "+14155550123", Direction: twiliosms.DirectionOutboundAPI, DateSent: at, Status: twiliosms.StatusFailed},
+		{From: "+14155550100", To: "+14155550123", Direction: twiliosms.DirectionOutboundAPI, DateSent: at, ErrorCode: twiliosms.CodeFiltered},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("AddHistory took status %q with error code %d", m.Status, m.ErrorCode)
+				}
+			}()
+			s.AddHistory(m)
+		}()
+	}
+}
+
 // TestMediaListMatchesSpec checks GET .../Messages/{sid}/Media.json
 // against the spec, and what twiliosms.Client.MessageMedia makes of it.
 func TestMediaListMatchesSpec(t *testing.T) {

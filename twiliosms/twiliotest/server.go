@@ -88,6 +88,9 @@ type SentMessage struct {
 	// DateSent is when the message was sent (a seeded message's date);
 	// zero for one created through the API, which the fake never sends.
 	DateSent time.Time
+	// ErrorCode is Twilio's error code of a failed or undelivered message
+	// (a seeded one: the fake fails none it creates); 0 for none.
+	ErrorCode int
 	// Form is the whole request body as sent; nil for a seeded message.
 	Form url.Values
 }
@@ -619,7 +622,7 @@ func (s *Server) wire(msg SentMessage) messageJSON {
 	if !msg.DateSent.IsZero() {
 		sent = optional(msg.DateSent.Format(time.RFC1123Z))
 	}
-	return messageJSON{
+	w := messageJSON{
 		AccountSID:          msg.AccountSID,
 		APIVersion:          "2010-04-01",
 		Body:                msg.Body,
@@ -638,6 +641,14 @@ func (s *Server) wire(msg SentMessage) messageJSON {
 		To:                  msg.To,
 		URI:                 base + ".json",
 	}
+	if msg.ErrorCode != 0 {
+		code := msg.ErrorCode
+		w.ErrorCode = &code
+		if d := twiliosms.Describe(msg.ErrorCode); d != "" {
+			w.ErrorMessage = optional(d)
+		}
+	}
+	return w
 }
 
 // randomHex returns 2n random lower-case hex digits.
