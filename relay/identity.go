@@ -340,10 +340,21 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 		log.Info("relay: identity bridge: the customer opted out while the prompt waited; not asked")
 		return nil
 	}
+	// unsent: Twilio did not take this attempt's prompt, whose time the
+	// record holds (no earlier attempt may have sent it).
+	unsent := false
 	e := sideEffect[*twiliosms.Sent]{
-		what:      "asking the customer for their email",
-		unsure:    markUnsureIdentityPrompt(in.MessageSID),
-		do:        func(ctx context.Context) (*twiliosms.Sent, error) { return r.tw.Send(ctx, msg) },
+		what:   "asking the customer for their email",
+		unsure: markUnsureIdentityPrompt(in.MessageSID),
+		do: func(ctx context.Context) (*twiliosms.Sent, error) {
+			fresh, err := r.recordPromptTime(ctx, key, phone, d.convID, in.ReceivedAt)
+			if err != nil {
+				return nil, err
+			}
+			sent, err := r.tw.Send(ctx, msg)
+			unsent = fresh && err != nil && !twiliosms.MaybeSent(err)
+			return sent, err
+		},
 		ambiguous: twiliosms.MaybeSent,
 	}
 	if r.tw.canList() {
@@ -351,10 +362,13 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 			return r.sentBefore(ctx, msg, identityPartID(phone), in.ReceivedAt)
 		}
 	}
-	if err := r.recordPromptTime(ctx, key, phone, d.convID, in.ReceivedAt); err != nil {
-		return err
-	}
 	sent, _, err := once(ctx, r, e)
+	if unsent {
+		// The next attempt's time is the prompt's, not this one's.
+		if err := r.putPromptTime(ctx, key, phone, d.convID, time.Unix(0, 0)); err != nil {
+			return err
+		}
+	}
 	switch {
 	case err == nil:
 	case twiliosms.IsOptedOut(err):
@@ -395,26 +409,37 @@ func (r *Relay) identityPrompt(ctx context.Context, key store.ThreadKey, in inbo
 
 // recordPromptTime records the time the prompt set off by a text received
 // at receivedAt is taken to have gone out, which crossedPrompt measures the
-// customer's texts against: the start of its first attempt. It is recorded
-// before the first attempt (write-ahead) and kept by the next ones, so that
-// an attempt after Twilio took the prompt (a refused note, a lapsed lease,
-// a crash) does not move it past the customer's answer received meanwhile.
-// A record older than the text is an earlier prompt's and is replaced.
-func (r *Relay) recordPromptTime(ctx context.Context, key store.ThreadKey, phone, convID string, receivedAt time.Time) error {
+// customer's texts against: the start of the first attempt that may have
+// sent it. It is recorded right before each attempt's request
+// (write-ahead; fresh says this attempt wrote it) and kept by the next
+// attempts, so that an attempt after
+// Twilio took the prompt (a refused note, a lapsed lease, a crash) does not
+// move it past the customer's answer received meanwhile. An attempt that
+// Twilio answered without taking the prompt (a 429) puts the record back
+// before any text (time 0), so that the next attempt's time replaces it
+// and a text the customer sent before the prompt went out still crossed
+// it. A record older than the text is an earlier prompt's (or none) and is
+// replaced.
+func (r *Relay) recordPromptTime(ctx context.Context, key store.ThreadKey, phone, convID string, receivedAt time.Time) (fresh bool, err error) {
 	m, err := r.st.Message(ctx, identityAskedRecordSID(phone))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
-		return fmt.Errorf("relay: identity bridge: reading the prompt's record: %w", err)
+		return false, fmt.Errorf("relay: identity bridge: reading the prompt's record: %w", err)
 	default:
 		if at, ok := identityAskedAt(m.PartID); ok && !receivedAt.IsZero() && !at.Before(receivedAt) {
-			return nil
+			return false, nil
 		}
 	}
+	return true, r.putPromptTime(ctx, key, phone, convID, time.Now())
+}
+
+// putPromptTime writes the identity-asked record of phone with time at.
+func (r *Relay) putPromptTime(ctx context.Context, key store.ThreadKey, phone, convID string, at time.Time) error {
 	rctx, cancel := detached(ctx)
 	defer cancel()
 	if err := r.st.PutMessage(rctx, store.Message{SID: identityAskedRecordSID(phone), ConversationID: convID,
-		PartID: identityAskedPartID(time.Now()), Thread: key, Status: receivedStatus}); err != nil {
+		PartID: identityAskedPartID(at), Thread: key, Status: receivedStatus}); err != nil {
 		return fmt.Errorf("relay: identity bridge: recording the prompt's time: %w", err)
 	}
 	return nil

@@ -327,6 +327,25 @@ func TestIdentityAddressNotReadWhereNotAsked(t *testing.T) {
 	}
 }
 
+// crossedAddressLinked checks that one prompt went out and that the
+// address of a text that crossed it was not merged on but linked to user
+// by a note saying so; it returns the conversation.
+func (h *harness) crossedAddressLinked(user intercomtest.Contact) intercomtest.Conversation {
+	h.t.Helper()
+	if n := h.prompts(customer); n != 1 {
+		h.t.Fatalf("%d prompts, want 1 (the first text set it off)", n)
+	}
+	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != "" {
+		h.t.Fatalf("lead merged into %q on an address that crossed the question, want it kept", c.MergedInto)
+	}
+	conv := h.onlyConversation()
+	linked := h.notesWith(conv.ID, "stays a lead")
+	if len(linked) != 1 || !strings.Contains(linked[0], "/users/"+user.ID) || !strings.Contains(linked[0], "before our question reached them") {
+		h.t.Errorf("link notes = %q, want one naming the user, saying the address crossed the question", linked)
+	}
+	return conv
+}
+
 // A text that gives an address and crossed the prompt (sent before it went
 // out) is the answer, unasked (a note links it); the text after it is not
 // read as one.
@@ -336,17 +355,7 @@ func TestIdentityAddressCrossingThePrompt(t *testing.T) {
 	h.text(customer, "Hello")
 	h.text(customer, "oh and I'm ann@example.com")
 	h.drain()
-	if n := h.prompts(customer); n != 1 {
-		t.Fatalf("%d prompts, want 1 (the first text set it off)", n)
-	}
-	if c, _ := h.ic.Contact(h.leadOf(customer).ID); c.MergedInto != "" {
-		t.Fatalf("lead merged into %q on an address that crossed the question, want it kept", c.MergedInto)
-	}
-	conv := h.onlyConversation()
-	linked := h.notesWith(conv.ID, "stays a lead")
-	if len(linked) != 1 || !strings.Contains(linked[0], "/users/"+user.ID) || !strings.Contains(linked[0], "before our question reached them") {
-		t.Errorf("link notes = %q, want one naming the user, saying the address crossed the question", linked)
-	}
+	conv := h.crossedAddressLinked(user)
 	h.text(customer, "no thanks")
 	h.drain()
 	if got := h.notesWith(conv.ID, "holds no address"); len(got) != 0 {
@@ -403,4 +412,27 @@ func TestIdentityUnaskedLogsNoEmail(t *testing.T) {
 	if n := h.prompts(customer); n != 0 {
 		t.Errorf("%d prompts, want none", n)
 	}
+}
+
+// The prompt's first attempt does not send it (Twilio answers 429, the
+// text was not taken), and the customer gives their address before the
+// next attempt sends it: that address crossed the prompt, so it is never
+// merged on alone (even with SkipDuplicateValidation) and its note says it
+// crossed the question. Only an attempt that may have sent the prompt
+// fixes its time.
+func TestIdentityAddressBeforeThePromptWentOut(t *testing.T) {
+	h := identityHarness(t, func(b *relay.IdentityBridge) { b.SkipDuplicateValidation = true })
+	user := h.addUser("Ann Lee", "ann@example.com", time.Now().Add(-time.Hour))
+	h.tw.Fail(twiliotest.Fault{Code: 20429})
+	h.text(customer, "Hello")
+	if ran, err := h.r.RunOnce(context.Background()); err != nil || !ran {
+		t.Fatalf("RunOnce = %v, %v; want the first text's job run", ran, err)
+	}
+	if n := h.prompts(customer); n != 0 {
+		t.Fatalf("%d prompts after the refused attempt, want none yet", n)
+	}
+	time.Sleep(5 * time.Millisecond) // the address comes later than the first attempt, on any clock
+	h.text(customer, "oh and I'm ann@example.com")
+	h.drain()
+	h.crossedAddressLinked(user)
 }

@@ -423,8 +423,9 @@ func markUnsureBackfillNote(messageSID string) marker {
 const kindBackfill = "relay.backfill"
 
 // identityAskedRecordSID is the SID of the store.Message that records when
-// the prompt to phone went out, the start of its first attempt (its PartID
-// is an identityAskedPartID; written before that attempt), so
+// the prompt to phone went out, the start of the first attempt that may
+// have sent it (its PartID is an identityAskedPartID; written before that
+// attempt's request; time 0 after an attempt Twilio did not take), so
 // that a text received before then, which crossed the prompt, is not taken
 // for the answer.
 func identityAskedRecordSID(phone string) string { return "identity-asked-record:" + phone }
@@ -433,7 +434,8 @@ func identityAskedRecordSID(phone string) string { return "identity-asked-record
 const identityAskedPartPrefix = "identity-asked-at:"
 
 // identityAskedPartID is the PartID of an identity-asked record: the time
-// the prompt's first attempt started, in UNIX nanoseconds.
+// the prompt's first attempt that may have sent it started, in UNIX
+// nanoseconds.
 func identityAskedPartID(at time.Time) string {
 	return identityAskedPartPrefix + strconv.FormatInt(at.UnixNano(), 10)
 }
