@@ -254,15 +254,19 @@
 //     unasked is taken for the customer's own, but never merged on alone:
 //     a first text naming only someone else's ("please copy
 //     accounts@example.com") gets a note linking the number to that
-//     contact, whatever SkipDuplicateValidation says. After an address that crossed the prompt, the answer
-//     to the prompt is not read, whatever address it gives. WhatsApp
-//     customers are not asked, and their addresses are not read; nor are
-//     opted-out numbers'. A crash between taking the period's claim and recording it loses the
-//     number's prompt (never doubles it). A prompt waiting for the
-//     sender's pace (in the queue, not in a worker) holds the customer's
-//     later texts behind it. Only the thread the answer came
-//     on is moved to the user by the bridge itself; the number's other
-//     threads follow through adoptContact.
+//     contact, whatever SkipDuplicateValidation says. After an address
+//     that crossed the prompt, the answer to the prompt is not read,
+//     whatever address it gives. WhatsApp customers and opted-out numbers
+//     are not asked, and an address they give unasked is not read; an
+//     answer to a prompt that went out is read on any channel. A STOP
+//     queued behind a prompt waiting for the sender's pace is applied
+//     after it: the prompt's re-check cannot see it, and Twilio's own
+//     opt-out list (error 21610) stops the prompt. A crash between taking
+//     the period's claim and recording it loses the number's prompt (never
+//     doubles it). A prompt waiting for the sender's pace (in the queue,
+//     not in a worker) holds the customer's later texts behind it. Only
+//     the thread the answer came on is moved to the user by the bridge
+//     itself; the number's other threads follow through adoptContact.
 //   - Backfill. History imported onto a conversation that already holds
 //     live texts comes after them, as do batches after a live text that
 //     arrived between two batches of the same customer; each part says
