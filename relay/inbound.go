@@ -145,9 +145,12 @@ type delivery struct {
 // (merge.go); oldConvID, the thread's earlier conversation if any, helps
 // find what it became.
 func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, contactID, oldConvID string, in inboundJob) (delivery, error) {
-	since, err := r.startLookSince(ctx, key, in)
-	if err != nil {
-		return delivery{}, err
+	var since time.Time // what startedBefore searches since, when the relay can look
+	if r.ic.canFind() {
+		var err error
+		if since, err = r.startLookSince(ctx, key, in); err != nil {
+			return delivery{}, err
+		}
 	}
 	attemptAt := time.Now()
 	create := func(ctx context.Context, id string) (*intercom.ConversationMessage, error) {
