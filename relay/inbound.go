@@ -8,7 +8,6 @@ import (
 	"html"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -373,15 +372,7 @@ func (r *Relay) startLookSince(ctx context.Context, key store.ThreadKey, in inbo
 
 // startAttemptAt reads the time a start-attempt record's PartID holds.
 func startAttemptAt(partID string) (time.Time, bool) {
-	s, ok := strings.CutPrefix(partID, startAttemptPartPrefix)
-	if !ok {
-		return time.Time{}, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return time.Unix(0, n), true
+	return unixNanoAfter(partID, startAttemptPartPrefix)
 }
 
 // startedBefore looks for the conversation an earlier, unsure attempt to

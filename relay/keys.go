@@ -458,3 +458,17 @@ const startAttemptPartPrefix = "start-attempt-at:"
 func startAttemptPartID(at time.Time) string {
 	return startAttemptPartPrefix + strconv.FormatInt(at.UnixNano(), 10)
 }
+
+// unixNanoAfter reads the time in UNIX nanoseconds that follows prefix in
+// a record's PartID (identityAskedPartID, startAttemptPartID).
+func unixNanoAfter(partID, prefix string) (time.Time, bool) {
+	s, ok := strings.CutPrefix(partID, prefix)
+	if !ok {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n), true
+}
