@@ -186,8 +186,11 @@
 // one step, "look before repeating": a marker is recorded before each
 // attempt, and any later attempt that finds it (a retry, a job run again
 // after a crash, a replayed dead letter) looks before it acts again: for a
-// new conversation, among the contact's recent conversations (when the
-// IntercomAPI is a [ConversationFinder], as *intercom.Client is); for a
+// new conversation, among the contact's conversations created since its
+// first attempt, less a minute for clocks (that attempt's time is recorded
+// before it; a text imported from history is not searched for since it was
+// sent), when the IntercomAPI is a [ConversationFinder], as
+// *intercom.Client is; for a
 // customer's text on a conversation, among its parts (skipping parts other
 // texts are known to have become); for an agent's reply, among the latest
 // texts Twilio created for the customer (when the SMSSender is a

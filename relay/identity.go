@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -466,15 +465,7 @@ func (r *Relay) crossedPrompt(ctx context.Context, phone string, receivedAt time
 
 // identityAskedAt reads the time an identity-asked record's PartID holds.
 func identityAskedAt(partID string) (time.Time, bool) {
-	s, ok := strings.CutPrefix(partID, identityAskedPartPrefix)
-	if !ok {
-		return time.Time{}, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return time.Unix(0, n), true
+	return unixNanoAfter(partID, identityAskedPartPrefix)
 }
 
 // mayAsk reports whether the customer of key may be asked for their email

@@ -144,6 +144,13 @@ type delivery struct {
 // (merge.go); oldConvID, the thread's earlier conversation if any, helps
 // find what it became.
 func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, contactID, oldConvID string, in inboundJob) (delivery, error) {
+	var since time.Time // what startedBefore searches since, when the relay can look
+	if r.ic.canFind() {
+		var err error
+		if since, err = r.startLookSince(ctx, key, in); err != nil {
+			return delivery{}, err
+		}
+	}
 	attemptAt := time.Now()
 	create := func(ctx context.Context, id string) (*intercom.ConversationMessage, error) {
 		return r.ic.CreateConversation(ctx, intercom.ConversationCreate{
@@ -172,7 +179,7 @@ func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, cont
 			// An earlier attempt, made as the merged contact, may have
 			// started the conversation that Intercom then moved.
 			if r.ic.canFind() {
-				if id, err := r.startedBefore(ctx, into, []string{into, contactID}, in); err != nil {
+				if id, err := r.startedBefore(ctx, into, []string{into, contactID}, in, since); err != nil {
 					return nil, err
 				} else if id != "" {
 					contactID = into
@@ -196,7 +203,7 @@ func (r *Relay) startConversation(ctx context.Context, key store.ThreadKey, cont
 	}
 	if r.ic.canFind() {
 		e.look = func(ctx context.Context) (*intercom.ConversationMessage, bool, error) {
-			id, err := r.startedBefore(ctx, contactID, []string{contactID}, in)
+			id, err := r.startedBefore(ctx, contactID, []string{contactID}, in, since)
 			if id == "" || err != nil {
 				return nil, false, err
 			}
@@ -323,17 +330,62 @@ func (r *Relay) replyOnThread(ctx context.Context, th store.Thread, contactID st
 	return d, true, nil
 }
 
+// startLookSince returns the time from which startedBefore searches for
+// the conversation an earlier attempt to start one with text in may have
+// made: the start of the first attempt, less a minute for clocks (Intercom
+// stamps created_at with its own). Intercom stamps a conversation the relay
+// makes with the time it is made, not with the time the text was sent,
+// which for a text imported from history (backfill.go) is weeks before,
+// and a search since then finds more than the one page (150) of a busy
+// contact's conversations that the client reads.
+//
+// The first attempt records its time (a store.Message,
+// startAttemptRecordSID) before it acts, and the later ones keep it. An
+// attempt that finds no record though an earlier one may have acted (one
+// of an earlier release, which did not record it, or a record expired)
+// searches since the text arrived, as those releases did.
+func (r *Relay) startLookSince(ctx context.Context, key store.ThreadKey, in inboundJob) (time.Time, error) {
+	rec, err := r.st.Message(ctx, startAttemptRecordSID(in.MessageSID))
+	switch {
+	case err == nil:
+		if at, ok := startAttemptAt(rec.PartID); ok {
+			return at.Add(-time.Minute), nil
+		}
+		return in.ReceivedAt.Add(-time.Minute), nil
+	case !errors.Is(err, store.ErrNotFound):
+		return time.Time{}, fmt.Errorf("relay: reading the record of a conversation start's first attempt: %w", err)
+	}
+	maybe, err := r.st.Marked(ctx, string(markUnsureStart(in.MessageSID)))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("relay: reading the unsure marker of a conversation start: %w", err)
+	}
+	if maybe {
+		return in.ReceivedAt.Add(-time.Minute), nil
+	}
+	now := time.Now()
+	if err := r.st.PutMessage(ctx, store.Message{SID: startAttemptRecordSID(in.MessageSID), ConversationID: startAttemptRecordConversation,
+		PartID: startAttemptPartID(now), Thread: key, Status: receivedStatus}); err != nil {
+		return time.Time{}, fmt.Errorf("relay: recording the time of a conversation start's first attempt: %w", err)
+	}
+	return now.Add(-time.Minute), nil
+}
+
+// startAttemptAt reads the time a start-attempt record's PartID holds.
+func startAttemptAt(partID string) (time.Time, bool) {
+	return unixNanoAfter(partID, startAttemptPartPrefix)
+}
+
 // startedBefore looks for the conversation an earlier, unsure attempt to
-// start one may have started: one of the contact's, created since the text
-// arrived (less a minute for clocks), that opens with the text by one of
-// authors (the contact, and the one merged into it) and that no other text
-// already carries. It returns "" when there is none.
+// start one may have started: one of the contact's, created since since
+// (startLookSince), that opens with the text by one of authors (the
+// contact, and the one merged into it) and that no other text already
+// carries. It returns "" when there is none.
 //
 // Intercom's search can lag behind a conversation created moments ago; the
 // retry delay gives it time, and a miss means a second conversation, never a
 // lost text.
-func (r *Relay) startedBefore(ctx context.Context, contactID string, authors []string, in inboundJob) (string, error) {
-	convs, err := r.ic.SearchConversationsByContact(ctx, contactID, in.ReceivedAt.Add(-time.Minute))
+func (r *Relay) startedBefore(ctx context.Context, contactID string, authors []string, in inboundJob, since time.Time) (string, error) {
+	convs, err := r.ic.SearchConversationsByContact(ctx, contactID, since)
 	if err != nil {
 		return "", err
 	}

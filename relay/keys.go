@@ -439,3 +439,38 @@ const identityAskedPartPrefix = "identity-asked-at:"
 func identityAskedPartID(at time.Time) string {
 	return identityAskedPartPrefix + strconv.FormatInt(at.UnixNano(), 10)
 }
+
+// startAttemptRecordSID is the SID of the store.Message that records when
+// the first attempt to start a conversation with customer text messageSID
+// began (its PartID is a startAttemptPartID; written before that attempt
+// and kept by the later ones), so that a look for the conversation an
+// unsure attempt may have made searches since then, not since the text was
+// sent (weeks before, for a text imported from history).
+func startAttemptRecordSID(messageSID string) string { return "start-attempt-record:" + messageSID }
+
+// startAttemptRecordConversation is the ConversationID of a start-attempt
+// record (a store.Message needs one; the conversation is not known yet).
+const startAttemptRecordConversation = "start-attempt:none"
+
+// startAttemptPartPrefix starts the PartID of a start-attempt record.
+const startAttemptPartPrefix = "start-attempt-at:"
+
+// startAttemptPartID is the PartID of a start-attempt record: the time the
+// first attempt began, in UNIX nanoseconds.
+func startAttemptPartID(at time.Time) string {
+	return startAttemptPartPrefix + strconv.FormatInt(at.UnixNano(), 10)
+}
+
+// unixNanoAfter reads the time in UNIX nanoseconds that follows prefix in
+// a record's PartID (identityAskedPartID, startAttemptPartID).
+func unixNanoAfter(partID, prefix string) (time.Time, bool) {
+	s, ok := strings.CutPrefix(partID, prefix)
+	if !ok {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n), true
+}

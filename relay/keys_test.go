@@ -80,6 +80,9 @@ func TestPersistedKeysNeverChange(t *testing.T) {
 		{identityPartID("+14155550123"), "identity:+14155550123"},
 		{identityAskedRecordSID("+14155550123"), "identity-asked-record:+14155550123"},
 		{identityAskedPartID(time.Unix(1796032830, 5)), "identity-asked-at:1796032830000000005"},
+		{startAttemptRecordSID("SM1"), "start-attempt-record:SM1"},
+		{startAttemptRecordConversation, "start-attempt:none"},
+		{startAttemptPartID(time.Unix(1796032830, 5)), "start-attempt-at:1796032830000000005"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("persisted key = %q, want %q (never change a stored key)", tc.got, tc.want)

@@ -56,20 +56,42 @@ func (s *Server) DeleteConversation(id string) error {
 // StartConversation creates a conversation started by a contact, as
 // POST /conversations does (though no request is recorded or counted).
 func (s *Server) StartConversation(contactID, body string, attachmentURLs ...string) (Conversation, error) {
+	return s.startConversation("StartConversation", contactID, body, time.Now(), attachmentURLs)
+}
+
+// StartConversationAt creates a conversation started by a contact at a past
+// time at, as POST /conversations with created_at does (an import of
+// history; no request is recorded or counted): a quick way to give a
+// contact many conversations, older than a test's requests. at is stored in
+// whole seconds, as Intercom stores created_at; a zero at, or one in the
+// future, is refused.
+func (s *Server) StartConversationAt(contactID, body string, at time.Time, attachmentURLs ...string) (Conversation, error) {
+	switch {
+	case at.IsZero():
+		return Conversation{}, fmt.Errorf("intercomtest: StartConversationAt: zero time")
+	case at.Unix() < 1:
+		return Conversation{}, fmt.Errorf("intercomtest: StartConversationAt: %v is not after the UNIX epoch", at)
+	case at.After(time.Now()):
+		return Conversation{}, fmt.Errorf("intercomtest: StartConversationAt: %v is in the future", at)
+	}
+	return s.startConversation("StartConversationAt", contactID, body, time.Unix(at.Unix(), 0), attachmentURLs)
+}
+
+func (s *Server) startConversation(name, contactID, body string, at time.Time, attachmentURLs []string) (Conversation, error) {
 	if strings.TrimSpace(body) == "" && len(attachmentURLs) == 0 {
-		return Conversation{}, fmt.Errorf("intercomtest: StartConversation: body is empty")
+		return Conversation{}, fmt.Errorf("intercomtest: %s: body is empty", name)
 	}
 	atts, err := attachments(attachmentURLs)
 	if err != nil {
-		return Conversation{}, fmt.Errorf("intercomtest: StartConversation: %w", err)
+		return Conversation{}, fmt.Errorf("intercomtest: %s: %w", name, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ct := s.contacts[contactID]
 	if ct == nil || ct.MergedInto != "" {
-		return Conversation{}, fmt.Errorf("intercomtest: StartConversation: no live contact %q", contactID)
+		return Conversation{}, fmt.Errorf("intercomtest: %s: no live contact %q", name, contactID)
 	}
-	return s.newConversationLocked(ct, body, "", atts, time.Now()).clone(), nil
+	return s.newConversationLocked(ct, body, "", atts, at).clone(), nil
 }
 
 // AddTag creates a tag that conversations can be tagged with and returns it.

@@ -257,3 +257,52 @@ func TestSearchConversationsMachinery(t *testing.T) {
 		t.Errorf("record = %+v", reqs)
 	}
 }
+
+// StartConversationAt backdates a conversation as POST /conversations with
+// created_at does: the API shows it alike, and the search by created_at
+// sees its time, in whole seconds.
+func TestStartConversationAt(t *testing.T) {
+	s := newTestServer(t)
+	ann, _ := s.AddContact(Contact{Phone: "+15551110001"})
+	const early = 1734537000
+	byAPI := startAt(t, s, ann.ID, "by the API", early)
+	old, err := s.StartConversationAt(ann.ID, "an old one", time.Unix(early, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := s.StartConversationAt(ann.ID, "a later one", time.Unix(early+60, 400_000_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !later.CreatedAt.Equal(time.Unix(early+60, 0)) {
+		t.Errorf("CreatedAt = %v, want %v: Intercom stores whole seconds", later.CreatedAt, time.Unix(early+60, 0))
+	}
+	a, b := do(t, s, http.MethodGet, "/conversations/"+byAPI, nil), do(t, s, http.MethodGet, "/conversations/"+old.ID, nil)
+	mustStatus(t, a, 200)
+	mustStatus(t, b, 200)
+	for _, k := range []string{"created_at", "updated_at", "state", "type"} {
+		if a.obj[k] != b.obj[k] {
+			t.Errorf("%s: %v by StartConversationAt, %v by the API", k, b.obj[k], a.obj[k])
+		}
+	}
+	q := map[string]any{"query": map[string]any{"operator": "AND", "value": []any{
+		map[string]any{"field": "contact_ids", "operator": "=", "value": ann.ID},
+		map[string]any{"field": "created_at", "operator": ">", "value": fmt.Sprint(early)},
+	}}}
+	if ids, r := searchConversationIDs(t, s, q); r.status != 200 || fmt.Sprint(ids) != fmt.Sprint([]string{later.ID}) {
+		t.Errorf("search created_at > %d = %v (%d), want [%s]", early, ids, r.status, later.ID)
+	}
+	for name, f := range map[string]func() error{
+		"zero time":  func() error { _, err := s.StartConversationAt(ann.ID, "x", time.Time{}); return err },
+		"future":     func() error { _, err := s.StartConversationAt(ann.ID, "x", time.Now().Add(time.Hour)); return err },
+		"empty body": func() error { _, err := s.StartConversationAt(ann.ID, " ", time.Unix(early, 0)); return err },
+		"no contact": func() error { _, err := s.StartConversationAt("nobody", "x", time.Unix(early, 0)); return err },
+	} {
+		if err := f(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if n := len(s.Conversations()); n != 3 {
+		t.Errorf("%d conversations, want the 3 made", n)
+	}
+}
