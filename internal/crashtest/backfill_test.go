@@ -96,7 +96,7 @@ func (h *history) log() []twiliotest.LogMessage {
 			m.From, m.To, m.Direction = ourNumber, x.customer, twiliosms.DirectionOutboundAPI
 			m.Body = fmt.Sprintf("history H%05d, from us", i)
 			if i%13 == 0 {
-				m.Status = "undelivered"
+				m.Status, m.ErrorCode = "undelivered", 30005 // unknown destination handset
 			}
 		}
 		if i%9 == 0 {
