@@ -96,7 +96,8 @@ func (h *history) log() []twiliotest.LogMessage {
 			m.From, m.To, m.Direction = ourNumber, x.customer, twiliosms.DirectionOutboundAPI
 			m.Body = fmt.Sprintf("history H%05d, from us", i)
 			if i%13 == 0 {
-				m.Status = "undelivered"
+				// Twilio gives an undelivered message its error code.
+				m.Status, m.ErrorCode = twiliosms.StatusUndelivered, 30003
 			}
 		}
 		if i%9 == 0 {
