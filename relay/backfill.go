@@ -627,14 +627,14 @@ func newRunID() (string, error) {
 // A text Intercom refuses for good is recorded as failed and the batch
 // goes on; any other error (a contact Intercom no longer has among them)
 // retries the batch, which skips what is done.
-func (r *Relay) handleBackfill(ctx context.Context, p backfillJob, job store.Job) error {
+func (r *Relay) handleBackfill(ctx context.Context, p backfillJob, _ store.Job) error {
 	key := store.ThreadKey{Customer: p.Customer, Sender: p.Sender}
 	if err := key.Validate(); err != nil {
 		return permanent(fmt.Errorf("relay: backfill batch: %w", err))
 	}
 	ctx = withBackfillGate(ctx, r.bf)
 	for _, m := range p.Messages {
-		err := r.backfillOne(ctx, key, m, job.CreatedAt)
+		err := r.backfillOne(ctx, key, m)
 		if err != nil && (!refused(err) || errors.Is(err, errContactForgotten)) {
 			return err
 		}
@@ -654,9 +654,8 @@ func (r *Relay) handleBackfill(ctx context.Context, p backfillJob, job store.Job
 	return nil
 }
 
-// backfillOne imports one text, unless it is already in Intercom. queued is
-// when its batch was enqueued: every attempt at it comes after.
-func (r *Relay) backfillOne(ctx context.Context, key store.ThreadKey, m backfillMessage, queued time.Time) error {
+// backfillOne imports one text, unless it is already in Intercom.
+func (r *Relay) backfillOne(ctx context.Context, key store.ThreadKey, m backfillMessage) error {
 	if done, err := r.st.Marked(ctx, string(markBackfilled(m.SID))); err != nil || done {
 		return err
 	}
@@ -682,7 +681,7 @@ func (r *Relay) backfillOne(ctx context.Context, key store.ThreadKey, m backfill
 	if m.Inbound {
 		err = r.backfillInbound(ctx, key, contactID, m)
 	} else {
-		err = r.backfillOutbound(ctx, key, contactID, m, queued)
+		err = r.backfillOutbound(ctx, key, contactID, m)
 	}
 	if errors.Is(err, intercom.ErrNotFound) {
 		// Intercom no longer has the contact (deleted, or merged into one
@@ -762,9 +761,7 @@ func (r *Relay) backfillBookkeeping(ctx context.Context, key store.ThreadKey, m 
 // on the contact when the thread has none yet, or only one the relay no
 // longer posts to (closed without Reopen: the customer's next text starts
 // another). An idle thread keeps it: an agent's reply may come late.
-// queued is when the batch was enqueued: a note on the contact by an
-// earlier attempt is looked for among those made since.
-func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, contactID string, m backfillMessage, queued time.Time) error {
+func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, contactID string, m backfillMessage) error {
 	body := noteBackfillSent(m.Body, m.From, m.At, m.Status, m.ErrorCode, m.NumMedia, mediaURLs(m.Media))
 	th, err := r.st.Thread(ctx, key)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -798,7 +795,9 @@ func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, conta
 	_, _, err = once(ctx, r, sideEffect[string]{
 		what:   "noting an imported text of ours on the contact",
 		unsure: markUnsureBackfillNote(m.SID),
-		look:   contactNoteLook[string](r, contactID, body, queued),
+		// An earlier attempt may belong to an earlier run's batch: it
+		// came after the text was sent, not after this batch was queued.
+		look: contactNoteLook[string](r, contactID, body, m.At),
 		do: func(ctx context.Context) (string, error) {
 			// A contact merged since is followed (merge.go).
 			return r.noteContact(ctx, phone, contactID, body)

@@ -193,7 +193,7 @@
 // texts Twilio created for the customer (when the SMSSender is a
 // [SentLister], as *twiliosms.Client is); for a note on a contact (a text
 // sent first, a backfill's text of ours before the customer's first),
-// among the contact's notes made since its job was queued (when the
+// among the contact's notes made since the text was sent (when the
 // IntercomAPI is a [ContactNoteLister], as *intercom.Client is). Neither API offers an idempotency
 // key to close the window for good, and the relay prefers a duplicate to a
 // loss: when it cannot look (no such capability, or the lookup is refused
@@ -239,11 +239,11 @@
 //     for the relay's retry horizon (MaxAttempts with backoff, about three
 //     hours by default) before it is dead-lettered with a note.
 //   - A job cut off by shutdown or a lost lease has used an attempt.
-//   - A note on a contact is looked for on the contact the job names: one
-//     an earlier attempt made on the contact that one was merged into
-//     since is added again there. So is one when the contact holds more
-//     notes made since the job was queued than the look reads (10 pages
-//     of 50).
+//   - A note on a contact is looked for on the contact the job names:
+//     when that contact was merged into another since the earlier
+//     attempt, the note is added again, on the contact it became. So is
+//     one when the contact holds more notes made since the text was sent
+//     than the look reads (10 pages of 50).
 //   - Close and re-open notifications within the same second (Intercom's
 //     timestamps are whole seconds) are applied in arrival order.
 //   - The customer's texts are ordered by when Twilio delivered them to the

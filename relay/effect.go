@@ -20,7 +20,7 @@ import (
 // conversation, posting a customer's text, sending a text, and the notes of
 // the identity bridge, of a backfill's texts of ours and of texts sent
 // first (a note on a contact is looked for among the contact's notes made
-// since its job was queued: merge.go).
+// since the text was sent: merge.go).
 //
 //   - Before acting, it records the effect's unsure marker (write-ahead),
 //     so that whatever happens next, a later attempt knows this one may
