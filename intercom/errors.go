@@ -35,6 +35,11 @@ var (
 	ErrGone = errors.New("intercom: gone")
 )
 
+// ErrTooManyResults matches the error of a list that would read more than
+// the client's bound on pages ([Client.ContactNotes]): the answer would
+// lack some results, so none is given.
+var ErrTooManyResults = errors.New("intercom: too many results")
+
 // ErrNotSent matches the error of a call that ended before sending its
 // request, or before sending it again after a failed attempt: Intercom never
 // saw the attempt that was not sent. That happens when the call's context

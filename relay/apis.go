@@ -37,6 +37,8 @@ type intercomRoute struct {
 	tr     trace.Tracer  // nil: not traced
 	noter  ContactNoter  // nil: the client cannot note contacts
 	reader ContactReader // nil: the client cannot read contacts
+	// notes is nil when the client cannot list a contact's notes.
+	notes ContactNoteLister
 
 	updater ContactUpdater // nil: the client cannot update contacts (contactsync.go)
 	ident   IdentityAPI    // nil: the client cannot search by email and merge (identity.go)
@@ -52,7 +54,8 @@ func newIntercomRoute(api IntercomAPI, lim Limiter) *intercomRoute {
 	rd, _ := api.(ContactReader)
 	u, _ := api.(ContactUpdater)
 	id, _ := api.(IdentityAPI)
-	return &intercomRoute{api: api, finder: f, lim: lim, noter: n, reader: rd, updater: u, ident: id}
+	nl, _ := api.(ContactNoteLister)
+	return &intercomRoute{api: api, finder: f, lim: lim, noter: n, reader: rd, updater: u, ident: id, notes: nl}
 }
 
 // Contact updates (contactsync.go): call them only when updater is set.
@@ -107,6 +110,14 @@ func (b *intercomRoute) MergeContacts(ctx context.Context, from, into string, sk
 func (b *intercomRoute) AddContactNote(ctx context.Context, contactID, adminID, body string) (*intercom.ContactNote, error) {
 	return callAt(ctx, b, "contacts.notes.create", func(ctx context.Context) (*intercom.ContactNote, error) {
 		return b.noter.AddContactNote(ctx, contactID, adminID, body)
+	})
+}
+
+// ContactNotes lists a contact's notes through the budget; call it only
+// when notes is set.
+func (b *intercomRoute) ContactNotes(ctx context.Context, contactID string, since time.Time) ([]intercom.ContactNote, error) {
+	return callAt(ctx, b, "contacts.notes.list", func(ctx context.Context) ([]intercom.ContactNote, error) {
+		return b.notes.ContactNotes(ctx, contactID, since)
 	})
 }
 

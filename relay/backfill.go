@@ -795,6 +795,9 @@ func (r *Relay) backfillOutbound(ctx context.Context, key store.ThreadKey, conta
 	_, _, err = once(ctx, r, sideEffect[string]{
 		what:   "noting an imported text of ours on the contact",
 		unsure: markUnsureBackfillNote(m.SID),
+		// An earlier attempt may belong to an earlier run's batch: it
+		// came after the text was sent, not after this batch was queued.
+		look: contactNoteLook[string](r, contactID, body, m.At),
 		do: func(ctx context.Context) (string, error) {
 			// A contact merged since is followed (merge.go).
 			return r.noteContact(ctx, phone, contactID, body)

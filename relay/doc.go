@@ -194,7 +194,10 @@
 // customer's text on a conversation, among its parts (skipping parts other
 // texts are known to have become); for an agent's reply, among the latest
 // texts Twilio created for the customer (when the SMSSender is a
-// [SentLister], as *twiliosms.Client is). Neither API offers an idempotency
+// [SentLister], as *twiliosms.Client is); for a note on a contact (a text
+// sent first, a backfill's text of ours before the customer's first),
+// among the contact's notes made since the text was sent (when the
+// IntercomAPI is a [ContactNoteLister], as *intercom.Client is). Neither API offers an idempotency
 // key to close the window for good, and the relay prefers a duplicate to a
 // loss: when it cannot look (no such capability, or the lookup is refused
 // for good), it acts again.
@@ -239,6 +242,11 @@
 //     for the relay's retry horizon (MaxAttempts with backoff, about three
 //     hours by default) before it is dead-lettered with a note.
 //   - A job cut off by shutdown or a lost lease has used an attempt.
+//   - A note on a contact is looked for on the contact the job names:
+//     when that contact was merged into another since the earlier
+//     attempt, the note is added again, on the contact it became. So is
+//     one when the contact holds more notes made since the text was sent
+//     than the look reads (10 pages of 50).
 //   - Close and re-open notifications within the same second (Intercom's
 //     timestamps are whole seconds) are applied in arrival order.
 //   - The customer's texts are ordered by when Twilio delivered them to the
@@ -275,10 +283,7 @@
 //     arrived between two batches of the same customer; each part says
 //     when it was sent. The budget gate is per process. An imported
 //     text's media are attached by URL (Twilio's, as for live texts); a
-//     text whose media cannot be listed says how many it had. A note on
-//     the contact (our texts before the customer's first) whose answer
-//     was lost is added again, as for texts sent first: the client cannot
-//     list a contact's notes. Opt-outs in the history (a STOP texted in
+//     text whose media cannot be listed says how many it had. Opt-outs in the history (a STOP texted in
 //     Twilio's console days) are not applied: Twilio's own opt-out list
 //     still refuses texts to them (21610, noted). Intercom's created_at on
 //     replies is not used: notes could not follow it.

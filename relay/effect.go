@@ -17,7 +17,10 @@ import (
 // died, or the store failed to take the record) may have created a
 // conversation, a reply or a text. The side effects that create what a
 // customer or an agent would see twice go through [once]: starting a
-// conversation, posting a customer's text, sending a text.
+// conversation, posting a customer's text, sending a text, and the notes of
+// the identity bridge, of a backfill's texts of ours and of texts sent
+// first (a note on a contact is looked for among the contact's notes made
+// since the text was sent: merge.go).
 //
 //   - Before acting, it records the effect's unsure marker (write-ahead),
 //     so that whatever happens next, a later attempt knows this one may
@@ -33,8 +36,10 @@ import (
 //     a context that survives the cancellation that caused the failure.
 //
 // What happened is recorded by the caller right after the effect, on
-// [detached], for the same reason. Notes, assignments and tags do not go
-// through once: a repeated one is harmless, and looking would cost budget.
+// [detached], for the same reason. A look is one more API call, made
+// only when the marker shows an earlier attempt. Other notes,
+// assignments and tags do not go through once: a repeated one is
+// harmless, and looking would cost budget.
 
 // recordTimeout bounds a record written on a detached context.
 const recordTimeout = 10 * time.Second
@@ -95,7 +100,8 @@ func once[T any](ctx context.Context, r *Relay, e sideEffect[T]) (T, bool, error
 }
 
 // lookFor looks for what an earlier attempt at e created. A lookup the
-// relay cannot make, or that Intercom refuses for good, lets e act again.
+// relay cannot make, that Intercom refuses for good, or that has more to
+// read than its bound ([intercom.ErrTooManyResults]) lets e act again.
 func lookFor[T any](ctx context.Context, r *Relay, e sideEffect[T]) (T, bool, error) {
 	var zero T
 	if e.look == nil {
@@ -111,6 +117,9 @@ func lookFor[T any](ctx context.Context, r *Relay, e sideEffect[T]) (T, bool, er
 		return zero, false, nil
 	case refused(err):
 		r.log.Warn("relay: looking for an earlier attempt was refused; acting again, perhaps twice", "effect", e.what, "err", err)
+		return zero, false, nil
+	case errors.Is(err, intercom.ErrTooManyResults):
+		r.log.Warn("relay: too much to look through for an earlier attempt; acting again, perhaps twice", "effect", e.what, "err", err)
 		return zero, false, nil
 	}
 	return zero, false, fmt.Errorf("%s: looking for an earlier attempt: %w", e.what, err)

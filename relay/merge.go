@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/smsrelay/smsrelay/intercom"
 	"github.com/smsrelay/smsrelay/store"
@@ -203,6 +204,31 @@ func conversationHas(conv *intercom.Conversation, contactID string) bool {
 		}
 	}
 	return false
+}
+
+// contactNoteLook returns the look of [once] for a note with body's text on
+// contact contactID, made by an attempt after since (less a minute for
+// clocks: Intercom stamps created_at with its own): nil, so that the note
+// is added again, when the client cannot list a contact's notes or since
+// is unknown.
+func contactNoteLook[T any](r *Relay, contactID, body string, since time.Time) func(ctx context.Context) (T, bool, error) {
+	if r.ic.notes == nil || since.IsZero() {
+		return nil
+	}
+	return func(ctx context.Context) (T, bool, error) {
+		var zero T
+		notes, err := r.ic.ContactNotes(ctx, contactID, since.Add(-time.Minute))
+		if err != nil {
+			return zero, false, err
+		}
+		want := SMSText(body)
+		for _, n := range notes {
+			if SMSText(n.Body) == want {
+				return zero, true, nil
+			}
+		}
+		return zero, false, nil
+	}
 }
 
 // noteContact adds an internal note to contact contactID of the customer

@@ -130,6 +130,15 @@ type ContactNoter interface {
 	AddContactNote(ctx context.Context, contactID, adminID, body string) (*intercom.ContactNote, error)
 }
 
+// ContactNoteLister is an optional capability of an [IntercomAPI]: listing
+// the notes on a contact created since a time, newest first.
+// *intercom.Client has it. With it, a note on a contact whose request had
+// an unknown outcome (a timeout, a 502) is looked for before it is added
+// again; without it, such a note may be added twice.
+type ContactNoteLister interface {
+	ContactNotes(ctx context.Context, contactID string, since time.Time) ([]intercom.ContactNote, error)
+}
+
 // proactiveJob records a text the relay sent first in Intercom.
 type proactiveJob struct {
 	SID       string    `json:"sid"`
@@ -386,7 +395,7 @@ func (r *Relay) enqueueProactive(ctx context.Context, p proactiveJob) error {
 // handleProactive records a text the relay sent first as a note on the
 // customer's contact, creating a lead when Intercom does not know the
 // number, so that the note and a later answer have a contact.
-func (r *Relay) handleProactive(ctx context.Context, p proactiveJob, _ store.Job) error {
+func (r *Relay) handleProactive(ctx context.Context, p proactiveJob, job store.Job) error {
 	contactID := p.ContactID
 	if contactID == "" {
 		var err error
@@ -406,12 +415,19 @@ func (r *Relay) handleProactive(ctx context.Context, p proactiveJob, _ store.Job
 	if err != nil || done {
 		return err
 	}
+	// Every attempt comes after the text was sent and the job enqueued.
+	since := p.SentAt
+	if since.IsZero() || !job.CreatedAt.IsZero() && job.CreatedAt.Before(since) {
+		since = job.CreatedAt
+	}
+	note := noteProactiveSent(p.Body, p.From, p.SentAt)
 	_, _, err = once(ctx, r, sideEffect[*intercom.ContactNote]{
 		what:   "noting a text sent first on the contact",
 		unsure: markUnsureProactiveNote(p.SID),
+		look:   contactNoteLook[*intercom.ContactNote](r, contactID, note, since),
 		do: func(ctx context.Context) (*intercom.ContactNote, error) {
 			// A contact merged since is followed (merge.go).
-			_, err := r.noteContact(ctx, bareNumber(p.To), contactID, noteProactiveSent(p.Body, p.From, p.SentAt))
+			_, err := r.noteContact(ctx, bareNumber(p.To), contactID, note)
 			return nil, err
 		},
 		ambiguous: intercom.IsAmbiguous,

@@ -52,6 +52,10 @@
 //     conversation.list of REST-rendered conversations (HTML bodies, no
 //     parts) in creation order. [WithSearchLag] hides new conversations too.
 //   - POST /contacts/{id}/notes: notes on a contact ([Server.ContactNotes]).
+//     GET /contacts/{id}/notes lists them newest first, numbered by page
+//     (page and per_page, as Intercom's SDKs send them; 15 per page unless
+//     asked, at most 50). Both answer 404 for an unknown or merged contact,
+//     the one error the description lists for them.
 //   - PUT /contacts/{id} with custom_attributes: only attributes declared with
 //     [WithDataAttributes] or [Server.AddDataAttribute], with values of their
 //     type, else 400 parameter_invalid "Custom attribute '...' does not

@@ -589,6 +589,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, reqI
 		s.showContact(c, p[1])
 	case r.Method == http.MethodPost && len(p) == 3 && p[0] == "contacts" && p[2] == "notes":
 		s.createContactNote(c, p[1])
+	case r.Method == http.MethodGet && len(p) == 3 && p[0] == "contacts" && p[2] == "notes":
+		s.listContactNotes(c, p[1])
 	// Contact updates (contact_update.go).
 	case r.Method == http.MethodPut && len(p) == 2 && p[0] == "contacts":
 		s.updateContact(c, p[1])

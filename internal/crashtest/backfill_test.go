@@ -96,7 +96,8 @@ func (h *history) log() []twiliotest.LogMessage {
 			m.From, m.To, m.Direction = ourNumber, x.customer, twiliosms.DirectionOutboundAPI
 			m.Body = fmt.Sprintf("history H%05d, from us", i)
 			if i%13 == 0 {
-				m.Status, m.ErrorCode = "undelivered", 30005 // unknown destination handset
+				// Twilio gives an undelivered message its error code.
+				m.Status, m.ErrorCode = twiliosms.StatusUndelivered, 30003
 			}
 		}
 		if i%9 == 0 {
@@ -112,15 +113,11 @@ type historyFigures struct {
 	texts, onContacts int // history texts; those of ours noted on the contact
 	lost              int
 	// dupParts counts copies beyond the first of texts on conversations
-	// (customers' texts and notes of ours): none is allowed, since each of
-	// those writes is looked for before it is repeated.
-	dupParts int
-	// dupContactNotes counts repeated notes on a contact, which the
-	// promise allows after a lost answer; sameLifeContactNotes those of
-	// them whose copies were added within one life of the process (an
-	// answer lost without a kill: a client timeout).
-	dupContactNotes, sameLifeContactNotes int
-	unexplained                           []string
+	// (customers' texts and notes of ours), dupContactNotes of notes of
+	// ours on a contact: none is allowed, since each of those writes is
+	// looked for before it is repeated.
+	dupParts, dupContactNotes int
+	unexplained               []string
 }
 
 // placement is where a copy of a history text is in Intercom.
@@ -134,7 +131,7 @@ type placement struct {
 // the customer's conversation (theirs as a message from their contact,
 // ours as a note) or, for texts of ours before the customer's first, on
 // their contact, in the order they were sent; none lost.
-func (h *history) check(ic *intercomtest.Server, effects *effectLog) historyFigures {
+func (h *history) check(ic *intercomtest.Server) historyFigures {
 	f := historyFigures{texts: len(h.texts)}
 	phoneOf := map[string]string{}
 	contacts := ic.Contacts()
@@ -219,15 +216,12 @@ func (h *history) check(ic *intercomtest.Server, effects *effectLog) historyFigu
 				f.unexplained = append(f.unexplained, fmt.Sprintf("history text %s (%s) is a %s on %s of %s; want a %s of %s", tok, who(x), p.kind, p.where, p.phone, want, x.customer))
 			}
 		}
-		switch {
-		case len(ps) == 1:
-		case want == "contact note":
-			f.dupContactNotes += len(ps) - 1
-			if effects.sameLife(tok) {
-				f.sameLifeContactNotes += len(ps) - 1
+		if len(ps) > 1 {
+			if want == "contact note" {
+				f.dupContactNotes += len(ps) - 1
+			} else {
+				f.dupParts += len(ps) - 1
 			}
-		default:
-			f.dupParts += len(ps) - 1
 			f.unexplained = append(f.unexplained, fmt.Sprintf("history text %s (%s) is in Intercom %d times: %v", tok, who(x), len(ps), ps))
 		}
 	}
@@ -260,6 +254,6 @@ func (f historyFigures) summary() string {
 		fmt.Sprintf("history texts %d (%d of ours noted on the contact)", f.texts, f.onContacts),
 		fmt.Sprintf("lost %d", f.lost),
 		fmt.Sprintf("on a conversation twice %d", f.dupParts),
-		fmt.Sprintf("contact notes twice %d (%d within one life)", f.dupContactNotes, f.sameLifeContactNotes),
+		fmt.Sprintf("contact notes twice %d", f.dupContactNotes),
 	}, ", ")
 }

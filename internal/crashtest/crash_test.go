@@ -703,7 +703,7 @@ func crash(t *testing.T, storeURL, namespace string, st store.Store, q queue, ba
 		t.Fatal(err)
 	}
 	f := w.check(t, dead, effects)
-	hf := hist.check(ic, effects)
+	hf := hist.check(ic)
 	totalKills := int(sup.targeted.Load() + sup.random.Load())
 	t.Logf("%d kills (%d right after a side effect, %d at random moments), %d starts; kill phase %s, all webhooks accepted at %s, drained at %s",
 		totalKills, sup.targeted.Load(), sup.random.Load(), sup.starts, killPhase.Round(time.Second), accepted.Round(time.Second), elapsed.Round(time.Second))
@@ -741,10 +741,10 @@ func crash(t *testing.T, storeURL, namespace string, st store.Store, q queue, ba
 	if bound := 2 * childWorkers * totalKills; dups > bound {
 		t.Errorf("%d duplicates for %d kills, above the bound %d", dups, totalKills, bound)
 	}
-	// A note on a contact repeats when a kill comes between the note and
-	// the record of its text; at most childWorkers batches run at once.
-	if bound := childWorkers * int(sup.duringBackfill.Load()); hf.dupContactNotes > bound {
-		t.Errorf("%d notes on a contact repeated for %d kills of a process running the backfill, above the bound %d", hf.dupContactNotes, sup.duringBackfill.Load(), bound)
+	// A note on a contact is looked for before it is repeated, like a
+	// text on a conversation: none may repeat.
+	if hf.dupParts != 0 || hf.dupContactNotes != 0 {
+		t.Errorf("%d history texts on a conversation and %d notes on a contact repeated, want 0", hf.dupParts, hf.dupContactNotes)
 	}
 	if f.notesMissing > f.dupSMS {
 		t.Errorf("%d failure notes missing, more than the %d SMS whose record a kill prevented", f.notesMissing, f.dupSMS)

@@ -17,8 +17,8 @@
 // the end every history text must be in Intercom once, on its customer's
 // conversation (theirs as a message from their contact, ours as a note) or,
 // for texts of ours before the customer's first, on their contact, oldest
-// first; a note on a contact may repeat (it cannot be looked for), within a
-// bound. A last run must find every text imported.
+// first, and none twice (a note on a contact is looked for among the
+// contact's notes, as one on a conversation among its parts). A last run must find every text imported.
 //
 // It runs when SMSRELAY_CRASH_TEST is 1 and the store URLs are set (.ci/run
 // runs it in a step of its own, so that it does not load the machine while
