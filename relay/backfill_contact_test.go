@@ -34,20 +34,7 @@ func TestBackfillFollowsAMergedContact(t *testing.T) {
 			h := newBackfillHarnessWith(t, 400, time.Second, mode.opts, nil)
 			ctx := context.Background()
 			cust := bfCustomer(0)
-			lead, err := h.ic.AddContact(intercomtest.Contact{Role: "lead", Phone: cust})
-			if err != nil {
-				t.Fatal(err)
-			}
-			user, err := h.ic.AddContact(intercomtest.Contact{Role: "user", Email: "ann@example.com"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := h.st.SetContact(ctx, cust, lead.ID); err != nil {
-				t.Fatal(err)
-			}
-			if err := h.ic.MergeContact(lead.ID, user.ID); err != nil {
-				t.Fatal(err)
-			}
+			_, user := h.mergedLead(cust)
 			seedOursThenTheirs(h.tw, cust)
 			runWorkers(t, h.r)
 			rep, err := h.r.Backfill(ctx, relay.BackfillOptions{Since: bfBase})
@@ -202,13 +189,7 @@ func TestBackfillNoteRefusedOnALiveContactFailsAtOnce(t *testing.T) {
 	h := newBackfillHarness(t, 400, time.Second, nil)
 	ctx := context.Background()
 	cust := bfCustomer(0)
-	lead, err := h.ic.AddContact(intercomtest.Contact{Role: "lead", Phone: cust})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.st.SetContact(ctx, cust, lead.ID); err != nil {
-		t.Fatal(err)
-	}
+	lead := h.knownLead(cust)
 	h.tw.AddHistory(twiliotest.LogMessage{From: ourNumber, To: cust, Body: "h000 is here", Direction: twiliosms.DirectionOutboundAPI, DateSent: bfBase})
 	if err := h.ic.Fail("POST", "/contacts/*/notes", intercomtest.Fault{Status: http.StatusNotFound}); err != nil {
 		t.Fatal(err)
@@ -233,4 +214,33 @@ func TestBackfillNoteRefusedOnALiveContactFailsAtOnce(t *testing.T) {
 	if id, err := h.st.Contact(ctx, cust); err != nil || id != lead.ID {
 		t.Errorf("store maps the number to %q (%v), want the lead %s kept", id, err, lead.ID)
 	}
+}
+
+// knownLead adds a lead with phone cust to the fake and records it as the
+// number's contact in the relay's store.
+func (h *harness) knownLead(cust string) intercomtest.Contact {
+	h.t.Helper()
+	lead, err := h.ic.AddContact(intercomtest.Contact{Role: "lead", Phone: cust})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.st.SetContact(context.Background(), cust, lead.ID); err != nil {
+		h.t.Fatal(err)
+	}
+	return lead
+}
+
+// mergedLead is knownLead, merged since into a user (without the number)
+// the relay has not heard of.
+func (h *harness) mergedLead(cust string) (lead, user intercomtest.Contact) {
+	h.t.Helper()
+	lead = h.knownLead(cust)
+	user, err := h.ic.AddContact(intercomtest.Contact{Role: "user", Email: "ann@example.com"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.ic.MergeContact(lead.ID, user.ID); err != nil {
+		h.t.Fatal(err)
+	}
+	return lead, user
 }

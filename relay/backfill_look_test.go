@@ -75,13 +75,7 @@ func TestBackfillLooksForItsStartSinceTheFirstAttempt(t *testing.T) {
 		h := newBackfillHarness(t, 400, time.Second, func(c *relay.Config) { c.MaxAttempts = 5 })
 		ctx := context.Background()
 		cust := bfCustomer(0)
-		lead, err := h.ic.AddContact(intercomtest.Contact{Role: "lead", Phone: cust})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := h.st.SetContact(ctx, cust, lead.ID); err != nil {
-			t.Fatal(err)
-		}
+		lead := h.knownLead(cust)
 		busyContact(t, h.ic, lead.ID)
 		seed(h, cust)
 		if err := h.ic.Fail("POST", "/conversations", intercomtest.Fault{Commit: true, Status: 502, Times: 1}); err != nil {
@@ -97,20 +91,7 @@ func TestBackfillLooksForItsStartSinceTheFirstAttempt(t *testing.T) {
 			h := newBackfillHarnessWith(t, 400, time.Second, mode.opts, func(c *relay.Config) { c.MaxAttempts = 5 })
 			ctx := context.Background()
 			cust := bfCustomer(0)
-			lead, err := h.ic.AddContact(intercomtest.Contact{Role: "lead", Phone: cust})
-			if err != nil {
-				t.Fatal(err)
-			}
-			user, err := h.ic.AddContact(intercomtest.Contact{Role: "user", Email: "ann@example.com"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := h.st.SetContact(ctx, cust, lead.ID); err != nil {
-				t.Fatal(err)
-			}
-			if err := h.ic.MergeContact(lead.ID, user.ID); err != nil {
-				t.Fatal(err)
-			}
+			_, user := h.mergedLead(cust)
 			busyContact(t, h.ic, user.ID)
 			seed(h, cust)
 			runWorkers(t, h.r)
@@ -141,13 +122,7 @@ func TestBackfillLooksSinceTheRecordedFirstAttempt(t *testing.T) {
 			ctx := context.Background()
 			cust := bfCustomer(0)
 			const sid = "SM0123456789abcdef0123456789abcdef"
-			lead, err := h.ic.AddContact(intercomtest.Contact{Role: "lead", Phone: cust})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := h.st.SetContact(ctx, cust, lead.ID); err != nil {
-				t.Fatal(err)
-			}
+			lead := h.knownLead(cust)
 			// What the earlier attempt, ten minutes ago, left: its unsure
 			// marker and perhaps the record of its time (the stored keys,
 			// pinned in TestPersistedKeysNeverChange), and its
