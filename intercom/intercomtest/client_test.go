@@ -176,12 +176,8 @@ func TestSpecConformance(t *testing.T) {
 	ctx := context.Background()
 	s := intercomtest.NewServer()
 	defer s.Close()
-	rec := &recorder{base: http.DefaultTransport}
-	hc := &http.Client{Transport: rec, Timeout: 10 * time.Second}
-	c, err := intercom.NewClient(s.Token, intercom.WithBaseURL(s.URL), intercom.WithHTTPClient(hc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, rec := recordedClient(t, s)
+	hc := &http.Client{Transport: rec, Timeout: 10 * time.Second} // raw requests, recorded too
 	must := func(what string, err error) {
 		t.Helper()
 		if err != nil {

@@ -25,13 +25,8 @@ func TestContactUpdateSpecConformance(t *testing.T) {
 		intercomtest.DataAttribute{Name: "last_sms_sent", Type: intercomtest.AttributeDate},
 	))
 	defer s.Close()
-	rec := &recorder{base: http.DefaultTransport}
-	hc := &http.Client{Transport: rec, Timeout: 10 * time.Second}
-	c, err := intercom.NewClient(s.Token, intercom.WithBaseURL(s.URL), intercom.WithHTTPClient(hc),
-		intercom.WithRetry(intercom.RetryPolicy{MaxAttempts: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, rec := recordedClient(t, s, intercom.WithRetry(intercom.RetryPolicy{MaxAttempts: 1}))
+	hc := &http.Client{Transport: rec, Timeout: 10 * time.Second} // raw requests, recorded too
 	must := func(what string, err error) {
 		t.Helper()
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -21,12 +20,7 @@ func TestMergeSpecConformance(t *testing.T) {
 	ctx := context.Background()
 	s := intercomtest.NewServer()
 	defer s.Close()
-	rec := &recorder{base: http.DefaultTransport}
-	hc := &http.Client{Transport: rec, Timeout: 10 * time.Second}
-	c, err := intercom.NewClient(s.Token, intercom.WithBaseURL(s.URL), intercom.WithHTTPClient(hc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, rec := recordedClient(t, s)
 	add := func(ct intercomtest.Contact) intercomtest.Contact {
 		t.Helper()
 		out, err := s.AddContact(ct)

@@ -19,12 +19,7 @@ func TestSpecConformanceMergedContacts(t *testing.T) {
 	for _, status := range []int{http.StatusGone, http.StatusNotFound} {
 		s := intercomtest.NewServer(intercomtest.WithMergedContactStatus(status))
 		defer s.Close()
-		rec := &recorder{base: http.DefaultTransport}
-		c, err := intercom.NewClient(s.Token, intercom.WithBaseURL(s.URL),
-			intercom.WithHTTPClient(&http.Client{Transport: rec, Timeout: 10 * time.Second}))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, rec := recordedClient(t, s)
 		old := time.Now().Add(-time.Hour)
 		user, _ := s.AddContact(intercomtest.Contact{Role: "user", Email: "ann@example.com", CreatedAt: old})
 		lead, _ := s.AddContactSharingPhone(intercomtest.Contact{Phone: "+15551230001"})

@@ -21,13 +21,8 @@ func TestContactNotesSpecConformance(t *testing.T) {
 	ctx := context.Background()
 	s := intercomtest.NewServer()
 	defer s.Close()
-	rec := &recorder{base: http.DefaultTransport}
-	hc := &http.Client{Transport: rec, Timeout: 10 * time.Second}
-	c, err := intercom.NewClient(s.Token, intercom.WithBaseURL(s.URL), intercom.WithHTTPClient(hc),
-		intercom.WithRetry(intercom.RetryPolicy{MaxAttempts: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, rec := recordedClient(t, s, intercom.WithRetry(intercom.RetryPolicy{MaxAttempts: 1}))
+	hc := &http.Client{Transport: rec, Timeout: 10 * time.Second} // raw requests, recorded too
 	// Notes are made through a client whose exchanges are not checked: the
 	// description's createNote types the contact id as an integer.
 	maker, err := intercom.NewClient(s.Token, intercom.WithBaseURL(s.URL), intercom.WithHTTPClient(s.Client()))

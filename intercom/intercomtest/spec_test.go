@@ -12,8 +12,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/smsrelay/smsrelay/intercom"
+	"github.com/smsrelay/smsrelay/intercom/intercomtest"
 	"github.com/smsrelay/smsrelay/internal/specfiles"
 
 	"gopkg.in/yaml.v3"
@@ -344,6 +347,19 @@ type exchange struct {
 	// X-Test-Deliberately-Invalid) to provoke an error answer: only the
 	// answer is checked.
 	deliberate bool
+}
+
+// recordedClient returns a client of s, with opts, whose exchanges rec
+// keeps for checking against the spec.
+func recordedClient(t *testing.T, s *intercomtest.Server, opts ...intercom.Option) (c *intercom.Client, rec *recorder) {
+	t.Helper()
+	rec = &recorder{base: http.DefaultTransport}
+	opts = append([]intercom.Option{intercom.WithBaseURL(s.URL), intercom.WithHTTPClient(&http.Client{Transport: rec, Timeout: 10 * time.Second})}, opts...)
+	c, err := intercom.NewClient(s.Token, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, rec
 }
 
 // recorder is an http.RoundTripper that keeps every exchange.
