@@ -3,6 +3,7 @@ package relay_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -344,37 +345,36 @@ func TestContactSyncFailureNeverDelaysTexts(t *testing.T) {
 	if err := h.ic.Fail(http.MethodPut, "/contacts/*", intercomtest.Fault{Status: 500}); err != nil {
 		t.Fatal(err)
 	}
-	h.text(customer, "STOP")
 	deadline := time.Now().Add(10 * time.Second)
-	for len(contactParts(h.conversation(conv))) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("STOP did not reach the conversation: %q", contactParts(h.conversation(conv)))
-		}
-		if _, err := h.r.RunOnce(context.Background()); err != nil {
-			t.Fatal(err)
+	// runUntil runs jobs one at a time until done holds, or fails with
+	// what, by the deadline.
+	runUntil := func(done func() bool, what func() string) {
+		t.Helper()
+		for !done() {
+			if time.Now().After(deadline) {
+				t.Fatal(what())
+			}
+			if _, err := h.r.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	texts := func() []string { return contactParts(h.conversation(conv)) }
+	h.text(customer, "STOP")
+	runUntil(func() bool { return len(texts()) >= 2 }, func() string {
+		return fmt.Sprintf("STOP did not reach the conversation: %q", texts())
+	})
 	// The customer's next text reaches the conversation while the update
 	// keeps failing.
 	h.text(customer, "Sorry, I meant to ask: where is my order?")
-	for len(contactParts(h.conversation(conv))) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the texts did not reach the conversation while the contact update failed: %q", contactParts(h.conversation(conv)))
-		}
-		if _, err := h.r.RunOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	runUntil(func() bool { return len(texts()) >= 3 }, func() string {
+		return fmt.Sprintf("the texts did not reach the conversation while the contact update failed: %q", texts())
+	})
 	// And so does an agent's reply (withheld with a note: they opted out).
 	h.reply(conv, "It ships today.")
-	for len(notes(h.conversation(conv))) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the reply was not handled while the contact update failed: notes %q", notes(h.conversation(conv)))
-		}
-		if _, err := h.r.RunOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	runUntil(func() bool { return len(notes(h.conversation(conv))) >= 2 }, func() string {
+		return fmt.Sprintf("the reply was not handled while the contact update failed: notes %q", notes(h.conversation(conv)))
+	})
 	failed := 0
 	for _, r := range h.ic.Requests() {
 		if r.Method == http.MethodPut && r.Status == http.StatusInternalServerError {
