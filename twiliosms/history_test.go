@@ -33,12 +33,7 @@ func seedLog(srv *twiliotest.Server, base time.Time, n int, ours string) {
 
 func TestHistoryAllPagesInRange(t *testing.T) {
 	t.Parallel()
-	srv := twiliotest.NewServer()
-	defer srv.Close()
-	c, err := twiliosms.NewClient(srv.AccountSID, srv.AuthToken, twiliosms.WithBaseURL(srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newFake(t)
 	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	seedLog(srv, base, 250, "+14155550100")
 	seedLog(srv, base, 10, "+14155550111") // another number of ours
@@ -83,12 +78,7 @@ func TestHistoryAllPagesInRange(t *testing.T) {
 
 func TestHistoryFiltersAndResume(t *testing.T) {
 	t.Parallel()
-	srv := twiliotest.NewServer()
-	defer srv.Close()
-	c, err := twiliosms.NewClient(srv.AccountSID, srv.AuthToken, twiliosms.WithBaseURL(srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newFake(t)
 	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	seedLog(srv, base, 90, "+14155550100")
 	ctx := context.Background()
@@ -140,9 +130,7 @@ func TestHistoryFiltersAndResume(t *testing.T) {
 
 func TestHistoryValidationAndErrors(t *testing.T) {
 	t.Parallel()
-	srv := twiliotest.NewServer()
-	defer srv.Close()
-	c, _ := twiliosms.NewClient(srv.AccountSID, srv.AuthToken, twiliosms.WithBaseURL(srv.URL))
+	srv, c := newFake(t)
 	now := time.Now()
 	for _, q := range []twiliosms.HistoryQuery{
 		{PageSize: -1},
@@ -178,12 +166,7 @@ func TestHistoryValidationAndErrors(t *testing.T) {
 // backfill of an account whose texts run long needs.
 func TestHistoryReadsAFullPageOfLongTexts(t *testing.T) {
 	t.Parallel()
-	srv := twiliotest.NewServer()
-	defer srv.Close()
-	c, err := twiliosms.NewClient(srv.AccountSID, srv.AuthToken, twiliosms.WithBaseURL(srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newFake(t)
 	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	bodies := []string{strings.Repeat("Ж", twiliosms.MaxBodyLength), strings.Repeat("<&>", twiliosms.MaxBodyLength/3), strings.Repeat("a", 300)}
 	var msgs []twiliotest.LogMessage

@@ -6,17 +6,11 @@ import (
 	"time"
 
 	"github.com/smsrelay/smsrelay/twiliosms"
-	"github.com/smsrelay/smsrelay/twiliosms/twiliotest"
 )
 
 func TestRecent(t *testing.T) {
 	t.Parallel()
-	srv := twiliotest.NewServer()
-	defer srv.Close()
-	c, err := twiliosms.NewClient(srv.AccountSID, srv.AuthToken, twiliosms.WithBaseURL(srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newFake(t)
 	ctx := context.Background()
 	before := time.Now().Add(-time.Second)
 	for _, m := range []twiliosms.Message{
